@@ -1,0 +1,41 @@
+// The envelope every stored event travels in, whatever the store (JetStream or EventStoreDB).
+import { z } from 'zod';
+
+/** An ISO-8601 instant with an explicit offset, e.g. `2026-11-25T10:00:00.000Z`. */
+export const IsoInstantSchema = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset, e.g. 2026-11-25T10:00:00Z' });
+
+/** Who caused an event: a person (approver), a service, or a device (machine). */
+export const ActorSchema = z.object({
+  kind: z.enum(['person', 'service', 'device']),
+  /** Email for a person, service name for a service, machine id for a device. */
+  id: z.string().min(1).max(256),
+  name: z.string().max(200).optional(),
+});
+export type Actor = z.infer<typeof ActorSchema>;
+
+export const EventEnvelopeSchema = z.object({
+  eventId: z.string().min(1).max(128),
+  type: z.string().min(1).max(128),
+  version: z.number().int().positive(),
+  stream: z.string().min(1).max(256),
+  occurredAt: IsoInstantSchema,
+  /** The incident or workflow this event belongs to; shared by every event it causes. */
+  correlationId: z.string().min(1).max(128),
+  /** The event or command that directly caused this one; null for an external trigger. */
+  causationId: z.string().min(1).max(128).nullable(),
+  actor: ActorSchema,
+  data: z.unknown(),
+});
+
+/** A stored event. `Data` is the event's payload type. */
+export interface EventEnvelope<Type extends string = string, Data = unknown> {
+  eventId: string;
+  type: Type;
+  version: number;
+  stream: string;
+  occurredAt: string;
+  correlationId: string;
+  causationId: string | null;
+  actor: Actor;
+  data: Data;
+}

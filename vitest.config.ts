@@ -1,0 +1,33 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+// Tests run against the TypeScript sources, so workspace packages resolve to src, not dist.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@mes\/contracts$/, replacement: here('./contracts/src/index.ts') },
+      { find: /^@mes\/platform$/, replacement: here('./platform/src/index.ts') },
+      { find: /^@mes\/platform\/testing$/, replacement: here('./platform/src/testing/index.ts') },
+    ],
+  },
+  test: {
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['**/*.unit.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'int',
+          include: ['**/*.int.test.ts', '**/*.e2e.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
