@@ -1,0 +1,69 @@
+// Reading a range of a JetStream stream in order through a short-lived consumer of our own.
+// Every filtered read goes through `jsm.consumers.add` with the singular `filter_subject`:
+// nats-server 2.9 silently ignores the newer `filter_subjects` field (ARCHITECTURE.md, known traps),
+// which would mix other aggregates' events into a read.
+import { AckPolicy, DeliverPolicy, ReplayPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+
+const FETCH_BATCH = 512;
+
+export interface OrderedRange {
+  /** Messages in stream order, from `startSeq` to the end of the stream as it was when opened. */
+  messages: AsyncGenerator<JsMsg>;
+}
+
+export async function createOrderedConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  filterSubject: string,
+  startSeq: number,
+): Promise<{ name: string; pending: number }> {
+  const info = await jsm.consumers.add(stream, {
+    filter_subject: filterSubject,
+    deliver_policy: startSeq <= 1 ? DeliverPolicy.All : DeliverPolicy.StartSequence,
+    ...(startSeq > 1 ? { opt_start_seq: startSeq } : {}),
+    ack_policy: AckPolicy.None,
+    replay_policy: ReplayPolicy.Instant,
+    mem_storage: true,
+    num_replicas: 1,
+    // A reader that dies without deleting its consumer leaves nothing behind for long.
+    inactive_threshold: nanos(30_000),
+  });
+  return { name: info.name, pending: info.num_pending };
+}
+
+export function deleteConsumerQuietly(jsm: JetStreamManager, stream: string, name: string): void {
+  jsm.consumers.delete(stream, name).catch(() => undefined);
+}
+
+/** Yields every message matching `filterSubject` from `startSeq` to the current end, then ends. */
+export async function* readRange(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  stream: string,
+  filterSubject: string,
+  startSeq: number,
+): AsyncGenerator<JsMsg> {
+  const { name, pending } = await createOrderedConsumer(jsm, stream, filterSubject, startSeq);
+  let remaining = pending;
+  let batch: ConsumerMessages | undefined;
+  try {
+    if (remaining === 0) return;
+    const consumer = await js.consumers.get(stream, name);
+    while (remaining > 0) {
+      batch = await consumer.fetch({ max_messages: Math.min(remaining, FETCH_BATCH), expires: 5_000 });
+      let received = 0;
+      for await (const msg of batch) {
+        received++;
+        remaining = msg.info.pending;
+        yield msg;
+      }
+      if (received === 0) {
+        throw new Error(`reading ${filterSubject} from ${stream} stalled with ${remaining} messages still pending`);
+      }
+    }
+  } finally {
+    batch?.stop();
+    deleteConsumerQuietly(jsm, stream, name);
+  }
+}

@@ -1,0 +1,302 @@
+// The contract every EventStore adapter must pass (JetStream here; EventStoreDB where a container
+// runtime exists). Each test works in a plant id of its own, so adapters can share one store.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleCommand } from '../application/commandHandler.js';
+import type { Decider, DomainMessage } from '../domain/decider.js';
+import {
+  WrongExpectedRevisionError,
+  type EventStore,
+  type GlobalPosition,
+  type NewEvent,
+  type RecordedEvent,
+} from '../eventStore/eventStore.js';
+
+export interface EventStoreFixture {
+  store: EventStore;
+  /** A second store on its own connection, as another copy of a service would have. */
+  otherStore?: EventStore;
+  dispose(): Promise<void>;
+}
+
+export function newEvent(type: string, data: unknown, eventId: string = randomUUID()): NewEvent {
+  return {
+    eventId,
+    type,
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    correlationId: 'corr-1',
+    causationId: null,
+    actor: { kind: 'service', id: 'contract-test' },
+    data,
+  };
+}
+
+export function uniquePlant(): string {
+  return `T${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+}
+
+/** Collects events from a subscription until `count` arrived, or fails after `timeoutMs`. */
+export async function waitFor<T>(items: T[], count: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (items.length < count) {
+    if (Date.now() > deadline) throw new Error(`timed out with ${items.length} of ${count} items`);
+    await sleep(20);
+  }
+}
+
+function byStream(events: RecordedEvent[]): Map<string, unknown[]> {
+  const streams = new Map<string, unknown[]>();
+  for (const event of events) streams.set(event.stream, [...(streams.get(event.stream) ?? []), event.data]);
+  return streams;
+}
+
+function expectIncreasing(positions: GlobalPosition[]): void {
+  for (let i = 1; i < positions.length; i++) expect(positions[i]! > positions[i - 1]!, `position ${i} increases`).toBe(true);
+}
+
+type CounterEvent = DomainMessage<'Incremented', { value: number; writer: number }>;
+const counter: Decider<{ writer: number }, CounterEvent, number> = {
+  initialState: 0,
+  decide: (command, value) => [{ type: 'Incremented', version: 1, data: { value: value + 1, writer: command.writer } }],
+  evolve: (_value, event) => event.data.value,
+};
+
+/** Appends `perStream` events to each stream, the streams written concurrently; returns what was written. */
+async function writeInterleaved(store: EventStore, streams: string[], perStream: number): Promise<Map<string, unknown[]>> {
+  const written = new Map<string, unknown[]>();
+  await Promise.all(
+    streams.map(async (stream) => {
+      let revision: bigint | 'no_stream' = 'no_stream';
+      const data: unknown[] = [];
+      for (let i = 0; i < perStream; i++) {
+        const item = { stream, i };
+        revision = (await store.appendToStream(stream, [newEvent('Step', item)], { expectedRevision: revision })).nextRevision;
+        data.push(item);
+      }
+      written.set(stream, data);
+    }),
+  );
+  return written;
+}
+
+export function describeEventStoreContract(adapter: string, setup: () => Promise<EventStoreFixture>): void {
+  describe(`event store contract: ${adapter}`, () => {
+    let fixture: EventStoreFixture;
+    let store: EventStore;
+
+    beforeAll(async () => {
+      fixture = await setup();
+      store = fixture.store;
+    });
+    afterAll(async () => {
+      await fixture?.dispose();
+    });
+
+    describe('append and read', () => {
+      it('reads back what was appended, in order, with the envelope intact', async () => {
+        const stream = `${uniquePlant()}.order.MO_1`;
+        const first = newEvent('OrderOpened', { orderId: 'MO_1', reason: 'MachineStatus=Fault' });
+        const rest = [newEvent('ApprovalRequested', { approver: 'alice@plant1.example' }), newEvent('Approved', { comment: 'go' })];
+        const a = await store.appendToStream(stream, [first], { expectedRevision: 'no_stream' });
+        const b = await store.appendToStream(stream, rest, { expectedRevision: a.nextRevision });
+        expect(a.duplicate).toBe(false);
+
+        const read = await store.readStream(stream);
+        expect(read.revision).toBe(b.nextRevision);
+        expect(read.events.map(({ position: _position, ...envelope }) => envelope)).toEqual([first, ...rest].map((e) => ({ ...e, stream })));
+        expectIncreasing(read.events.map((e) => e.position));
+        expect(read.events.at(-1)?.position).toBe(b.position);
+      });
+
+      it('reads an empty stream as no_stream with no events', async () => {
+        const read = await store.readStream(`${uniquePlant()}.order.MO_none`);
+        expect(read).toEqual({ revision: 'no_stream', events: [] });
+      });
+
+      it('never returns another stream\'s events, even with a shared name prefix', async () => {
+        const plant = uniquePlant();
+        const streams = [`${plant}.order.MO_1`, `${plant}.order.MO_10`, `${plant}.order.MO_1X`, `${plant}.approval.MO_1`, `${uniquePlant()}.order.MO_1`];
+        const written = await writeInterleaved(store, streams, 3);
+        for (const stream of streams) {
+          const read = await store.readStream(stream);
+          expect(read.events.every((e) => e.stream === stream), `only ${stream}`).toBe(true);
+          expect(read.events.map((e) => e.data)).toEqual(written.get(stream));
+        }
+      });
+
+      it('refuses a stream name that is not {plantId}.{category}.{id}', async () => {
+        await expect(store.appendToStream('not a stream', [newEvent('X', {})], { expectedRevision: 'any' })).rejects.toThrow(/not a stream name/);
+        await expect(store.readStream('P1.order.a.b')).rejects.toThrow(/not a stream name/);
+      });
+    });
+
+    describe('optimistic concurrency', () => {
+      it('refuses a stale expected revision with a typed conflict and writes nothing', async () => {
+        const stream = `${uniquePlant()}.resource.T-01`;
+        const r1 = await store.appendToStream(stream, [newEvent('Registered', { n: 1 })], { expectedRevision: 'no_stream' });
+        await store.appendToStream(stream, [newEvent('Allocated', { n: 2 })], { expectedRevision: r1.nextRevision });
+
+        const stale = store.appendToStream(stream, [newEvent('Allocated', { n: 3 })], { expectedRevision: r1.nextRevision });
+        await expect(stale).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+        await expect(stale).rejects.toMatchObject({ code: 'EVENT_STORE_CONFLICT', stream });
+        await expect(store.appendToStream(stream, [newEvent('Allocated', { n: 4 })], { expectedRevision: 'no_stream' })).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+
+        const read = await store.readStream(stream);
+        expect(read.events.map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }]);
+      });
+
+      it('refuses an expected revision on a stream that does not exist', async () => {
+        const stream = `${uniquePlant()}.resource.T-02`;
+        const elsewhere = await store.appendToStream(`${uniquePlant()}.resource.T-03`, [newEvent('Registered', {})], { expectedRevision: 'no_stream' });
+        await expect(store.appendToStream(stream, [newEvent('Allocated', {})], { expectedRevision: elsewhere.nextRevision })).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+        expect((await store.readStream(stream)).events).toEqual([]);
+      });
+
+      it('loses no update from 50 concurrent writers of one aggregate (conflict and retry)', async () => {
+        const stream = `${uniquePlant()}.machine.counter`;
+        const writers = fixture.otherStore ? [store, fixture.otherStore] : [store];
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, writer) =>
+            handleCommand(
+              { store: writers[writer % writers.length]!, now: () => new Date() },
+              counter,
+              stream,
+              { writer },
+              { correlationId: 'c', causationId: null, actor: { kind: 'service', id: 'test' } },
+              { maxAttempts: 200 },
+            ),
+          ),
+        );
+        const read = await store.readStream(stream);
+        const values = read.events.map((e) => (e.data as { value: number }).value);
+        expect(values).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+        expect(new Set(read.events.map((e) => (e.data as { writer: number }).writer)).size).toBe(50);
+        // The test is only meaningful if writers really collided.
+        expect(results.some((r) => r.attempts > 1)).toBe(true);
+      });
+    });
+
+    describe('idempotent append', () => {
+      it('stores an event appended twice with the same id once', async () => {
+        const stream = `${uniquePlant()}.order.MO_dup`;
+        const event = newEvent('OrderOpened', { orderId: 'MO_dup' });
+        const first = await store.appendToStream(stream, [event], { expectedRevision: 'any' });
+        const second = await store.appendToStream(stream, [event], { expectedRevision: 'any' });
+        expect(first.duplicate).toBe(false);
+        expect(second.duplicate).toBe(true);
+        expect(second.nextRevision).toBe(first.nextRevision);
+        expect((await store.readStream(stream)).events).toHaveLength(1);
+      });
+
+      it('treats a retried append with its original expected revision as done, not as a conflict', async () => {
+        const stream = `${uniquePlant()}.order.MO_retry`;
+        const event = newEvent('OrderOpened', { orderId: 'MO_retry' });
+        const first = await store.appendToStream(stream, [event], { expectedRevision: 'no_stream' });
+        const retried = await store.appendToStream(stream, [event], { expectedRevision: 'no_stream' });
+        expect(retried).toMatchObject({ duplicate: true, nextRevision: first.nextRevision });
+        expect((await store.readStream(stream)).events).toHaveLength(1);
+      });
+    });
+
+    describe('read all', () => {
+      it('delivers every event exactly once, in order per stream, with increasing positions', async () => {
+        const plant = uniquePlant();
+        const streams = Array.from({ length: 5 }, (_, i) => `${plant}.workflow.W${i}`);
+        const written = await writeInterleaved(store, streams, 20);
+        const all: RecordedEvent[] = [];
+        for await (const event of store.readAll({ plantId: plant })) all.push(event);
+        expect(all).toHaveLength(100);
+        expect(byStream(all)).toEqual(written);
+        expectIncreasing(all.map((e) => e.position));
+      });
+
+      it('reads from a position onwards, exclusive, and only the plant asked for', async () => {
+        const plant = uniquePlant();
+        const other = uniquePlant();
+        await writeInterleaved(store, [`${plant}.order.A`, `${other}.order.A`, `${plant}.order.B`], 4);
+        const all: RecordedEvent[] = [];
+        for await (const event of store.readAll({ plantId: plant })) all.push(event);
+        expect(all).toHaveLength(8);
+        expect(all.every((e) => e.stream.startsWith(`${plant}.`))).toBe(true);
+        const tail: RecordedEvent[] = [];
+        for await (const event of store.readAll({ plantId: plant, after: all[2]!.position })) tail.push(event);
+        expect(tail.map((e) => e.eventId)).toEqual(all.slice(3).map((e) => e.eventId));
+      });
+
+      it('reads each event of a multi-event append and resumes between them', async () => {
+        const plant = uniquePlant();
+        await store.appendToStream(`${plant}.order.M`, [newEvent('A', 1), newEvent('B', 2), newEvent('C', 3)], { expectedRevision: 'no_stream' });
+        const all: RecordedEvent[] = [];
+        for await (const event of store.readAll({ plantId: plant })) all.push(event);
+        expect(all.map((e) => e.type)).toEqual(['A', 'B', 'C']);
+        const after: RecordedEvent[] = [];
+        for await (const event of store.readAll({ plantId: plant, after: all[0]!.position })) after.push(event);
+        expect(after.map((e) => e.type)).toEqual(['B', 'C']);
+      });
+    });
+
+    describe('subscribe', () => {
+      it('delivers existing and new events exactly once, in order per stream', async () => {
+        const plant = uniquePlant();
+        const streams = Array.from({ length: 4 }, (_, i) => `${plant}.machine.M${i}`);
+        const before = await writeInterleaved(store, streams, 5);
+        const received: RecordedEvent[] = [];
+        const subscription = store.subscribeToAll({ plantId: plant, onEvent: (e) => void received.push(e) });
+        const moreStreams = streams.map((s) => s.replace('.M', '.N'));
+        const after = await writeInterleaved(store, moreStreams, 5);
+        await waitFor(received, 40);
+        await sleep(300);
+        await subscription.stop();
+        expect(received).toHaveLength(40);
+        expect(byStream(received)).toEqual(new Map([...before, ...after]));
+        expectIncreasing(received.map((e) => e.position));
+      });
+
+      it('resumes from a checkpoint after a stop and misses nothing', async () => {
+        const plant = uniquePlant();
+        const stream = `${plant}.order.MO_resume`;
+        let revision = (await store.appendToStream(stream, Array.from({ length: 10 }, (_, i) => newEvent('Step', i)), { expectedRevision: 'no_stream' })).nextRevision;
+        const firstRun: RecordedEvent[] = [];
+        let checkpoint: GlobalPosition | undefined;
+        const first = store.subscribeToAll({
+          plantId: plant,
+          onEvent: (e) => {
+            firstRun.push(e);
+            checkpoint = e.position;
+          },
+        });
+        await waitFor(firstRun, 10);
+        await first.stop();
+        for (let i = 10; i < 20; i++) revision = (await store.appendToStream(stream, [newEvent('Step', i)], { expectedRevision: revision })).nextRevision;
+
+        const secondRun: RecordedEvent[] = [];
+        const second = store.subscribeToAll({ plantId: plant, after: checkpoint, onEvent: (e) => void secondRun.push(e) });
+        await waitFor(secondRun, 10);
+        await sleep(300);
+        await second.stop();
+        expect([...firstRun, ...secondRun].map((e) => e.data)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      });
+
+      it('stops on a handler error and redelivers that event from the checkpoint', async () => {
+        const plant = uniquePlant();
+        await store.appendToStream(`${plant}.order.MO_err`, [newEvent('A', 1), newEvent('B', 2), newEvent('C', 3)], { expectedRevision: 'no_stream' });
+        let checkpoint: GlobalPosition | undefined;
+        const failing = store.subscribeToAll({
+          plantId: plant,
+          onEvent: (e) => {
+            if (e.type === 'B') throw new Error('projection failed');
+            checkpoint = e.position;
+          },
+        });
+        await expect(failing.done).rejects.toThrow('projection failed');
+        const resumed: RecordedEvent[] = [];
+        const again = store.subscribeToAll({ plantId: plant, after: checkpoint, onEvent: (e) => void resumed.push(e) });
+        await waitFor(resumed, 2);
+        await again.stop();
+        expect(resumed.map((e) => e.type)).toEqual(['B', 'C']);
+      });
+    });
+  });
+}

@@ -1,0 +1,71 @@
+// Shared plumbing for the broker harnesses: find a free port, spawn a binary, wait until it listens.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('could not read the port of a probe socket'));
+      });
+    });
+  });
+}
+
+/** Throws a message that says how to install `binary` when it is not on the PATH. */
+export function requireBinary(binary: string, installHint: string): void {
+  const found = spawnSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' });
+  if (found.status !== 0) {
+    throw new Error(`${binary} was not found on the PATH; the integration tests need it. Install it: ${installHint}`);
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => { socket.destroy(); resolve(false); });
+  });
+}
+
+export interface SpawnedServer {
+  child: ChildProcess;
+  /** What the process wrote to stdout and stderr, for error messages. */
+  output(): string;
+}
+
+/** Spawns `binary args` and resolves once `port` accepts connections; fails with the server's output. */
+export async function spawnAndWait(binary: string, args: string[], port: number, timeoutMs = 15_000): Promise<SpawnedServer> {
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const collect = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-8_000); };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => { exited = `exited with ${signal ?? `code ${code}`}`; });
+  child.once('error', (err) => { exited = `could not start: ${err.message}`; });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited) break;
+    if (await canConnect(port)) return { child, output: () => output };
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${binary} ${args.join(' ')} did not listen on 127.0.0.1:${port} (${exited ?? `timed out after ${timeoutMs} ms`}). Its output:\n${output}`);
+}
+
+/** Stops a child: SIGTERM (or SIGKILL when `kill`), then waits for it to exit. */
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
