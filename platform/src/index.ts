@@ -1,1 +1,32 @@
-export {};
+// The platform kit every service shares. Test-only helpers live in `@mes/platform/testing`.
+export { handleCommand, toDomainMessage, TooManyConflictsError } from './application/commandHandler.js';
+export type { CommandContext, CommandHandlerDeps, CommandResult, HandleCommandOptions } from './application/commandHandler.js';
+export { ConfigError, EXAMPLE_PLANT_CONFIG_PATH, loadConfig, withoutCredentials } from './config/env.js';
+export type { Config } from './config/env.js';
+export { loadPlantConfigFile, parsePlantConfigText, PlantConfigError } from './config/plantConfigFile.js';
+export { DomainError, foldEvents } from './domain/decider.js';
+export type { Decider, DomainMessage } from './domain/decider.js';
+export { assertAppendable, EventStoreUnavailableError, MAX_EVENTS_PER_APPEND, WrongExpectedRevisionError } from './eventStore/eventStore.js';
+export type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  GlobalPosition,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamResult,
+  RecordedEvent,
+  StreamRevision,
+  SubscribeOptions,
+  Subscription,
+} from './eventStore/eventStore.js';
+export { JetStreamEventStore, jetStreamPosition, splitJetStreamPosition } from './eventStore/jetStreamEventStore.js';
+export type { JetStreamEventStoreOptions } from './eventStore/jetStreamEventStore.js';
+export { connectNats, drainNats, NatsUnreachableError } from './nats/connection.js';
+export type { NatsConnectOptions } from './nats/connection.js';
+export { ensureDurableConsumer, ensureStream, eventsStreamSpec, provisionTopology, TOPOLOGY_BUCKETS, topologyStreams } from './nats/topology.js';
+export type { ProvisionReport, StreamSpec, TopologyOptions } from './nats/topology.js';
+export { createLogger, REDACTED_PATHS } from './runtime/logger.js';
+export type { Logger } from './runtime/logger.js';
+export { runServices, startRuntime } from './runtime/serviceRunner.js';
+export type { RunningService, Runtime, ServiceDeps, StartService } from './runtime/serviceRunner.js';

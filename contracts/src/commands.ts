@@ -1,0 +1,105 @@
+// Commands sent between services over NATS. Each carries what its handler needs to decide without
+// a clock or a random source: ids are chosen by the sender, `issuedAt` is the time of the events
+// the handler records, and `actor` is who they are attributed to.
+import { z } from 'zod';
+import { ActorSchema, IsoInstantSchema } from './envelope.js';
+import { EntityIdSchema, PersonSchema, ReadingSummarySchema } from './events.js';
+import { RESOURCE_TYPES } from './plantConfig.js';
+
+const CorrelationSchema = z.string().min(1).max(128);
+
+function command<const Type extends string, Shape extends z.ZodRawShape>(type: Type, shape: Shape) {
+  return z.object({
+    type: z.literal(type),
+    version: z.literal(1),
+    /** Unique per command; a handler that sees it twice records its events once. */
+    commandId: CorrelationSchema,
+    correlationId: CorrelationSchema,
+    /** The event or command that caused this command, if any. */
+    causationId: CorrelationSchema.optional(),
+    /** The plant whose streams the handler writes; commands are routed by it. */
+    plantId: EntityIdSchema,
+    issuedAt: IsoInstantSchema,
+    actor: ActorSchema,
+    ...shape,
+  });
+}
+
+export const OpenMaintenanceOrderSchema = command('OpenMaintenanceOrder', {
+  orderId: EntityIdSchema,
+  machineId: EntityIdSchema,
+  workflowId: EntityIdSchema,
+  reason: z.string().min(1).max(400),
+  trigger: ReadingSummarySchema,
+});
+export type OpenMaintenanceOrder = z.infer<typeof OpenMaintenanceOrderSchema>;
+
+export const RequestApprovalSchema = command('RequestApproval', {
+  approvalId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  machineId: EntityIdSchema,
+  approver: PersonSchema,
+  /** Index of the approver in the plant's escalation list, from 0. */
+  level: z.number().int().min(0),
+  expiresAt: IsoInstantSchema,
+  /** The request this one replaces after a timeout, if it is an escalation. */
+  supersedesApprovalId: EntityIdSchema.optional(),
+});
+export type RequestApproval = z.infer<typeof RequestApprovalSchema>;
+
+export const RecordApprovalDecisionSchema = command('RecordApprovalDecision', {
+  approvalId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  decision: z.enum(['approved', 'rejected']),
+  approver: PersonSchema,
+  comment: z.string().max(2000).optional(),
+  clientAddress: z.string().max(256),
+  userAgent: z.string().max(1024),
+});
+export type RecordApprovalDecision = z.infer<typeof RecordApprovalDecisionSchema>;
+
+export const AllocateResourcesSchema = command('AllocateResources', {
+  orderId: EntityIdSchema,
+  /** One available Technician and one available Equipment of the plant are allocated. */
+  machineId: EntityIdSchema,
+});
+export type AllocateResources = z.infer<typeof AllocateResourcesSchema>;
+
+export const ReleaseResourcesSchema = command('ReleaseResources', {
+  orderId: EntityIdSchema,
+});
+export type ReleaseResources = z.infer<typeof ReleaseResourcesSchema>;
+
+export const CompleteMaintenanceOrderSchema = command('CompleteMaintenanceOrder', {
+  orderId: EntityIdSchema,
+});
+export type CompleteMaintenanceOrder = z.infer<typeof CompleteMaintenanceOrderSchema>;
+
+export const CancelMaintenanceOrderSchema = command('CancelMaintenanceOrder', {
+  orderId: EntityIdSchema,
+  reason: z.string().trim().min(1).max(400),
+});
+export type CancelMaintenanceOrder = z.infer<typeof CancelMaintenanceOrderSchema>;
+
+export const RegisterResourceSchema = command('RegisterResource', {
+  resourceId: EntityIdSchema,
+  resourceType: z.enum(RESOURCE_TYPES),
+  name: z.string().min(1).max(200),
+});
+export type RegisterResource = z.infer<typeof RegisterResourceSchema>;
+
+export const CommandSchema = z.discriminatedUnion('type', [
+  OpenMaintenanceOrderSchema,
+  RequestApprovalSchema,
+  RecordApprovalDecisionSchema,
+  AllocateResourcesSchema,
+  ReleaseResourcesSchema,
+  CompleteMaintenanceOrderSchema,
+  CancelMaintenanceOrderSchema,
+  RegisterResourceSchema,
+]);
+export type Command = z.infer<typeof CommandSchema>;
+export type CommandType = Command['type'];
+export type CommandOfType<Type extends CommandType> = Extract<Command, { type: Type }>;
+
+export const COMMAND_TYPES = CommandSchema.options.map((option) => option.shape.type.value) as readonly CommandType[];

@@ -1,0 +1,378 @@
+// Domain events: the `data` of stored events (the envelope is in envelope.ts). One schema per
+// event with a literal type and version; older versions get an upcaster in EVENT_DECODERS.
+import { z } from 'zod';
+import { IsoInstantSchema } from './envelope.js';
+import { IDENTIFIER_PATTERN } from './names.js';
+import { RESOURCE_TYPES } from './plantConfig.js';
+import {
+  MACHINE_STATUSES,
+  MachineConditionSchema,
+  QUALITY_TRENDS,
+  TelemetryReadingSchema,
+  describeValidationIssues,
+  requiredOr,
+  validationIssues,
+} from './telemetry.js';
+import type { TelemetryReading } from './telemetry.js';
+
+/** Ids of plants, machines, orders, approvals, resources, workflows: usable in stream names. */
+export const EntityIdSchema = z
+  .string({ error: requiredOr('must be a string') })
+  .regex(IDENTIFIER_PATTERN, { error: 'must be 1 to 64 characters of A-Z a-z 0-9 _ -' });
+export const EmailSchema = z.email().max(256);
+export const PersonSchema = z.object({ email: EmailSchema, name: z.string().min(1).max(200) });
+export type Person = z.infer<typeof PersonSchema>;
+/** Free text a person wrote; the Approvals table's Comment column holds 2000 characters. */
+const CommentSchema = z.string().max(2000);
+
+/** What triggered an order or workflow: the reading without its ingest bookkeeping. */
+export const ReadingSummarySchema = z.object({
+  machineStatus: z.enum(MACHINE_STATUSES),
+  qualityTrend: z.enum(QUALITY_TRENDS),
+  productionTarget: z.number().min(0),
+  productionActual: z.number().min(0),
+  timestamp: IsoInstantSchema,
+  messageId: z.string().min(1).max(128).optional(),
+});
+export type ReadingSummary = z.infer<typeof ReadingSummarySchema>;
+
+export function readingSummaryOf(reading: TelemetryReading): ReadingSummary {
+  const summary: ReadingSummary = {
+    machineStatus: reading.machineStatus,
+    qualityTrend: reading.qualityTrend,
+    productionTarget: reading.productionTarget,
+    productionActual: reading.productionActual,
+    timestamp: reading.timestamp,
+  };
+  if (reading.messageId !== undefined) summary.messageId = reading.messageId;
+  return summary;
+}
+
+function event<const Type extends string, Data extends z.ZodType>(type: Type, data: Data) {
+  return z.object({ type: z.literal(type), version: z.literal(1), data });
+}
+
+// Machine
+
+export const MachineReadingRecordedSchema = event('MachineReadingRecorded', TelemetryReadingSchema);
+export type MachineReadingRecorded = z.infer<typeof MachineReadingRecordedSchema>;
+
+export const MachineStatusChangedSchema = event('MachineStatusChanged', z.object({
+  plantId: EntityIdSchema,
+  machineId: EntityIdSchema,
+  previous: MachineConditionSchema.nullable(),
+  current: MachineConditionSchema,
+  reading: TelemetryReadingSchema,
+}));
+export type MachineStatusChanged = z.infer<typeof MachineStatusChangedSchema>;
+
+// Maintenance order lifecycle
+
+export const MaintenanceOrderOpenedSchema = event('MaintenanceOrderOpened', z.object({
+  orderId: EntityIdSchema,
+  plantId: EntityIdSchema,
+  machineId: EntityIdSchema,
+  workflowId: EntityIdSchema,
+  /** In words, e.g. `Machine fault`; the MaintenanceOrders table's Reason. */
+  reason: z.string().min(1).max(400),
+  trigger: ReadingSummarySchema,
+  openedAt: IsoInstantSchema,
+}));
+export type MaintenanceOrderOpened = z.infer<typeof MaintenanceOrderOpenedSchema>;
+
+export const MaintenanceOrderApprovalRequestedSchema = event('MaintenanceOrderApprovalRequested', z.object({
+  orderId: EntityIdSchema,
+  approvalId: EntityIdSchema,
+  approver: PersonSchema,
+  /** 0 for the first approver, 1 after the first escalation, and so on. */
+  level: z.number().int().min(0),
+  requestedAt: IsoInstantSchema,
+}));
+export type MaintenanceOrderApprovalRequested = z.infer<typeof MaintenanceOrderApprovalRequestedSchema>;
+
+const OrderDecisionSchema = z.object({
+  orderId: EntityIdSchema,
+  approvalId: EntityIdSchema,
+  decidedBy: EmailSchema,
+  decidedByName: z.string().min(1).max(200).optional(),
+  decidedAt: IsoInstantSchema,
+  comment: CommentSchema.optional(),
+});
+
+export const MaintenanceOrderApprovedSchema = event('MaintenanceOrderApproved', OrderDecisionSchema);
+export type MaintenanceOrderApproved = z.infer<typeof MaintenanceOrderApprovedSchema>;
+
+export const MaintenanceOrderRejectedSchema = event('MaintenanceOrderRejected', OrderDecisionSchema);
+export type MaintenanceOrderRejected = z.infer<typeof MaintenanceOrderRejectedSchema>;
+
+export const MaintenanceOrderExpiredSchema = event('MaintenanceOrderExpired', z.object({
+  orderId: EntityIdSchema,
+  expiredAt: IsoInstantSchema,
+}));
+export type MaintenanceOrderExpired = z.infer<typeof MaintenanceOrderExpiredSchema>;
+
+export const MaintenanceOrderAwaitingResourcesSchema = event('MaintenanceOrderAwaitingResources', z.object({
+  orderId: EntityIdSchema,
+  since: IsoInstantSchema,
+  missing: z.array(z.enum(RESOURCE_TYPES)).min(1),
+}));
+export type MaintenanceOrderAwaitingResources = z.infer<typeof MaintenanceOrderAwaitingResourcesSchema>;
+
+export const MaintenanceOrderResourcesAllocatedSchema = event('MaintenanceOrderResourcesAllocated', z.object({
+  orderId: EntityIdSchema,
+  technicianId: EntityIdSchema,
+  equipmentId: EntityIdSchema,
+  allocatedAt: IsoInstantSchema,
+}));
+export type MaintenanceOrderResourcesAllocated = z.infer<typeof MaintenanceOrderResourcesAllocatedSchema>;
+
+export const MaintenanceOrderCompletedSchema = event('MaintenanceOrderCompleted', z.object({
+  orderId: EntityIdSchema,
+  completedAt: IsoInstantSchema,
+  /** Actor id: an email for a person, a service or token name otherwise. */
+  completedBy: z.string().min(1).max(256),
+}));
+export type MaintenanceOrderCompleted = z.infer<typeof MaintenanceOrderCompletedSchema>;
+
+export const MaintenanceOrderCancelledSchema = event('MaintenanceOrderCancelled', z.object({
+  orderId: EntityIdSchema,
+  cancelledAt: IsoInstantSchema,
+  cancelledBy: z.string().min(1).max(256),
+  reason: z.string().min(1).max(400),
+}));
+export type MaintenanceOrderCancelled = z.infer<typeof MaintenanceOrderCancelledSchema>;
+
+// Approvals
+
+export const ApprovalRequestedSchema = event('ApprovalRequested', z.object({
+  approvalId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  plantId: EntityIdSchema,
+  machineId: EntityIdSchema,
+  approver: PersonSchema,
+  /** Index of the approver in the plant's escalation list, from 0. */
+  level: z.number().int().min(0),
+  requestedAt: IsoInstantSchema,
+  expiresAt: IsoInstantSchema,
+}));
+export type ApprovalRequested = z.infer<typeof ApprovalRequestedSchema>;
+
+export const ApprovalEmailSentSchema = event('ApprovalEmailSent', z.object({
+  approvalId: EntityIdSchema,
+  to: EmailSchema,
+  /** The mail server's Message-ID, when it returns one. */
+  messageId: z.string().min(1).max(998).optional(),
+  sentAt: IsoInstantSchema,
+}));
+export type ApprovalEmailSent = z.infer<typeof ApprovalEmailSentSchema>;
+
+export const ApprovalDecidedSchema = event('ApprovalDecided', z.object({
+  approvalId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  decision: z.enum(['approved', 'rejected']),
+  approver: PersonSchema,
+  decidedAt: IsoInstantSchema,
+  comment: CommentSchema.optional(),
+  clientAddress: z.string().max(256),
+  /** Empty when the browser sent none. */
+  userAgent: z.string().max(1024),
+}));
+export type ApprovalDecided = z.infer<typeof ApprovalDecidedSchema>;
+
+export const ApprovalEscalatedSchema = event('ApprovalEscalated', z.object({
+  /** The approval request this escalation supersedes. */
+  approvalId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  nextApprover: PersonSchema,
+  level: z.number().int().min(0),
+  escalatedAt: IsoInstantSchema,
+}));
+export type ApprovalEscalated = z.infer<typeof ApprovalEscalatedSchema>;
+
+export const ApprovalExpiredSchema = event('ApprovalExpired', z.object({
+  approvalId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  expiredAt: IsoInstantSchema,
+}));
+export type ApprovalExpired = z.infer<typeof ApprovalExpiredSchema>;
+
+// Resources
+
+export const ResourceRegisteredSchema = event('ResourceRegistered', z.object({
+  resourceId: EntityIdSchema,
+  plantId: EntityIdSchema,
+  resourceType: z.enum(RESOURCE_TYPES),
+  name: z.string().min(1).max(200),
+  registeredAt: IsoInstantSchema,
+}));
+export type ResourceRegistered = z.infer<typeof ResourceRegisteredSchema>;
+
+export const ResourceMarkedUnavailableSchema = event('ResourceMarkedUnavailable', z.object({
+  resourceId: EntityIdSchema,
+  reason: z.string().min(1).max(400),
+  at: IsoInstantSchema,
+}));
+export type ResourceMarkedUnavailable = z.infer<typeof ResourceMarkedUnavailableSchema>;
+
+export const ResourceAllocatedSchema = event('ResourceAllocated', z.object({
+  resourceId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  at: IsoInstantSchema,
+}));
+export type ResourceAllocated = z.infer<typeof ResourceAllocatedSchema>;
+
+export const ResourceReleasedSchema = event('ResourceReleased', z.object({
+  resourceId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  at: IsoInstantSchema,
+}));
+export type ResourceReleased = z.infer<typeof ResourceReleasedSchema>;
+
+// Workflow (the saga that runs one incident from rule match to outcome)
+
+export const WorkflowStartedSchema = event('WorkflowStarted', z.object({
+  workflowId: EntityIdSchema,
+  plantId: EntityIdSchema,
+  machineId: EntityIdSchema,
+  ruleIndex: z.number().int().min(0),
+  reason: z.string().min(1).max(400),
+  triggeredBy: ReadingSummarySchema,
+  startedAt: IsoInstantSchema,
+}));
+export type WorkflowStarted = z.infer<typeof WorkflowStartedSchema>;
+
+export const WorkflowStepRecordedSchema = event('WorkflowStepRecorded', z.object({
+  workflowId: EntityIdSchema,
+  step: z.string().min(1).max(128),
+  at: IsoInstantSchema,
+  detail: z.string().max(2000).optional(),
+}));
+export type WorkflowStepRecorded = z.infer<typeof WorkflowStepRecordedSchema>;
+
+export const WorkflowTimeoutScheduledSchema = event('WorkflowTimeoutScheduled', z.object({
+  workflowId: EntityIdSchema,
+  timeoutId: EntityIdSchema,
+  dueAt: IsoInstantSchema,
+  /** What happens when it fires, e.g. `approvalTimeout`. */
+  purpose: z.string().min(1).max(128),
+}));
+export type WorkflowTimeoutScheduled = z.infer<typeof WorkflowTimeoutScheduledSchema>;
+
+export const WORKFLOW_OUTCOMES = ['Completed', 'Rejected', 'Expired', 'Cancelled'] as const;
+export type WorkflowOutcome = (typeof WORKFLOW_OUTCOMES)[number];
+
+export const WorkflowCompletedSchema = event('WorkflowCompleted', z.object({
+  workflowId: EntityIdSchema,
+  outcome: z.enum(WORKFLOW_OUTCOMES),
+  at: IsoInstantSchema,
+}));
+export type WorkflowCompleted = z.infer<typeof WorkflowCompletedSchema>;
+
+export const DomainEventSchema = z.discriminatedUnion('type', [
+  MachineReadingRecordedSchema,
+  MachineStatusChangedSchema,
+  MaintenanceOrderOpenedSchema,
+  MaintenanceOrderApprovalRequestedSchema,
+  MaintenanceOrderApprovedSchema,
+  MaintenanceOrderRejectedSchema,
+  MaintenanceOrderExpiredSchema,
+  MaintenanceOrderAwaitingResourcesSchema,
+  MaintenanceOrderResourcesAllocatedSchema,
+  MaintenanceOrderCompletedSchema,
+  MaintenanceOrderCancelledSchema,
+  ApprovalRequestedSchema,
+  ApprovalEmailSentSchema,
+  ApprovalDecidedSchema,
+  ApprovalEscalatedSchema,
+  ApprovalExpiredSchema,
+  ResourceRegisteredSchema,
+  ResourceMarkedUnavailableSchema,
+  ResourceAllocatedSchema,
+  ResourceReleasedSchema,
+  WorkflowStartedSchema,
+  WorkflowStepRecordedSchema,
+  WorkflowTimeoutScheduledSchema,
+  WorkflowCompletedSchema,
+]);
+export type DomainEvent = z.infer<typeof DomainEventSchema>;
+export type DomainEventType = DomainEvent['type'];
+export type DomainEventOfType<Type extends DomainEventType> = Extract<DomainEvent, { type: Type }>;
+export type DomainEventData<Type extends DomainEventType> = DomainEventOfType<Type>['data'];
+
+/** Turns stored data of one version into the current data, or throws a ZodError. */
+type EventDecoder<Type extends DomainEventType> = (data: unknown) => DomainEventData<Type>;
+
+function currentVersion<Type extends DomainEventType>(schema: { shape: { data: z.ZodType<DomainEventData<Type>> } }): EventDecoder<Type> {
+  return (data) => schema.shape.data.parse(data, { reportInput: true });
+}
+
+/**
+ * Every stored type and version the system can read. A new version N adds its schema as the
+ * current one and turns the old entry into `(data) => upcast(OldSchema.parse(data))`.
+ */
+const EVENT_DECODERS: { readonly [Type in DomainEventType]: Readonly<Record<number, EventDecoder<Type>>> } = {
+  MachineReadingRecorded: { 1: currentVersion(MachineReadingRecordedSchema) },
+  MachineStatusChanged: { 1: currentVersion(MachineStatusChangedSchema) },
+  MaintenanceOrderOpened: { 1: currentVersion(MaintenanceOrderOpenedSchema) },
+  MaintenanceOrderApprovalRequested: { 1: currentVersion(MaintenanceOrderApprovalRequestedSchema) },
+  MaintenanceOrderApproved: { 1: currentVersion(MaintenanceOrderApprovedSchema) },
+  MaintenanceOrderRejected: { 1: currentVersion(MaintenanceOrderRejectedSchema) },
+  MaintenanceOrderExpired: { 1: currentVersion(MaintenanceOrderExpiredSchema) },
+  MaintenanceOrderAwaitingResources: { 1: currentVersion(MaintenanceOrderAwaitingResourcesSchema) },
+  MaintenanceOrderResourcesAllocated: { 1: currentVersion(MaintenanceOrderResourcesAllocatedSchema) },
+  MaintenanceOrderCompleted: { 1: currentVersion(MaintenanceOrderCompletedSchema) },
+  MaintenanceOrderCancelled: { 1: currentVersion(MaintenanceOrderCancelledSchema) },
+  ApprovalRequested: { 1: currentVersion(ApprovalRequestedSchema) },
+  ApprovalEmailSent: { 1: currentVersion(ApprovalEmailSentSchema) },
+  ApprovalDecided: { 1: currentVersion(ApprovalDecidedSchema) },
+  ApprovalEscalated: { 1: currentVersion(ApprovalEscalatedSchema) },
+  ApprovalExpired: { 1: currentVersion(ApprovalExpiredSchema) },
+  ResourceRegistered: { 1: currentVersion(ResourceRegisteredSchema) },
+  ResourceMarkedUnavailable: { 1: currentVersion(ResourceMarkedUnavailableSchema) },
+  ResourceAllocated: { 1: currentVersion(ResourceAllocatedSchema) },
+  ResourceReleased: { 1: currentVersion(ResourceReleasedSchema) },
+  WorkflowStarted: { 1: currentVersion(WorkflowStartedSchema) },
+  WorkflowStepRecorded: { 1: currentVersion(WorkflowStepRecordedSchema) },
+  WorkflowTimeoutScheduled: { 1: currentVersion(WorkflowTimeoutScheduledSchema) },
+  WorkflowCompleted: { 1: currentVersion(WorkflowCompletedSchema) },
+};
+
+/** The version new events are written with, per type. */
+export const CURRENT_EVENT_VERSION = 1;
+
+export const DOMAIN_EVENT_TYPES = Object.keys(EVENT_DECODERS) as readonly DomainEventType[];
+
+export function isDomainEventType(type: string): type is DomainEventType {
+  return Object.hasOwn(EVENT_DECODERS, type);
+}
+
+export type EventDecodeErrorCode = 'UNKNOWN_EVENT_TYPE' | 'UNKNOWN_EVENT_VERSION' | 'INVALID_EVENT_DATA';
+
+export class EventDecodeError extends Error {
+  override readonly name = 'EventDecodeError';
+  constructor(readonly code: EventDecodeErrorCode, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Validates a stored event's data for its type and version and returns it as the current version.
+ * Throws EventDecodeError for an unknown type or version or for data that does not fit.
+ */
+export function parseDomainEvent(type: string, version: number, data: unknown): DomainEvent {
+  if (!isDomainEventType(type)) {
+    throw new EventDecodeError('UNKNOWN_EVENT_TYPE', `unknown event type ${JSON.stringify(type)}; this build knows ${DOMAIN_EVENT_TYPES.join(', ')}`);
+  }
+  const decoders: Readonly<Record<number, (data: unknown) => unknown>> = EVENT_DECODERS[type];
+  const decode = Object.hasOwn(decoders, version) ? decoders[version] : undefined;
+  if (decode === undefined) {
+    const known = Object.keys(decoders).join(', ');
+    throw new EventDecodeError('UNKNOWN_EVENT_VERSION', `event type ${type} has no version ${String(version)} (known versions: ${known}); is this build older than the one that wrote it?`);
+  }
+  try {
+    return { type, version: CURRENT_EVENT_VERSION, data: decode(data) } as DomainEvent;
+  } catch (error) {
+    if (!(error instanceof z.ZodError)) throw error;
+    throw new EventDecodeError('INVALID_EVENT_DATA', `${type} v${String(version)} data is invalid: ${describeValidationIssues(validationIssues(error))}`);
+  }
+}

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { CommandSchema } from './commands.js';
+import { DOMAIN_EVENT_TYPES, DomainEventSchema, EventDecodeError, parseDomainEvent, readingSummaryOf } from './events.js';
+import type { DomainEventData, DomainEventType } from './events.js';
+import type { TelemetryReading } from './telemetry.js';
+
+const AT = '2026-11-25T10:00:00.000Z';
+const LATER = '2026-11-25T10:30:00.000Z';
+const reading: TelemetryReading = {
+  plantId: 'P1',
+  machineId: 'M-07',
+  machineStatus: 'Fault',
+  qualityTrend: 'Stable',
+  productionTarget: 100,
+  productionActual: 40,
+  timestamp: AT,
+  timestampSource: 'device',
+  messageId: 'msg-1',
+  receivedAt: AT,
+};
+const summary = readingSummaryOf(reading);
+const alice = { email: 'alice@plant1.example', name: 'Alice Novak' };
+const bob = { email: 'bob@plant1.example', name: 'Bob Ito' };
+
+const examples: { [Type in DomainEventType]: DomainEventData<Type> } = {
+  MachineReadingRecorded: reading,
+  MachineStatusChanged: {
+    plantId: 'P1',
+    machineId: 'M-07',
+    previous: null,
+    current: { machineStatus: 'Fault', qualityTrend: 'Stable', productionBand: 'below50' },
+    reading,
+  },
+  MaintenanceOrderOpened: { orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', workflowId: 'WF_1', reason: 'Machine fault', trigger: summary, openedAt: AT },
+  MaintenanceOrderApprovalRequested: { orderId: 'MO_1', approvalId: 'AP_1', approver: alice, level: 0, requestedAt: AT },
+  MaintenanceOrderApproved: { orderId: 'MO_1', approvalId: 'AP_1', decidedBy: alice.email, decidedByName: alice.name, decidedAt: LATER, comment: 'go' },
+  MaintenanceOrderRejected: { orderId: 'MO_1', approvalId: 'AP_1', decidedBy: alice.email, decidedAt: LATER },
+  MaintenanceOrderExpired: { orderId: 'MO_1', expiredAt: LATER },
+  MaintenanceOrderAwaitingResources: { orderId: 'MO_1', since: LATER, missing: ['Technician'] },
+  MaintenanceOrderResourcesAllocated: { orderId: 'MO_1', technicianId: 'T-01', equipmentId: 'EQ-01', allocatedAt: LATER },
+  MaintenanceOrderCompleted: { orderId: 'MO_1', completedAt: LATER, completedBy: 'operator' },
+  MaintenanceOrderCancelled: { orderId: 'MO_1', cancelledAt: LATER, cancelledBy: 'operator', reason: 'False alarm' },
+  ApprovalRequested: { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: AT, expiresAt: LATER },
+  ApprovalEmailSent: { approvalId: 'AP_1', to: alice.email, messageId: '<abc@mes>', sentAt: AT },
+  ApprovalDecided: {
+    approvalId: 'AP_1',
+    orderId: 'MO_1',
+    decision: 'approved',
+    approver: alice,
+    decidedAt: LATER,
+    comment: 'ok',
+    clientAddress: '10.0.0.5',
+    userAgent: 'Mozilla/5.0',
+  },
+  ApprovalEscalated: { approvalId: 'AP_1', orderId: 'MO_1', nextApprover: bob, level: 1, escalatedAt: LATER },
+  ApprovalExpired: { approvalId: 'AP_2', orderId: 'MO_1', expiredAt: LATER },
+  ResourceRegistered: { resourceId: 'T-01', plantId: 'P1', resourceType: 'Technician', name: 'Dana Ruiz', registeredAt: AT },
+  ResourceMarkedUnavailable: { resourceId: 'T-01', reason: 'On leave', at: AT },
+  ResourceAllocated: { resourceId: 'T-01', orderId: 'MO_1', at: AT },
+  ResourceReleased: { resourceId: 'T-01', orderId: 'MO_1', at: LATER },
+  WorkflowStarted: { workflowId: 'WF_1', plantId: 'P1', machineId: 'M-07', ruleIndex: 0, reason: 'Machine fault', triggeredBy: summary, startedAt: AT },
+  WorkflowStepRecorded: { workflowId: 'WF_1', step: 'approvalRequested', at: AT, detail: 'sent to alice@plant1.example' },
+  WorkflowTimeoutScheduled: { workflowId: 'WF_1', timeoutId: 'TO_1', dueAt: LATER, purpose: 'approvalTimeout' },
+  WorkflowCompleted: { workflowId: 'WF_1', outcome: 'Completed', at: LATER },
+};
+
+describe('parseDomainEvent', () => {
+  it('knows every event type of the union', () => {
+    expect([...DOMAIN_EVENT_TYPES].sort()).toEqual(DomainEventSchema.options.map((option) => option.shape.type.value).sort());
+  });
+
+  it.each(DOMAIN_EVENT_TYPES.map((type) => [type]))('parses a valid %s', (type) => {
+    const data = examples[type];
+    const parsed = parseDomainEvent(type, 1, data);
+    expect(parsed).toEqual({ type, version: 1, data });
+    expect(DomainEventSchema.parse(parsed)).toEqual(parsed);
+  });
+
+  it('refuses an unknown type, naming it', () => {
+    const attempt = () => parseDomainEvent('MachineExploded', 1, {});
+    expect(attempt).toThrow(EventDecodeError);
+    expect(attempt).toThrow(/unknown event type "MachineExploded"/);
+  });
+
+  it('does not take inherited properties for event types', () => {
+    expect(() => parseDomainEvent('toString', 1, {})).toThrow(/unknown event type "toString"/);
+  });
+
+  it('refuses an unknown version, naming type and version', () => {
+    try {
+      parseDomainEvent('MaintenanceOrderOpened', 2, examples.MaintenanceOrderOpened);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(EventDecodeError);
+      expect((error as EventDecodeError).code).toBe('UNKNOWN_EVENT_VERSION');
+      expect((error as EventDecodeError).message).toContain('event type MaintenanceOrderOpened has no version 2 (known versions: 1)');
+    }
+  });
+
+  it('refuses data without a required field, naming the field', () => {
+    const { orderId: _dropped, ...data } = examples.MaintenanceOrderOpened;
+    try {
+      parseDomainEvent('MaintenanceOrderOpened', 1, data);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as EventDecodeError).code).toBe('INVALID_EVENT_DATA');
+      expect((error as EventDecodeError).message).toBe('MaintenanceOrderOpened v1 data is invalid: orderId: is required');
+    }
+  });
+
+  it('names nested fields that are wrong', () => {
+    const data = { ...examples.ApprovalRequested, approver: { email: 'not-an-email', name: 'Alice' } };
+    expect(() => parseDomainEvent('ApprovalRequested', 1, data)).toThrow(/approver\.email: .*\(got "not-an-email"\)/);
+  });
+
+  it('refuses a time without an offset', () => {
+    const data = { ...examples.WorkflowCompleted, at: '2026-11-25T10:00:00' };
+    expect(() => parseDomainEvent('WorkflowCompleted', 1, data)).toThrow(/at: must be an ISO-8601 date-time with an offset/);
+  });
+});
+
+describe('CommandSchema', () => {
+  const common = {
+    version: 1,
+    commandId: 'cmd-1',
+    correlationId: 'WF_1',
+    plantId: 'P1',
+    issuedAt: AT,
+    actor: { kind: 'service', id: 'workflow' },
+  } as const;
+
+  it('parses a command of each kind', () => {
+    const commands = [
+      { ...common, type: 'OpenMaintenanceOrder', orderId: 'MO_1', machineId: 'M-07', workflowId: 'WF_1', reason: 'Machine fault', trigger: summary },
+      { ...common, type: 'RequestApproval', approvalId: 'AP_1', orderId: 'MO_1', machineId: 'M-07', approver: alice, level: 0, expiresAt: LATER },
+      {
+        ...common,
+        type: 'RecordApprovalDecision',
+        actor: { kind: 'person', id: alice.email },
+        approvalId: 'AP_1',
+        orderId: 'MO_1',
+        decision: 'rejected',
+        approver: alice,
+        clientAddress: '10.0.0.5',
+        userAgent: '',
+      },
+      { ...common, type: 'AllocateResources', orderId: 'MO_1', machineId: 'M-07' },
+      { ...common, type: 'ReleaseResources', orderId: 'MO_1' },
+      { ...common, type: 'CompleteMaintenanceOrder', orderId: 'MO_1' },
+      { ...common, type: 'CancelMaintenanceOrder', orderId: 'MO_1', reason: 'False alarm' },
+      { ...common, type: 'RegisterResource', resourceId: 'T-01', resourceType: 'Technician', name: 'Dana Ruiz' },
+    ];
+    for (const command of commands) expect(CommandSchema.parse(command)).toEqual(command);
+  });
+
+  it('refuses a command without its correlation id', () => {
+    const { correlationId: _dropped, ...rest } = common;
+    expect(CommandSchema.safeParse({ ...rest, type: 'ReleaseResources', orderId: 'MO_1' }).success).toBe(false);
+  });
+});

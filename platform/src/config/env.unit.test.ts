@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, EXAMPLE_PLANT_CONFIG_PATH, loadConfig } from './env.js';
+
+function issuesOf(env: NodeJS.ProcessEnv): { variable: string; message: string }[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('loadConfig', () => {
+  describe('with nothing set', () => {
+    it('uses the defaults of CONTRACT §6', () => {
+      expect(loadConfig({})).toEqual({
+        natsUrl: 'nats://127.0.0.1:4222',
+        mqttUrl: 'mqtt://127.0.0.1:1883',
+        eventStoreUrl: undefined,
+        sqlUrl: 'sqlite:./data/mes.sqlite',
+        smtpUrl: undefined,
+        mailFrom: 'mes@localhost',
+        publicUrl: 'http://127.0.0.1:3000',
+        httpPort: 3000,
+        apiToken: undefined,
+        approvalSecret: undefined,
+        plantConfigPath: EXAMPLE_PLANT_CONFIG_PATH,
+        dataDir: './data',
+        plants: undefined,
+        dedupeWindowMs: 120_000,
+        logLevel: 'info',
+      });
+    });
+
+    it('treats empty variables as unset', () => {
+      expect(loadConfig({ HTTP_PORT: '', SMTP_URL: '  ' })).toMatchObject({ httpPort: 3000, smtpUrl: undefined });
+    });
+  });
+
+  describe('with values set', () => {
+    it('reads every variable', () => {
+      const config = loadConfig({
+        NATS_URL: 'nats://n1:4222,nats://n2:4222',
+        MQTT_URL: 'mqtts://broker:8883',
+        EVENTSTORE_URL: 'esdb://esdb:2113?tls=false',
+        SQL_URL: 'mssql://sa:Secret123@sql:1433/mes',
+        SMTP_URL: 'smtp://mail:2525',
+        MAIL_FROM: 'maintenance@plant1.example',
+        PUBLIC_URL: 'https://mes.plant1.example/',
+        HTTP_PORT: '8080',
+        API_TOKEN: 'a'.repeat(16),
+        APPROVAL_SECRET: 'b'.repeat(32),
+        MES_CONFIG: '/etc/mes/plants.yaml',
+        DATA_DIR: '/var/lib/mes',
+        PLANTS: 'P1, P2,P1',
+        DEDUPE_WINDOW: 'PT5M',
+        LOG_LEVEL: 'debug',
+      });
+      expect(config).toMatchObject({
+        natsUrl: 'nats://n1:4222,nats://n2:4222',
+        eventStoreUrl: 'esdb://esdb:2113?tls=false',
+        sqlUrl: 'mssql://sa:Secret123@sql:1433/mes',
+        publicUrl: 'https://mes.plant1.example',
+        httpPort: 8080,
+        plants: ['P1', 'P2'],
+        dedupeWindowMs: 300_000,
+        logLevel: 'debug',
+      });
+    });
+
+    it('accepts sqlite paths and "all" plants', () => {
+      expect(loadConfig({ SQL_URL: 'sqlite:/tmp/x.sqlite', PLANTS: 'all' })).toMatchObject({ sqlUrl: 'sqlite:/tmp/x.sqlite', plants: undefined });
+    });
+  });
+
+  describe('with bad values', () => {
+    it.each([
+      ['NATS_URL', 'http://localhost:4222', /nats:\/\/ URLs/],
+      ['MQTT_URL', 'broker:1883', /must be a URL starting with mqtt:\/\//],
+      ['EVENTSTORE_URL', 'http://esdb:2113', /esdb:\/\//],
+      ['SQL_URL', 'postgres://db/mes', /sqlite:PATH or mssql:\/\//],
+      ['SMTP_URL', 'mail.example:25', /smtp:\/\//],
+      ['MAIL_FROM', 'not an address', /email address/],
+      ['PUBLIC_URL', 'mes.example', /http:\/\//],
+      ['HTTP_PORT', 'eighty', /whole number from 0 to 65535 \(got "eighty"\)/],
+      ['HTTP_PORT', '70000', /whole number from 0 to 65535/],
+      ['HTTP_PORT', '80.5', /whole number/],
+      ['API_TOKEN', 'short', /at least 16 characters/],
+      ['APPROVAL_SECRET', 'short', /at least 32 characters/],
+      ['PLANTS', 'P1,bad plant', /not valid: "bad plant"/],
+      ['DEDUPE_WINDOW', '2 minutes', /DEDUPE_WINDOW|duration/i],
+      ['LOG_LEVEL', 'loud', /one of fatal, error/],
+    ])('refuses %s=%s naming the variable and the reason', (variable, value, reason) => {
+      const issues = issuesOf({ [variable]: value });
+      expect(issues).toHaveLength(1);
+      expect(issues[0]!.variable).toBe(variable);
+      expect(issues[0]!.message).toMatch(reason);
+    });
+
+    it('lists every bad variable at once, in a message a person can act on', () => {
+      let error: unknown;
+      try {
+        loadConfig({ HTTP_PORT: 'x', MQTT_URL: 'y' });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(/^Invalid configuration:\n/);
+      expect((error as Error).message).toContain('HTTP_PORT: must be a whole number');
+      expect((error as Error).message).toContain('MQTT_URL: must be a URL');
+    });
+
+    it('never echoes a password from a bad URL', () => {
+      const issues = issuesOf({ SQL_URL: 'postgres://sa:TopSecret@db/mes', SMTP_URL: 'http://u:TopSecret@mail' });
+      expect(issues).toHaveLength(2);
+      for (const issue of issues) expect(issue.message).not.toContain('TopSecret');
+    });
+  });
+});

@@ -1,0 +1,112 @@
+// The composition root every service's main.ts uses: config, logging, NATS, provisioning, the
+// event store, then the services themselves; a graceful stop on SIGINT / SIGTERM.
+import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, type PlantsConfig } from '@mes/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { loadPlantConfigFile } from '../config/plantConfigFile.js';
+import { loadConfig, withoutCredentials, type Config } from '../config/env.js';
+import type { EventStore } from '../eventStore/eventStore.js';
+import { JetStreamEventStore } from '../eventStore/jetStreamEventStore.js';
+import { connectNats, drainNats } from '../nats/connection.js';
+import { provisionTopology } from '../nats/topology.js';
+import { createLogger } from './logger.js';
+
+/** What every service receives; only the runner (or a test) creates these clients. */
+export interface ServiceDeps {
+  config: Config;
+  plants: PlantsConfig;
+  logger: Logger;
+  nc: NatsConnection;
+  eventStore: EventStore;
+}
+
+export interface RunningService {
+  stop(): Promise<void>;
+}
+
+export type StartService = (deps: ServiceDeps) => Promise<RunningService>;
+
+export interface Runtime {
+  deps: ServiceDeps;
+  /** Stops the services (last started first), then the event store and NATS. */
+  stop(): Promise<void>;
+}
+
+/** Builds the shared dependencies and starts `services` on them. Throws on any start-up failure. */
+export async function startRuntime(processName: string, services: Record<string, StartService>, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
+  const config = loadConfig(env);
+  const logger = createLogger({ service: processName, level: config.logLevel });
+  const plants = loadPlantConfigFile(config.plantConfigPath);
+  const unknownPlants = (config.plants ?? []).filter((id) => !(id in plants.plants));
+  if (unknownPlants.length > 0) {
+    throw new Error(`PLANTS names ${unknownPlants.join(', ')}, not in the plant configuration ${config.plantConfigPath} (MES_CONFIG), which has ${Object.keys(plants.plants).join(', ')}`);
+  }
+  logger.info({ plantConfig: config.plantConfigPath, plants: Object.keys(plants.plants), serving: config.plants ?? 'all' }, 'plant configuration loaded');
+
+  const nc = await connectNats({ url: config.natsUrl, name: `mes-${processName}`, logger });
+  const running: { name: string; service: RunningService }[] = [];
+  let eventStore: EventStore | undefined;
+  const stop = async () => {
+    for (const { name, service } of running.reverse()) {
+      await service.stop().catch((err: unknown) => logger.error({ err, service: name }, 'service did not stop cleanly'));
+    }
+    await eventStore?.close();
+    await drainNats(nc);
+    logger.info('stopped');
+  };
+  try {
+    const report = await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: config.dedupeWindowMs });
+    logger.info(report, 'JetStream topology provisioned');
+    eventStore = await createEventStore(config, nc, logger);
+    const deps: ServiceDeps = { config, plants, logger, nc, eventStore };
+    for (const [name, start] of Object.entries(services)) {
+      running.push({ name, service: await start({ ...deps, logger: logger.child({ service: name }) }) });
+      logger.info({ service: name }, 'service started');
+    }
+    return { deps, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function createEventStore(config: Config, nc: NatsConnection, logger: Logger): Promise<EventStore> {
+  if (config.eventStoreUrl === undefined) {
+    logger.info({ stream: EVENTS_STREAM }, 'event store: JetStream');
+    return new JetStreamEventStore({ nc, stream: EVENTS_STREAM, subjectPrefix: EVENTS_SUBJECT_PREFIX, logger });
+  }
+  throw new Error(`EVENTSTORE_URL=${withoutCredentials(config.eventStoreUrl)}: the EventStoreDB adapter is not wired into the runner yet`);
+}
+
+/**
+ * Runs services until SIGINT or SIGTERM, then stops them gracefully; a second signal exits at once.
+ * A start-up failure prints one clear message and exits with status 1.
+ */
+export async function runServices(processName: string, services: Record<string, StartService>): Promise<void> {
+  let runtime: Runtime;
+  try {
+    runtime = await startRuntime(processName, services);
+  } catch (err) {
+    process.stderr.write(`${processName}: cannot start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      runtime.deps.logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(130);
+    }
+    stopping = true;
+    runtime.deps.logger.info({ signal }, 'stopping');
+    runtime.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        runtime.deps.logger.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

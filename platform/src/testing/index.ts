@@ -1,0 +1,10 @@
+// Test helpers: isolated brokers, the event-store contract suite, decider specifications.
+export { deciderSpecification } from './deciderSpecification.js';
+export type { DeciderSpecification, DeciderThen, DeciderWhen } from './deciderSpecification.js';
+export { describeEventStoreContract, newEvent, uniquePlant, waitFor } from './eventStoreContract.js';
+export type { EventStoreFixture } from './eventStoreContract.js';
+export { startMosquitto } from './mosquitto.js';
+export type { MosquittoHandle } from './mosquitto.js';
+export { startNatsServer } from './natsServer.js';
+export type { NatsServerHandle } from './natsServer.js';
+export { freePort } from './processHarness.js';

@@ -1,0 +1,5 @@
+// Runs the maintenance service alone (one of possibly many copies); see README "Deployment".
+import { runServices } from '@mes/platform';
+import { start } from './index.js';
+
+await runServices('maintenance', { maintenance: start });
