@@ -17,6 +17,7 @@ export {
   deadLetterSubject,
   parseStreamName,
   plantEventsFilter,
+  serviceCommandsFilter,
   streamName,
   telemetrySubject,
 } from './names.js';

@@ -82,3 +82,10 @@ export function deadLetterSubject(plantId: string | undefined): string {
   const token = plantId !== undefined && TOKEN_PATTERN.test(plantId) ? plantId : UNKNOWN_PLANT;
   return `${DEAD_LETTERS_SUBJECT_PREFIX}.${token}`;
 }
+
+/** Subject filter for every command addressed to one service in one plant. */
+export function serviceCommandsFilter(plantId: string, service: string): string {
+  assertToken('plant id', plantId);
+  assertToken('service', service);
+  return `${COMMANDS_SUBJECT_PREFIX}.${plantId}.${service}.>`;
+}
