@@ -13,6 +13,7 @@ export default defineConfig({
     ],
   },
   test: {
+    reporters: ['default', './tooling/plainSummaryReporter.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     projects: [
       {
