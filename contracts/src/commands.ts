@@ -103,3 +103,18 @@ export type CommandType = Command['type'];
 export type CommandOfType<Type extends CommandType> = Extract<Command, { type: Type }>;
 
 export const COMMAND_TYPES = CommandSchema.options.map((option) => option.shape.type.value) as readonly CommandType[];
+
+export const SERVICE_NAMES = ['ingest', 'workflow', 'maintenance', 'resources', 'approvals', 'projections'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** The service that handles each command; commands travel on `commandSubject(plantId, target, type)`. */
+export const COMMAND_TARGETS: Readonly<Record<CommandType, ServiceName>> = {
+  OpenMaintenanceOrder: 'maintenance',
+  CompleteMaintenanceOrder: 'maintenance',
+  CancelMaintenanceOrder: 'maintenance',
+  RequestApproval: 'approvals',
+  RecordApprovalDecision: 'approvals',
+  AllocateResources: 'resources',
+  ReleaseResources: 'resources',
+  RegisterResource: 'resources',
+};

@@ -147,6 +147,7 @@ export type {
 } from './events.js';
 export {
   AllocateResourcesSchema,
+  COMMAND_TARGETS,
   COMMAND_TYPES,
   CancelMaintenanceOrderSchema,
   CommandSchema,
@@ -156,6 +157,7 @@ export {
   RegisterResourceSchema,
   ReleaseResourcesSchema,
   RequestApprovalSchema,
+  SERVICE_NAMES,
 } from './commands.js';
 export type {
   AllocateResources,
@@ -169,4 +171,5 @@ export type {
   RegisterResource,
   ReleaseResources,
   RequestApproval,
+  ServiceName,
 } from './commands.js';

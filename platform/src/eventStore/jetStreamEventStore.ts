@@ -149,6 +149,7 @@ export class JetStreamEventStore implements EventStore {
           const consumer = await this.js.consumers.get(this.options.stream, created.name);
           while (!stopped) {
             current = await consumer.fetch({ max_messages: 256, expires: 2_000, idle_heartbeat: 1_000 });
+            if (stopped) break;
             for await (const msg of current) {
               failures = 0;
               for (const event of decodeAppend(msg)) {
@@ -208,7 +209,7 @@ function appendId(events: NewEvent[]): string {
   return `append-${createHash('sha256').update(events.map((e) => e.eventId).join('\n')).digest('hex')}`;
 }
 
-function decodeAppend(msg: JsMsg): RecordedEvent[] {
+export function decodeAppend(msg: JsMsg): RecordedEvent[] {
   let parsed: unknown;
   try {
     parsed = msg.json();

@@ -1,0 +1,70 @@
+// Commands between services travel on JetStream, deduplicated by their `commandId` (`Nats-Msg-Id`),
+// so a retried or repeated send never runs a command twice within the stream's duplicate window.
+import { COMMAND_TARGETS, COMMANDS_STREAM, CommandSchema, commandSubject, serviceCommandsFilter, type Command, type ServiceName } from '@mes/contracts';
+import { AckPolicy, DeliverPolicy, jetstream, type PubAck } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { DomainError } from '../domain/decider.js';
+import { startDurableWorker, type DurableWorker } from './durableWorker.js';
+
+/** Sends a command to the service that handles it. Resolves once JetStream stored it (or had it already). */
+export async function sendCommand(nc: NatsConnection, command: Command): Promise<PubAck> {
+  const checked = CommandSchema.parse(command);
+  const subject = commandSubject(checked.plantId, COMMAND_TARGETS[checked.type], checked.type);
+  return jetstream(nc).publish(subject, JSON.stringify(checked), { msgID: checked.commandId });
+}
+
+export interface CommandHandlerOptions {
+  nc: NatsConnection;
+  service: ServiceName;
+  /** One durable consumer per plant, so PLANTS can narrow an instance (no multi-filter consumers on nats-server 2.9). */
+  plants: string[];
+  logger: Logger;
+  /** Handles one command; a DomainError is a refusal (logged, not retried); any other error is retried. */
+  handle(command: Command): Promise<void>;
+}
+
+export async function startCommandHandlers(options: CommandHandlerOptions): Promise<{ stop(): Promise<void> }> {
+  const workers: DurableWorker[] = [];
+  for (const plantId of options.plants) {
+    workers.push(
+      await startDurableWorker({
+        nc: options.nc,
+        stream: COMMANDS_STREAM,
+        logger: options.logger,
+        consumer: {
+          durable_name: `${options.service}-${plantId}`,
+          filter_subject: serviceCommandsFilter(plantId, options.service),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          max_ack_pending: 256,
+        },
+        handle: async (msg) => {
+          let raw: unknown;
+          try {
+            raw = msg.json();
+          } catch {
+            return { kind: 'term', reason: 'command is not JSON' };
+          }
+          const parsed = CommandSchema.safeParse(raw);
+          if (!parsed.success) return { kind: 'term', reason: `invalid command: ${parsed.error.message}` };
+          try {
+            await options.handle(parsed.data);
+            return { kind: 'ack' };
+          } catch (err) {
+            if (err instanceof DomainError) {
+              options.logger.warn({ command: parsed.data.type, commandId: parsed.data.commandId, code: err.code, reason: err.message }, 'command refused');
+              return { kind: 'ack' };
+            }
+            throw err;
+          }
+        },
+      }),
+    );
+  }
+  return {
+    async stop() {
+      await Promise.all(workers.map((w) => w.stop()));
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// Follows the event log with a durable consumer per plant: services react to each other's events
+// this way. Delivery is at least once, in log order per plant (one message in flight at a time), so
+// handlers must be idempotent. With EventStoreDB as the store, a relay republishes events to the
+// same subjects, so consumers do not change.
+import { EVENTS_STREAM, plantEventsFilter } from '@mes/contracts';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { RecordedEvent } from '../eventStore/eventStore.js';
+import { decodeAppend } from '../eventStore/jetStreamEventStore.js';
+import { startDurableWorker, type DurableWorker } from './durableWorker.js';
+
+export interface EventConsumerOptions {
+  nc: NatsConnection;
+  /** Durable name prefix, e.g. `workflow`; the consumer of plant P1 is `workflow-events-P1`. */
+  name: string;
+  plants: string[];
+  logger: Logger;
+  /** Events stream name (tests use their own). */
+  stream?: string;
+  subjectPrefix?: string;
+  handle(event: RecordedEvent): Promise<void>;
+}
+
+export async function startEventConsumer(options: EventConsumerOptions): Promise<{ stop(): Promise<void> }> {
+  const stream = options.stream ?? EVENTS_STREAM;
+  const workers: DurableWorker[] = [];
+  for (const plantId of options.plants) {
+    const filter = options.subjectPrefix === undefined ? plantEventsFilter(plantId) : `${options.subjectPrefix}.${plantId}.>`;
+    workers.push(
+      await startDurableWorker({
+        nc: options.nc,
+        stream,
+        logger: options.logger,
+        consumer: {
+          durable_name: `${options.name}-events-${plantId}`,
+          filter_subject: filter,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          // One at a time keeps log order through redeliveries.
+          max_ack_pending: 1,
+        },
+        handle: async (msg) => {
+          let events: RecordedEvent[];
+          try {
+            events = decodeAppend(msg);
+          } catch (err) {
+            return { kind: 'term', reason: (err as Error).message };
+          }
+          for (const event of events) await options.handle(event);
+          return { kind: 'ack' };
+        },
+      }),
+    );
+  }
+  return {
+    async stop() {
+      await Promise.all(workers.map((w) => w.stop()));
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import { COMMANDS_STREAM, type Command } from '@mes/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DomainError } from '../domain/decider.js';
+import type { RecordedEvent } from '../eventStore/eventStore.js';
+import { JetStreamEventStore } from '../eventStore/jetStreamEventStore.js';
+import { provisionTopology } from '../nats/topology.js';
+import { createLogger } from '../runtime/logger.js';
+import { newEvent, waitFor } from '../testing/eventStoreContract.js';
+import { startNatsServer, type NatsServerHandle } from '../testing/natsServer.js';
+import { sendCommand, startCommandHandlers } from './commandBus.js';
+import { startEventConsumer } from './eventConsumer.js';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+
+function completeOrder(plantId: string, orderId: string, commandId = `complete-${orderId}`): Command {
+  return {
+    type: 'CompleteMaintenanceOrder',
+    version: 1,
+    commandId,
+    correlationId: `wf-${orderId}`,
+    plantId,
+    issuedAt: new Date().toISOString(),
+    actor: { kind: 'service', id: 'test' },
+    orderId,
+  } as Command;
+}
+
+describe('messaging over JetStream', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: 120_000 });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  describe('commands', () => {
+    it('delivers a command to its service once, even when sent twice', async () => {
+      const received: Command[] = [];
+      const handlers = await startCommandHandlers({ nc, service: 'maintenance', plants: ['P1'], logger, handle: async (c) => void received.push(c) });
+      const first = await sendCommand(nc, completeOrder('P1', 'MO_1'));
+      const again = await sendCommand(nc, completeOrder('P1', 'MO_1'));
+      expect(again).toMatchObject({ duplicate: true, seq: first.seq });
+      await waitFor(received, 1);
+      await sleep(300);
+      await handlers.stop();
+      expect(received.map((c) => c.commandId)).toEqual(['complete-MO_1']);
+    });
+
+    it('routes by plant: a handler for P1 never sees P2\'s commands', async () => {
+      const received: Command[] = [];
+      const handlers = await startCommandHandlers({ nc, service: 'maintenance', plants: ['P2'], logger, handle: async (c) => void received.push(c) });
+      await sendCommand(nc, completeOrder('P3', 'MO_3'));
+      await sendCommand(nc, completeOrder('P2', 'MO_2'));
+      await waitFor(received, 1);
+      await sleep(300);
+      await handlers.stop();
+      expect(received.map((c) => c.plantId)).toEqual(['P2']);
+    });
+
+    it('retries a command whose handler failed, and does not retry a refusal', async () => {
+      const attempts = new Map<string, number>();
+      const maintenance = await startCommandHandlers({
+        nc,
+        service: 'maintenance',
+        plants: ['P4'],
+        logger,
+        handle: async (c) => {
+          const n = (attempts.get(c.commandId) ?? 0) + 1;
+          attempts.set(c.commandId, n);
+          if (c.commandId === 'flaky' && n < 3) throw new Error('database briefly away');
+          if (c.commandId === 'refused') throw new DomainError('ORDER_CLOSED', 'order MO_9 is Completed');
+        },
+      });
+      await sendCommand(nc, completeOrder('P4', 'MO_8', 'flaky'));
+      await sendCommand(nc, completeOrder('P4', 'MO_9', 'refused'));
+      const deadline = Date.now() + 15_000;
+      while ((attempts.get('flaky') ?? 0) < 3 && Date.now() < deadline) await sleep(50);
+      await sleep(1_500);
+      await maintenance.stop();
+      expect(attempts.get('flaky')).toBe(3);
+      expect(attempts.get('refused')).toBe(1);
+    });
+
+    it('refuses to send an invalid command', async () => {
+      await expect(sendCommand(nc, { ...completeOrder('P1', 'MO_1'), plantId: 'bad plant' } as Command)).rejects.toThrow();
+    });
+
+    it('keeps handling commands across a nats-server restart', async () => {
+      const received: Command[] = [];
+      const handlers = await startCommandHandlers({ nc, service: 'resources', plants: ['P5'], logger, handle: async (c) => void received.push(c) });
+      const release = (n: number): Command => ({ ...completeOrder('P5', `MO_${n}`, `release-${n}`), type: 'ReleaseResources' }) as Command;
+      await sendCommand(nc, release(1));
+      await waitFor(received, 1);
+      await server.restart();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await sendCommand(nc, release(2));
+          break;
+        } catch (err) {
+          if (attempt > 50) throw err;
+          await sleep(200);
+        }
+      }
+      await waitFor(received, 2, 30_000);
+      await handlers.stop();
+      expect(received.map((c) => c.commandId)).toEqual(['release-1', 'release-2']);
+      const info = await (await jetstreamManager(nc)).consumers.info(COMMANDS_STREAM, 'resources-P5');
+      expect(info.num_pending + info.num_ack_pending).toBe(0);
+    });
+  });
+
+  describe('event consumer', () => {
+    it('follows the log per plant, in order, and resumes after a stop without repeats', async () => {
+      const store = new JetStreamEventStore({ nc, stream: 'MES_EVENTS', subjectPrefix: 'es' });
+      const seen: RecordedEvent[] = [];
+      const start = () => startEventConsumer({ nc, name: 'test', plants: ['P1'], logger, handle: async (e) => void seen.push(e) });
+      let consumer = await start();
+      await store.appendToStream('P1.order.MO_a', [newEvent('A', 1), newEvent('B', 2)], { expectedRevision: 'no_stream' });
+      await store.appendToStream('P2.order.MO_a', [newEvent('X', 0)], { expectedRevision: 'no_stream' });
+      await waitFor(seen, 2);
+      await consumer.stop();
+      await store.appendToStream('P1.order.MO_b', [newEvent('C', 3)], { expectedRevision: 'no_stream' });
+      consumer = await start();
+      await waitFor(seen, 3);
+      await sleep(300);
+      await consumer.stop();
+      expect(seen.map((e) => e.type)).toEqual(['A', 'B', 'C']);
+    });
+
+    it('redelivers an event whose handler failed, in order', async () => {
+      const store = new JetStreamEventStore({ nc, stream: 'MES_EVENTS', subjectPrefix: 'es' });
+      const seen: string[] = [];
+      let failOnce = true;
+      const consumer = await startEventConsumer({
+        nc,
+        name: 'flaky',
+        plants: ['P6'],
+        logger,
+        handle: async (e) => {
+          if (e.type === 'B' && failOnce) {
+            failOnce = false;
+            throw new Error('projection briefly failed');
+          }
+          seen.push(e.type);
+        },
+      });
+      await store.appendToStream('P6.order.MO_x', [newEvent('A', 1)], { expectedRevision: 'any' });
+      await store.appendToStream('P6.order.MO_x', [newEvent('B', 2)], { expectedRevision: 'any' });
+      await store.appendToStream('P6.order.MO_x', [newEvent('C', 3)], { expectedRevision: 'any' });
+      await waitFor(seen, 3, 15_000);
+      await consumer.stop();
+      expect(seen).toEqual(['A', 'B', 'C']);
+    });
+  });
+});
+
+describe('durable worker stop', () => {
+  it('stops promptly when stopped right after starting, before any message', async () => {
+    const server = await startNatsServer();
+    const nc = await connect({ servers: server.url });
+    try {
+      await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: 120_000 });
+      const handlers = await startCommandHandlers({ nc, service: 'approvals', plants: ['P1'], logger, handle: async () => undefined });
+      const stopped = await Promise.race([handlers.stop().then(() => 'stopped'), sleep(10_000).then(() => 'hung')]);
+      expect(stopped).toBe('stopped');
+    } finally {
+      await nc.close();
+      await server.dispose();
+    }
+  });
+});
