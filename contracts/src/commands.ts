@@ -88,6 +88,30 @@ export const RegisterResourceSchema = command('RegisterResource', {
 });
 export type RegisterResource = z.infer<typeof RegisterResourceSchema>;
 
+/** The approver's decision, carried from the approval to the order by the workflow. */
+export const RecordOrderDecisionSchema = command('RecordOrderDecision', {
+  orderId: EntityIdSchema,
+  approvalId: EntityIdSchema,
+  decision: z.enum(['approved', 'rejected']),
+  approver: PersonSchema,
+  decidedAt: IsoInstantSchema,
+  comment: z.string().max(2000).optional(),
+});
+export type RecordOrderDecision = z.infer<typeof RecordOrderDecisionSchema>;
+
+/** No approver decided in time: the order ends Expired. */
+export const ExpireMaintenanceOrderSchema = command('ExpireMaintenanceOrder', {
+  orderId: EntityIdSchema,
+});
+export type ExpireMaintenanceOrder = z.infer<typeof ExpireMaintenanceOrderSchema>;
+
+/** The last approver's time ran out: the pending approval request ends Expired. */
+export const ExpireApprovalSchema = command('ExpireApproval', {
+  approvalId: EntityIdSchema,
+  orderId: EntityIdSchema,
+});
+export type ExpireApproval = z.infer<typeof ExpireApprovalSchema>;
+
 export const CommandSchema = z.discriminatedUnion('type', [
   OpenMaintenanceOrderSchema,
   RequestApprovalSchema,
@@ -97,6 +121,9 @@ export const CommandSchema = z.discriminatedUnion('type', [
   CompleteMaintenanceOrderSchema,
   CancelMaintenanceOrderSchema,
   RegisterResourceSchema,
+  RecordOrderDecisionSchema,
+  ExpireMaintenanceOrderSchema,
+  ExpireApprovalSchema,
 ]);
 export type Command = z.infer<typeof CommandSchema>;
 export type CommandType = Command['type'];
@@ -112,6 +139,9 @@ export const COMMAND_TARGETS: Readonly<Record<CommandType, ServiceName>> = {
   OpenMaintenanceOrder: 'maintenance',
   CompleteMaintenanceOrder: 'maintenance',
   CancelMaintenanceOrder: 'maintenance',
+  RecordOrderDecision: 'maintenance',
+  ExpireMaintenanceOrder: 'maintenance',
+  ExpireApproval: 'approvals',
   RequestApproval: 'approvals',
   RecordApprovalDecision: 'approvals',
   AllocateResources: 'resources',

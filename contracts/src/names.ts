@@ -24,6 +24,15 @@ export const DEAD_LETTERS_SUBJECT_PREFIX = 'deadletter';
 /** Token standing in for a plant id that could not be read from a rejected message's topic. */
 export const UNKNOWN_PLANT = '_unknown';
 
+/** JetStream stream of durable workflow timeouts, held back until due. */
+export const TIMERS_STREAM = 'MES_TIMERS';
+export const TIMERS_SUBJECT_PREFIX = 'timer';
+
+/** KV bucket `{plantId}.{machineId}` -> the id of the machine's open workflow (one at a time). */
+export const OPEN_WORKFLOWS_BUCKET = 'mes_open_workflows';
+/** KV bucket `{orderId}` -> `{ plantId, machineId, workflowId }`, to find an order's streams by its id. */
+export const ORDER_INDEX_BUCKET = 'mes_order_index';
+
 /** KV bucket with each machine's last known condition (ingest). */
 export const MACHINE_CONDITIONS_BUCKET = 'mes_machine_conditions';
 
@@ -88,4 +97,15 @@ export function serviceCommandsFilter(plantId: string, service: string): string 
   assertToken('plant id', plantId);
   assertToken('service', service);
   return `${COMMANDS_SUBJECT_PREFIX}.${plantId}.${service}.>`;
+}
+
+export function timerSubject(plantId: string, workflowId: string): string {
+  assertToken('plant id', plantId);
+  assertToken('workflow id', workflowId);
+  return `${TIMERS_SUBJECT_PREFIX}.${plantId}.${workflowId}`;
+}
+
+export function plantTimersFilter(plantId: string): string {
+  assertToken('plant id', plantId);
+  return `${TIMERS_SUBJECT_PREFIX}.${plantId}.>`;
 }

@@ -7,7 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ensureDurableConsumer } from '../nats/topology.js';
 
-export type WorkOutcome = { kind: 'ack' } | { kind: 'term'; reason: string } | { kind: 'retry'; reason: string };
+export type WorkOutcome =
+  | { kind: 'ack' }
+  | { kind: 'term'; reason: string }
+  | { kind: 'retry'; reason: string }
+  /** Not yet: deliver this message again after `ms` (a timer that is not due). */
+  | { kind: 'later'; ms: number };
 
 export interface DurableWorkerOptions {
   nc: NatsConnection;
@@ -47,7 +52,8 @@ export async function startDurableWorker(options: DurableWorkerOptions): Promise
     else if (outcome.kind === 'term') {
       logger.error({ consumer: name, subject: msg.subject, seq: msg.seq, reason: outcome.reason }, 'message can never be handled; dropped from the consumer (it stays in the stream)');
       msg.term(outcome.reason);
-    } else msg.nak(retryDelayMs(msg.info.deliveryCount));
+    } else if (outcome.kind === 'later') msg.nak(Math.max(1, Math.round(outcome.ms)));
+    else msg.nak(retryDelayMs(msg.info.deliveryCount));
   };
 
   const loop = async () => {

@@ -1,9 +1,9 @@
-import { COMMANDS_STREAM, EVENTS_STREAM, MACHINE_CONDITIONS_BUCKET, TELEMETRY_STREAM, commandSubject, serviceCommandsFilter } from '@mes/contracts';
+import { COMMANDS_STREAM, EVENTS_STREAM, TELEMETRY_STREAM, commandSubject, serviceCommandsFilter } from '@mes/contracts';
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../testing/natsServer.js';
-import { ensureDurableConsumer, provisionTopology, topologyStreams } from './topology.js';
+import { ensureDurableConsumer, provisionTopology, TOPOLOGY_BUCKETS, topologyStreams } from './topology.js';
 
 describe('JetStream topology provisioning', () => {
   let server: NatsServerHandle;
@@ -23,7 +23,7 @@ describe('JetStream topology provisioning', () => {
   it('creates every stream and bucket once, and changes nothing when run again', async () => {
     const first = await provisionTopology(nc, jsm, { dedupeWindowMs: 120_000 });
     const streams = topologyStreams({ dedupeWindowMs: 120_000 }).map((s) => `stream ${s.name}`);
-    expect(first.created).toEqual([...streams, `kv ${MACHINE_CONDITIONS_BUCKET}`]);
+    expect(first.created).toEqual([...streams, ...TOPOLOGY_BUCKETS.map((b) => `kv ${b.bucket}`)]);
     const second = await provisionTopology(nc, jsm, { dedupeWindowMs: 120_000 });
     expect(second).toEqual({ created: [], updated: [], unchanged: first.created });
   });

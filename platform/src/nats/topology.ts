@@ -8,8 +8,12 @@ import {
   EVENTS_STREAM,
   EVENTS_SUBJECT_PREFIX,
   MACHINE_CONDITIONS_BUCKET,
+  OPEN_WORKFLOWS_BUCKET,
+  ORDER_INDEX_BUCKET,
   TELEMETRY_STREAM,
   TELEMETRY_SUBJECT_PREFIX,
+  TIMERS_STREAM,
+  TIMERS_SUBJECT_PREFIX,
 } from '@mes/contracts';
 import {
   DiscardPolicy,
@@ -72,6 +76,16 @@ export function topologyStreams(options: TopologyOptions): StreamSpec[] {
       duplicate_window: nanos(10 * 60 * 1000),
     },
     {
+      // One message per scheduled timeout (`Nats-Msg-Id` = timeout id); the workflow's consumer holds
+      // each back until it is due, so a timeout survives any restart.
+      name: TIMERS_STREAM,
+      subjects: [`${TIMERS_SUBJECT_PREFIX}.>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(365 * DAY_MS),
+      duplicate_window: nanos(10 * 60 * 1000),
+    },
+    {
       name: DEAD_LETTERS_STREAM,
       subjects: [`${DEAD_LETTERS_SUBJECT_PREFIX}.>`],
       storage: StorageType.File,
@@ -81,7 +95,11 @@ export function topologyStreams(options: TopologyOptions): StreamSpec[] {
   ];
 }
 
-export const TOPOLOGY_BUCKETS = [{ bucket: MACHINE_CONDITIONS_BUCKET, history: 1 }] as const;
+export const TOPOLOGY_BUCKETS = [
+  { bucket: MACHINE_CONDITIONS_BUCKET, history: 1 },
+  { bucket: OPEN_WORKFLOWS_BUCKET, history: 1 },
+  { bucket: ORDER_INDEX_BUCKET, history: 1 },
+] as const;
 
 export interface ProvisionReport {
   created: string[];

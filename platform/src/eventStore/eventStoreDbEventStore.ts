@@ -1,0 +1,318 @@
+// The EventStoreDB adapter of the event store port (the alternative to JetStream, chosen with
+// EVENTSTORE_URL). One aggregate stream is one ESDB stream of the same name; each of our events is
+// one ESDB event whose JSON data holds the envelope (see eventStoreDbMapping.ts). ESDB checks the
+// expected revision and recognises a retried append by its event ids (derived from ours).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseStreamName } from '@mes/contracts';
+import {
+  BACKWARDS,
+  END,
+  ErrorType,
+  EventStoreDBClient,
+  START,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  excludeSystemEvents,
+  isCommandError,
+  streamNameFilter,
+  type AllStreamResolvedEvent,
+  type AllStreamSubscription,
+  type AppendResult as EsdbAppendResult,
+  type Filter,
+  type Position,
+  type StreamingRead,
+} from '@eventstore/db-client';
+import type { Logger } from 'pino';
+import { withoutCredentials } from '../config/env.js';
+import {
+  EventStoreUnavailableError,
+  WrongExpectedRevisionError,
+  assertAppendable,
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  type GlobalPosition,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamResult,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type Subscription,
+} from './eventStore.js';
+import { decodePosition, encodePosition, fromEsdbRecord, isKnownPosition, isStoreRecord, toEsdbEvent } from './eventStoreDbMapping.js';
+
+export interface EventStoreDbEventStoreOptions {
+  /** Created (and disposed) by the caller, e.g. with `createEventStoreDbClient(EVENTSTORE_URL)`. */
+  client: EventStoreDBClient;
+  logger?: Logger;
+}
+
+/** A client for `EVENTSTORE_URL`, e.g. `esdb://127.0.0.1:2113?tls=false`. It connects on first use. */
+export function createEventStoreDbClient(url: string): EventStoreDBClient {
+  try {
+    return EventStoreDBClient.connectionString(url);
+  } catch (err) {
+    // The client's parse error quotes the whole connection string, credentials included: redact it,
+    // and do not attach the original error as the cause.
+    const reason = (err as Error).message.split(url).join(withoutCredentials(url));
+    throw new Error(`EVENTSTORE_URL ${withoutCredentials(url)} is not an EventStoreDB connection string: ${reason}`);
+  }
+}
+
+/** The stream revision before any event: what "no stream" compares as. */
+const NO_REVISION = -1n;
+
+class SubscriptionFailed extends Error {
+  constructor(readonly original: unknown) {
+    super('subscription stopped');
+  }
+}
+
+function ignore(): void {}
+
+function isWrongExpectedVersion(err: unknown): err is WrongExpectedVersionError {
+  return err instanceof WrongExpectedVersionError || (err instanceof Error && isCommandError(err) && err.type === ErrorType.WRONG_EXPECTED_VERSION);
+}
+
+function isStreamNotFound(err: unknown): boolean {
+  return err instanceof StreamNotFoundError || (err instanceof Error && isCommandError(err) && err.type === ErrorType.STREAM_NOT_FOUND);
+}
+
+function unavailable(operation: string, err: unknown): EventStoreUnavailableError {
+  return new EventStoreUnavailableError(`${operation} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+/**
+ * Iterates a read of the ESDB client; errors of the read go through `mapError`. Stopping early
+ * cancels the gRPC call, so an abandoned read does not stay open on the server.
+ */
+async function* iterateRead<T>(read: StreamingRead<T>, mapError: (err: unknown) => unknown = (err) => err): AsyncGenerator<T> {
+  // A late error (after the iteration ended) must not become an unhandled 'error' event.
+  read.on('error', ignore);
+  const iterator = read[Symbol.asyncIterator]();
+  let finished = false;
+  try {
+    for (;;) {
+      let next: IteratorResult<T>;
+      try {
+        next = await iterator.next();
+      } catch (err) {
+        finished = true;
+        throw mapError(err);
+      }
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    if (!finished) await read.cancel().catch(ignore);
+    await iterator.return?.().catch(ignore);
+  }
+}
+
+async function collect<T>(read: StreamingRead<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterateRead(read)) items.push(item);
+  return items;
+}
+
+export class EventStoreDbEventStore implements EventStore {
+  private readonly client: EventStoreDBClient;
+  private readonly logger: Logger | undefined;
+  private readonly subscriptions = new Set<Subscription>();
+
+  constructor(options: EventStoreDbEventStoreOptions) {
+    this.client = options.client;
+    this.logger = options.logger;
+  }
+
+  /**
+   * Duplicate detection. ESDB acknowledges a repeated append (same event ids at the revisions after
+   * the expected one, or found by its id cache under `any`) as a success without writing, and its
+   * reply does not say so: the revision it returns is the one of the already stored events, exactly
+   * as for a new write. So the adapter reads the stream's last revision just before appending and
+   * calls the append a duplicate when the returned revision is not beyond it: a new write always
+   * lands after the revision read, an idempotent one reports the earlier revision of the original.
+   * This never calls a new write a duplicate. It can miss one: if the original append lands between
+   * that read and this append (two copies of one append racing), both report `duplicate: false`;
+   * either way the events are stored once. The price is one extra read per append.
+   *
+   * The returned position is read back from the event at the returned revision rather than taken
+   * from ESDB's append reply, so it is exactly the position `readStream` and `readAll` report.
+   */
+  async appendToStream(stream: string, events: NewEvent[], { expectedRevision }: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    assertAppendable(stream, events);
+    parseStreamName(stream);
+    const proposed = events.map(toEsdbEvent);
+    const before = await this.lastRevision(stream);
+    let result: EsdbAppendResult;
+    try {
+      result = await this.client.appendToStream(stream, proposed, { expectedRevision });
+    } catch (err) {
+      // Also ESDB's answer when only some of the events had been appended before.
+      if (isWrongExpectedVersion(err)) throw new WrongExpectedRevisionError(stream, expectedRevision, err.actualVersion);
+      throw unavailable(`append to ${stream}`, err);
+    }
+    // A client made with throwOnAppendFailure=false reports a conflict this way instead.
+    if (!result.success) throw new WrongExpectedRevisionError(stream, expectedRevision);
+    const nextRevision = result.nextExpectedRevision;
+    const position = await this.positionAt(stream, nextRevision, proposed.at(-1)!.id, result.position);
+    return { nextRevision, position, duplicate: nextRevision <= before };
+  }
+
+  async readStream(stream: string): Promise<ReadStreamResult> {
+    parseStreamName(stream);
+    let resolved;
+    try {
+      resolved = await collect(this.client.readStream(stream));
+    } catch (err) {
+      if (isStreamNotFound(err)) return { revision: 'no_stream', events: [] };
+      throw unavailable(`read of ${stream}`, err);
+    }
+    const events: RecordedEvent[] = [];
+    let revision: bigint | 'no_stream' = 'no_stream';
+    for (const { event: record } of resolved) {
+      if (!record) continue;
+      events.push(fromEsdbRecord(record));
+      revision = record.revision;
+    }
+    return { revision, events };
+  }
+
+  /**
+   * Reads $all forwards. The ESDB Node client (v6) has no server-side filter for reads, so other
+   * plants' events, ESDB's system events and streams not named like ours are passed over here.
+   */
+  async *readAll(options: ReadAllOptions = {}): AsyncGenerator<RecordedEvent> {
+    const { after, plantId } = options;
+    const read = this.client.readAll({ fromPosition: after === undefined ? START : decodePosition(after), resolveLinkTos: false });
+    for await (const resolved of iterateRead(read, (err) => unavailable(`read of $all${plantId === undefined ? '' : ` for plant ${plantId}`}`, err))) {
+      const record = resolved.event;
+      if (!record || !isStoreRecord(record, plantId)) continue;
+      const event = fromEsdbRecord(record);
+      // ESDB starts a read at the given position inclusively: `after` is exclusive.
+      if (after !== undefined && event.position <= after) continue;
+      yield event;
+    }
+  }
+
+  /**
+   * A catch-up subscription to $all, filtered on the server (stream prefix `{plantId}.`, or no system
+   * events) and again here. Events are pulled one at a time: the next one is not taken from the
+   * subscription before the handler's promise settles, so the client's stream applies backpressure.
+   * On a transport error or a dropped subscription it resubscribes after the last handled event,
+   * with backoff; on a handler error (or an event that is not ours to decode) it stops and `done` rejects.
+   */
+  subscribeToAll(options: SubscribeOptions): Subscription {
+    const stopping = new AbortController();
+    let current: AllStreamSubscription | undefined;
+    // Stopping ends the pending read of the current subscription; an in-flight handler finishes first.
+    stopping.signal.addEventListener('abort', () => current?.destroy(), { once: true });
+    let last = options.after;
+    // Decoded now so that a position from another store fails here, not in the retry loop.
+    if (last !== undefined) decodePosition(last);
+    const { plantId } = options;
+    const filter: Filter = plantId === undefined ? excludeSystemEvents() : streamNameFilter({ prefixes: [`${plantId}.`] });
+    const logger = this.logger;
+
+    const deliver = async (resolved: AllStreamResolvedEvent): Promise<void> => {
+      const record = resolved.event;
+      if (!record || !isStoreRecord(record, plantId)) return;
+      let event: RecordedEvent;
+      try {
+        event = fromEsdbRecord(record);
+      } catch (err) {
+        throw new SubscriptionFailed(err);
+      }
+      if (last !== undefined && event.position <= last) return;
+      try {
+        await options.onEvent(event);
+      } catch (err) {
+        throw new SubscriptionFailed(err);
+      }
+      last = event.position;
+    };
+
+    const run = async (): Promise<void> => {
+      let failures = 0;
+      while (!stopping.signal.aborted) {
+        let subscription: AllStreamSubscription | undefined;
+        try {
+          subscription = this.client.subscribeToAll({ fromPosition: last === undefined ? START : decodePosition(last), filter, resolveLinkTos: false });
+          current = subscription;
+          subscription.on('error', ignore);
+          // Pulled one at a time: nothing more is read from the subscription while a handler runs.
+          for await (const resolved of subscription) {
+            failures = 0;
+            await deliver(resolved);
+            if (stopping.signal.aborted) return;
+          }
+          if (stopping.signal.aborted) return;
+          throw new Error('EventStoreDB ended the subscription');
+        } catch (err) {
+          if (err instanceof SubscriptionFailed) throw err.original;
+          if (stopping.signal.aborted) return;
+          failures++;
+          logger?.warn({ err, plantId, failures }, 'EventStoreDB subscription interrupted; resuming after the last delivered event');
+          await sleep(Math.min(2_000, 100 * 2 ** Math.min(failures, 5)), undefined, { signal: stopping.signal }).catch(ignore);
+        } finally {
+          current = undefined;
+          if (subscription) {
+            await subscription.unsubscribe().catch(ignore);
+            subscription.destroy();
+          }
+        }
+      }
+    };
+
+    const done = run();
+    const subscription: Subscription = {
+      done,
+      stop: async () => {
+        stopping.abort();
+        await done.catch(ignore);
+        this.subscriptions.delete(subscription);
+      },
+    };
+    this.subscriptions.add(subscription);
+    done.catch(() => this.subscriptions.delete(subscription));
+    return subscription;
+  }
+
+  /** Stops the subscriptions; the client belongs to the caller, who disposes it. */
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+  }
+
+  /** The revision of the stream's last event, or -1 when the stream does not exist. */
+  private async lastRevision(stream: string): Promise<bigint> {
+    try {
+      const [last] = await collect(this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }));
+      return last?.event?.revision ?? NO_REVISION;
+    } catch (err) {
+      if (isStreamNotFound(err)) return NO_REVISION;
+      throw unavailable(`append to ${stream} (reading its revision first)`, err);
+    }
+  }
+
+  /** The log position of the event at `revision`, which must be the appended event `esdbId`. */
+  private async positionAt(stream: string, revision: bigint, esdbId: string, replied: Position | undefined): Promise<GlobalPosition> {
+    let record;
+    try {
+      [record] = (await collect(this.client.readStream(stream, { fromRevision: revision, maxCount: 1 }))).map((r) => r.event);
+    } catch (err) {
+      throw unavailable(`append to ${stream} (reading back the appended events' position)`, err);
+    }
+    if (record && record.revision === revision && record.position && isKnownPosition(record.position)) {
+      if (record.id.toLowerCase() !== esdbId) {
+        throw new Error(`append to ${stream}: EventStoreDB reported revision ${revision}, but the event stored there is ${record.id}, not the appended ${esdbId}`);
+      }
+      return encodePosition(record.position);
+    }
+    // The event is gone already (e.g. a $maxCount on the stream) or the server omits positions on reads.
+    if (replied && isKnownPosition(replied)) return encodePosition(replied);
+    throw new EventStoreUnavailableError(`append to ${stream}: stored at revision ${revision}, but EventStoreDB reported no position for it`);
+  }
+}
