@@ -1,0 +1,359 @@
+// The approval of one maintenance order across escalation levels: a request per level (each a row
+// of the Approvals table, CONTRACT §2), at most one decision, by the current level's approver only.
+import type {
+  ApprovalDecided,
+  ApprovalEmailSent,
+  ApprovalEscalated,
+  ApprovalExpired,
+  ApprovalRequested,
+  Person,
+  RecordApprovalDecision,
+  RequestApproval,
+} from '@mes/contracts';
+import { DomainError, type Decider } from '@mes/platform';
+
+export const APPROVAL_ERROR_CODES = [
+  'APPROVAL_NOT_FOUND',
+  'APPROVAL_ALREADY_EXISTS',
+  'APPROVAL_INVALID_LEVEL',
+  'APPROVAL_ALREADY_DECIDED',
+  'APPROVAL_SUPERSEDED',
+  'APPROVAL_EXPIRED',
+  'APPROVAL_WRONG_APPROVER',
+] as const;
+export type ApprovalErrorCode = (typeof APPROVAL_ERROR_CODES)[number];
+
+// Commands. The two the contracts define are taken as the fields the decider reads, so a whole
+// contract command fits; the decision's time is its `issuedAt`.
+
+/** Level 0 starts the process; an escalation names the request it supersedes and the next level. */
+export type RequestApprovalCommand = Pick<
+  RequestApproval,
+  'type' | 'approvalId' | 'orderId' | 'plantId' | 'machineId' | 'approver' | 'level' | 'expiresAt' | 'supersedesApprovalId' | 'issuedAt'
+>;
+
+export type RecordApprovalDecisionCommand = Pick<
+  RecordApprovalDecision,
+  'type' | 'approvalId' | 'decision' | 'approver' | 'comment' | 'clientAddress' | 'userAgent' | 'issuedAt'
+>;
+
+export interface RecordApprovalEmailSent {
+  type: 'RecordApprovalEmailSent';
+  approvalId: string;
+  to: string;
+  messageId?: string;
+  issuedAt: string;
+}
+
+/** The last level's approver did not decide in time. */
+export interface ExpireApproval {
+  type: 'ExpireApproval';
+  approvalId: string;
+  issuedAt: string;
+}
+
+export type ApprovalCommand = RequestApprovalCommand | RecordApprovalEmailSent | RecordApprovalDecisionCommand | ExpireApproval;
+
+export type ApprovalEvent = ApprovalRequested | ApprovalEmailSent | ApprovalDecided | ApprovalEscalated | ApprovalExpired;
+
+/** Status values of the Approvals table (CONTRACT §2), one per request. */
+export const APPROVAL_REQUEST_STATUSES = ['Pending', 'Approved', 'Rejected', 'Expired', 'Superseded'] as const;
+export type ApprovalRequestStatus = (typeof APPROVAL_REQUEST_STATUSES)[number];
+
+/** Where the whole process stands: the status of its current request. */
+export type ApprovalProcessStatus = Exclude<ApprovalRequestStatus, 'Superseded'>;
+
+/** One request to one approver: an Approvals row, with the decision details of CONTRACT §4. */
+export interface ApprovalRequestRecord {
+  approvalId: string;
+  orderId: string;
+  approver: Person;
+  level: number;
+  status: ApprovalRequestStatus;
+  requestedAt: string;
+  expiresAt: string;
+  emailSentAt: string | null;
+  decidedAt: string | null;
+  comment: string | null;
+  clientAddress: string | null;
+  userAgent: string | null;
+}
+
+export interface ApprovalProcessState {
+  orderId: string;
+  plantId: string;
+  machineId: string;
+  status: ApprovalProcessStatus;
+  /** The request of the highest level so far: the only one that can be decided. */
+  currentApprovalId: string;
+  /** Every request, oldest (level 0) first. */
+  requests: readonly ApprovalRequestRecord[];
+}
+
+/** `null` until the first request. */
+export type ApprovalState = ApprovalProcessState | null;
+
+export function approvalStatus(state: ApprovalState): ApprovalProcessStatus | null {
+  return state === null ? null : state.status;
+}
+
+export function findApprovalRequest(state: ApprovalState, approvalId: string): ApprovalRequestRecord | undefined {
+  return state?.requests.find((request) => request.approvalId === approvalId);
+}
+
+export function currentApprovalRequest(state: ApprovalState): ApprovalRequestRecord | undefined {
+  return state === null ? undefined : findApprovalRequest(state, state.currentApprovalId);
+}
+
+function sameEmail(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+function notFound(approvalId: string, what: string): DomainError {
+  return new DomainError('APPROVAL_NOT_FOUND', `approval ${approvalId} does not exist; it cannot be ${what}`, { approvalId });
+}
+
+function requireRequest(state: ApprovalState, approvalId: string, what: string): [ApprovalProcessState, ApprovalRequestRecord] {
+  const request = findApprovalRequest(state, approvalId);
+  if (state === null || request === undefined) throw notFound(approvalId, what);
+  return [state, request];
+}
+
+function requested(command: RequestApprovalCommand): ApprovalRequested {
+  return {
+    type: 'ApprovalRequested',
+    version: 1,
+    data: {
+      approvalId: command.approvalId,
+      orderId: command.orderId,
+      plantId: command.plantId,
+      machineId: command.machineId,
+      approver: command.approver,
+      level: command.level,
+      requestedAt: command.issuedAt,
+      expiresAt: command.expiresAt,
+    },
+  };
+}
+
+function requestApproval(command: RequestApprovalCommand, state: ApprovalState): ApprovalEvent[] {
+  const known = findApprovalRequest(state, command.approvalId);
+  if (known !== undefined) {
+    // The same request again is a retried command.
+    if (known.level === command.level && sameEmail(known.approver.email, command.approver.email)) return [];
+    throw new DomainError(
+      'APPROVAL_ALREADY_EXISTS',
+      `approval ${command.approvalId} already exists for level ${String(known.level)} (${known.approver.email}); it cannot be requested again for level ${String(command.level)} (${command.approver.email})`,
+      { approvalId: command.approvalId },
+    );
+  }
+  const supersedes = command.supersedesApprovalId;
+  if (supersedes === undefined) {
+    if (state !== null) {
+      throw new DomainError(
+        'APPROVAL_ALREADY_EXISTS',
+        `order ${state.orderId}'s approval was already requested as ${state.currentApprovalId}; an escalation must name the request it supersedes`,
+        { approvalId: command.approvalId, currentApprovalId: state.currentApprovalId },
+      );
+    }
+    if (command.level !== 0) {
+      throw new DomainError(
+        'APPROVAL_INVALID_LEVEL',
+        `approval ${command.approvalId} starts order ${command.orderId}'s approval at level ${String(command.level)}; the first request is level 0`,
+        { approvalId: command.approvalId, level: command.level },
+      );
+    }
+    return [requested(command)];
+  }
+  const [process, superseded] = requireRequest(state, supersedes, `escalated by approval ${command.approvalId}`);
+  // A timer for a level that is no longer current: decided, expired or escalated already.
+  if (process.status !== 'Pending' || process.currentApprovalId !== supersedes) return [];
+  if (command.level !== superseded.level + 1) {
+    throw new DomainError(
+      'APPROVAL_INVALID_LEVEL',
+      `approval ${command.approvalId} escalates ${supersedes} (level ${String(superseded.level)}) to level ${String(command.level)}; escalation goes to level ${String(superseded.level + 1)}`,
+      { approvalId: command.approvalId, level: command.level },
+    );
+  }
+  return [
+    {
+      type: 'ApprovalEscalated',
+      version: 1,
+      data: {
+        approvalId: supersedes,
+        orderId: process.orderId,
+        nextApprover: command.approver,
+        level: command.level,
+        escalatedAt: command.issuedAt,
+      },
+    },
+    requested(command),
+  ];
+}
+
+function recordEmailSent(command: RecordApprovalEmailSent, state: ApprovalState): ApprovalEvent[] {
+  const [, request] = requireRequest(state, command.approvalId, 'emailed');
+  // One email per request; a retried report changes nothing. A late one is still recorded,
+  // whatever happened since: the email went out, and the audit should say so.
+  if (request.emailSentAt !== null) return [];
+  if (!sameEmail(command.to, request.approver.email)) {
+    throw new DomainError(
+      'APPROVAL_WRONG_APPROVER',
+      `approval ${command.approvalId} is addressed to ${request.approver.email}; an email to ${command.to} is not its email`,
+      { approvalId: command.approvalId, approver: request.approver.email },
+    );
+  }
+  const data: ApprovalEmailSent['data'] = { approvalId: command.approvalId, to: command.to, sentAt: command.issuedAt };
+  if (command.messageId !== undefined) data.messageId = command.messageId;
+  return [{ type: 'ApprovalEmailSent', version: 1, data }];
+}
+
+/**
+ * The time on a request (`expiresAt`) is not checked here: the workflow's timer escalates or
+ * expires the request, and the link's own expiry is checked where the link is verified.
+ */
+function recordDecision(command: RecordApprovalDecisionCommand, state: ApprovalState): ApprovalEvent[] {
+  const [process, request] = requireRequest(state, command.approvalId, command.decision);
+  const details = { approvalId: command.approvalId, orderId: process.orderId };
+  if (process.status === 'Expired') {
+    throw new DomainError(
+      'APPROVAL_EXPIRED',
+      `the approval of order ${process.orderId} expired without a decision; approval ${command.approvalId} cannot be ${command.decision} any more`,
+      details,
+    );
+  }
+  if (process.status !== 'Pending') {
+    const decided = findApprovalRequest(process, process.currentApprovalId) ?? request;
+    const recorded = process.status === 'Approved' ? 'approved' : 'rejected';
+    // The same person submitting the same decision again (a double click, a retried command)
+    // changes nothing; the decision recorded first stands.
+    if (decided.approvalId === command.approvalId && recorded === command.decision && sameEmail(decided.approver.email, command.approver.email)) return [];
+    throw new DomainError(
+      'APPROVAL_ALREADY_DECIDED',
+      `the approval of order ${process.orderId} was already ${recorded} by ${decided.approver.email} at ${decided.decidedAt ?? 'unknown'}; approval ${command.approvalId} cannot be ${command.decision} again`,
+      { ...details, decision: recorded, decidedBy: decided.approver.email, decidedAt: decided.decidedAt },
+    );
+  }
+  if (process.currentApprovalId !== command.approvalId) {
+    const current = findApprovalRequest(process, process.currentApprovalId);
+    throw new DomainError(
+      'APPROVAL_SUPERSEDED',
+      `approval ${command.approvalId} (level ${String(request.level)}) was escalated to ${current?.approver.email ?? 'the next approver'} (level ${String(current?.level ?? request.level + 1)}); it cannot be ${command.decision} any more`,
+      { ...details, currentApprovalId: process.currentApprovalId },
+    );
+  }
+  if (!sameEmail(command.approver.email, request.approver.email)) {
+    throw new DomainError(
+      'APPROVAL_WRONG_APPROVER',
+      `approval ${command.approvalId} is for ${request.approver.email}; ${command.approver.email} cannot decide it`,
+      { ...details, approver: request.approver.email },
+    );
+  }
+  const data: ApprovalDecided['data'] = {
+    approvalId: command.approvalId,
+    orderId: process.orderId,
+    decision: command.decision,
+    approver: request.approver,
+    decidedAt: command.issuedAt,
+    clientAddress: command.clientAddress,
+    userAgent: command.userAgent,
+  };
+  // An empty comment field in the form is no comment.
+  if (command.comment !== undefined && command.comment.trim() !== '') data.comment = command.comment;
+  return [{ type: 'ApprovalDecided', version: 1, data }];
+}
+
+function expire(command: ExpireApproval, state: ApprovalState): ApprovalEvent[] {
+  const [process] = requireRequest(state, command.approvalId, 'expired');
+  // A timer for a level that is no longer current, or a retried expiry: nothing left to expire.
+  if (process.status !== 'Pending' || process.currentApprovalId !== command.approvalId) return [];
+  return [{ type: 'ApprovalExpired', version: 1, data: { approvalId: command.approvalId, orderId: process.orderId, expiredAt: command.issuedAt } }];
+}
+
+function decide(command: ApprovalCommand, state: ApprovalState): ApprovalEvent[] {
+  switch (command.type) {
+    case 'RequestApproval':
+      return requestApproval(command, state);
+    case 'RecordApprovalEmailSent':
+      return recordEmailSent(command, state);
+    case 'RecordApprovalDecision':
+      return recordDecision(command, state);
+    case 'ExpireApproval':
+      return expire(command, state);
+    default: {
+      const _exhaustive: never = command;
+      return _exhaustive;
+    }
+  }
+}
+
+function withRequest(
+  state: ApprovalProcessState,
+  approvalId: string,
+  change: (request: ApprovalRequestRecord) => ApprovalRequestRecord,
+): ApprovalProcessState {
+  return { ...state, requests: state.requests.map((request) => (request.approvalId === approvalId ? change(request) : request)) };
+}
+
+function evolve(state: ApprovalState, event: ApprovalEvent): ApprovalState {
+  if (event.type === 'ApprovalRequested') {
+    const { data } = event;
+    const request: ApprovalRequestRecord = {
+      approvalId: data.approvalId,
+      orderId: data.orderId,
+      approver: { ...data.approver },
+      level: data.level,
+      status: 'Pending',
+      requestedAt: data.requestedAt,
+      expiresAt: data.expiresAt,
+      emailSentAt: null,
+      decidedAt: null,
+      comment: null,
+      clientAddress: null,
+      userAgent: null,
+    };
+    return {
+      orderId: data.orderId,
+      plantId: data.plantId,
+      machineId: data.machineId,
+      status: 'Pending',
+      currentApprovalId: data.approvalId,
+      requests: [...(state?.requests ?? []), request],
+    };
+  }
+  // Every other event follows a request in a well-formed stream.
+  if (state === null) return state;
+  switch (event.type) {
+    case 'ApprovalEmailSent':
+      return withRequest(state, event.data.approvalId, (request) => ({ ...request, emailSentAt: event.data.sentAt }));
+    case 'ApprovalEscalated':
+      return withRequest(state, event.data.approvalId, (request) => ({ ...request, status: 'Superseded' }));
+    case 'ApprovalDecided': {
+      const { data } = event;
+      const status = data.decision === 'approved' ? 'Approved' : 'Rejected';
+      return {
+        ...withRequest(state, data.approvalId, (request) => ({
+          ...request,
+          status,
+          decidedAt: data.decidedAt,
+          comment: data.comment ?? null,
+          clientAddress: data.clientAddress,
+          userAgent: data.userAgent,
+        })),
+        status,
+      };
+    }
+    case 'ApprovalExpired':
+      return { ...withRequest(state, event.data.approvalId, (request) => ({ ...request, status: 'Expired' })), status: 'Expired' };
+    default: {
+      const _exhaustive: never = event;
+      return _exhaustive;
+    }
+  }
+}
+
+export const approvalRequestDecider: Decider<ApprovalCommand, ApprovalEvent, ApprovalState> = {
+  initialState: null,
+  decide,
+  evolve,
+};
