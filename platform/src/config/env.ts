@@ -63,6 +63,7 @@ const EnvSchema = z.object({
       error: (issue) => `must be a whole number from 0 to 65535 (got "${String(issue.input)}")`,
     })
     .transform(Number),
+  HTTP_HOST: z.string().trim().min(1).default('0.0.0.0'),
   API_TOKEN: z.string().min(16, { error: 'must be at least 16 characters; use a long random value' }).optional(),
   APPROVAL_SECRET: z.string().min(32, { error: 'must be at least 32 characters; use a long random value (e.g. openssl rand -hex 32)' }).optional(),
   MES_CONFIG: z.string().trim().min(1).default(EXAMPLE_PLANT_CONFIG_PATH),
@@ -100,6 +101,8 @@ export interface Config {
   mailFrom: string;
   publicUrl: string;
   httpPort: number;
+  /** Address the HTTP server binds (not in CONTRACT §6; default all interfaces, so approvers can reach the links). */
+  httpHost: string;
   /** Unset: generated in development (kept under DATA_DIR). */
   apiToken: string | undefined;
   approvalSecret: string | undefined;
@@ -136,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mailFrom: e.MAIL_FROM,
     publicUrl: e.PUBLIC_URL,
     httpPort: e.HTTP_PORT,
+    httpHost: e.HTTP_HOST,
     apiToken: e.API_TOKEN,
     approvalSecret: e.APPROVAL_SECRET,
     plantConfigPath: e.MES_CONFIG,

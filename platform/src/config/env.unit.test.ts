@@ -23,6 +23,7 @@ describe('loadConfig', () => {
         mailFrom: 'mes@localhost',
         publicUrl: 'http://127.0.0.1:3000',
         httpPort: 3000,
+        httpHost: '0.0.0.0',
         apiToken: undefined,
         approvalSecret: undefined,
         plantConfigPath: EXAMPLE_PLANT_CONFIG_PATH,

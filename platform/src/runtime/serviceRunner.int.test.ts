@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../config/env.js';
@@ -16,7 +18,7 @@ function runProbe(env: NodeJS.ProcessEnv): { exited: Promise<{ code: number | nu
     await runServices('probe', {
       probe: async (deps) => ({ stop: async () => deps.logger.info('probe service stopped') }),
     });`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', DATA_DIR: mkdtempSync(join(tmpdir(), 'mes-data-')), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters: { text: string; resolve: () => void }[] = [];
@@ -37,6 +39,13 @@ function runProbe(env: NodeJS.ProcessEnv): { exited: Promise<{ code: number | nu
 
 describe('service runner', () => {
   let server: NatsServerHandle;
+  const testEnv = (): NodeJS.ProcessEnv => ({
+    NATS_URL: server.url,
+    LOG_LEVEL: 'silent',
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'mes-data-')),
+  });
 
   beforeAll(async () => {
     if (!existsSync(builtPlatform)) throw new Error(`${builtPlatform} is missing: run npm run build first (npm test does)`);
@@ -54,10 +63,56 @@ describe('service runner', () => {
       order.push(`start ${name}`);
       return { stop: async () => void order.push(`stop ${name}`) };
     };
-    const runtime = await startRuntime('test', { first: service('first'), second: service('second') }, { NATS_URL: server.url, LOG_LEVEL: 'silent' });
+    const runtime = await startRuntime('test', { first: service('first'), second: service('second') }, testEnv());
     await runtime.stop();
     expect(order).toEqual(['start first', 'start second', 'stop second', 'stop first']);
     expect(runtime.deps.nc.isClosed()).toBe(true);
+  });
+
+  it('serves /health: 200 with NATS up, 503 naming NATS when it is down', async () => {
+    const runtime = await startRuntime('test', {}, testEnv());
+    try {
+      const up = await fetch(`${runtime.httpUrl}/health`);
+      expect(up.status).toBe(200);
+      expect(await up.json()).toEqual({ status: 'ok', checks: { nats: { ok: true } } });
+      await server.stop();
+      const down = await fetch(`${runtime.httpUrl}/health`);
+      expect(down.status).toBe(503);
+      const report = (await down.json()) as { status: string; checks: { nats: { ok: boolean; error?: string } } };
+      expect(report.status).toBe('unavailable');
+      expect(report.checks.nats.ok).toBe(false);
+      expect(report.checks.nats.error).toEqual(expect.any(String));
+    } finally {
+      await server.start();
+      await runtime.stop();
+    }
+  });
+
+  it('protects /api with the bearer token and generates a development token once, under DATA_DIR', async () => {
+    const env = testEnv();
+    const runtime = await startRuntime('test', {
+      probe: async (deps) => {
+        deps.http.get('/api/probe', async () => ({ ok: true }));
+        return { stop: async () => undefined };
+      },
+    }, env);
+    try {
+      const token = runtime.deps.secrets.apiToken;
+      expect(runtime.banner.join('\n')).toContain(token);
+      const stored = JSON.parse(readFileSync(join(env.DATA_DIR!, 'development-secrets.json'), 'utf8')) as { apiToken: string; approvalSecret: string };
+      expect(stored.apiToken).toBe(token);
+      expect(stored.approvalSecret).toBe(runtime.deps.secrets.approvalSecret);
+      expect((await fetch(`${runtime.httpUrl}/api/probe`)).status).toBe(401);
+      expect((await fetch(`${runtime.httpUrl}/api/probe`, { headers: { authorization: 'Bearer wrong-token-of-some-length' } })).status).toBe(401);
+      const ok = await fetch(`${runtime.httpUrl}/api/probe`, { headers: { authorization: `Bearer ${token}` } });
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('x-content-type-options')).toBe('nosniff');
+    } finally {
+      await runtime.stop();
+    }
+    const again = await startRuntime('test', {}, env);
+    expect(again.deps.secrets.apiToken).toBe(runtime.deps.secrets.apiToken);
+    await again.stop();
   });
 
   it('refuses bad configuration before connecting to anything', async () => {
@@ -65,7 +120,7 @@ describe('service runner', () => {
   });
 
   it('refuses PLANTS naming a plant the configuration does not have', async () => {
-    await expect(startRuntime('test', {}, { NATS_URL: server.url, PLANTS: 'P1,P9', LOG_LEVEL: 'silent' })).rejects.toThrow(/PLANTS names P9, not in the plant configuration/);
+    await expect(startRuntime('test', {}, { ...testEnv(), PLANTS: 'P1,P9' })).rejects.toThrow(/PLANTS names P9, not in the plant configuration/);
   });
 
   it('stops gracefully on SIGTERM and exits 0', async () => {

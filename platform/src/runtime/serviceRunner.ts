@@ -3,7 +3,11 @@
 import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, type PlantsConfig } from '@mes/contracts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { resolveSecrets } from '../config/developmentSecrets.js';
+import { HealthRegistry, natsHealthCheck } from '../http/health.js';
+import { createHttpServer } from '../http/httpServer.js';
 import { loadPlantConfigFile } from '../config/plantConfigFile.js';
 import { loadConfig, withoutCredentials, type Config } from '../config/env.js';
 import type { EventStore } from '../eventStore/eventStore.js';
@@ -15,10 +19,16 @@ import { createLogger } from './logger.js';
 /** What every service receives; only the runner (or a test) creates these clients. */
 export interface ServiceDeps {
   config: Config;
+  /** API_TOKEN and APPROVAL_SECRET, generated under DATA_DIR in development when unset. */
+  secrets: { apiToken: string; approvalSecret: string };
   plants: PlantsConfig;
   logger: Logger;
   nc: NatsConnection;
   eventStore: EventStore;
+  /** The process's HTTP server; services add routes before it starts listening. */
+  http: FastifyInstance;
+  /** Services register their dependencies here; GET /health runs every check. */
+  health: HealthRegistry;
 }
 
 export interface RunningService {
@@ -29,6 +39,10 @@ export type StartService = (deps: ServiceDeps) => Promise<RunningService>;
 
 export interface Runtime {
   deps: ServiceDeps;
+  /** Where the HTTP server listens, e.g. http://127.0.0.1:3000. */
+  httpUrl: string;
+  /** Lines for a person at the console: URLs, and the development API token when one was generated. */
+  banner: string[];
   /** Stops the services (last started first), then the event store and NATS. */
   stop(): Promise<void>;
 }
@@ -44,10 +58,19 @@ export async function startRuntime(processName: string, services: Record<string,
   }
   logger.info({ plantConfig: config.plantConfigPath, plants: Object.keys(plants.plants), serving: config.plants ?? 'all' }, 'plant configuration loaded');
 
+  const secrets = resolveSecrets(config);
+  if (secrets.generated.length > 0) {
+    logger.warn({ file: secrets.file, generated: secrets.generated }, 'development secrets in use (set API_TOKEN and APPROVAL_SECRET in production)');
+  }
+
   const nc = await connectNats({ url: config.natsUrl, name: `mes-${processName}`, logger });
+  const health = new HealthRegistry();
+  health.register('nats', natsHealthCheck(nc));
+  const http = await createHttpServer({ logger: logger.child({ component: 'http' }), health, apiToken: secrets.apiToken });
   const running: { name: string; service: RunningService }[] = [];
   let eventStore: EventStore | undefined;
   const stop = async () => {
+    await http.close().catch((err: unknown) => logger.error({ err }, 'HTTP server did not close cleanly'));
     for (const { name, service } of running.reverse()) {
       await service.stop().catch((err: unknown) => logger.error({ err, service: name }, 'service did not stop cleanly'));
     }
@@ -59,12 +82,17 @@ export async function startRuntime(processName: string, services: Record<string,
     const report = await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: config.dedupeWindowMs });
     logger.info(report, 'JetStream topology provisioned');
     eventStore = await createEventStore(config, nc, logger);
-    const deps: ServiceDeps = { config, plants, logger, nc, eventStore };
+    const deps: ServiceDeps = { config, secrets: { apiToken: secrets.apiToken, approvalSecret: secrets.approvalSecret }, plants, logger, nc, eventStore, http, health };
     for (const [name, start] of Object.entries(services)) {
       running.push({ name, service: await start({ ...deps, logger: logger.child({ service: name }) }) });
       logger.info({ service: name }, 'service started');
     }
-    return { deps, stop };
+    const address = await http.listen({ port: config.httpPort, host: config.httpHost });
+    const httpUrl = address.replace('0.0.0.0', '127.0.0.1');
+    logger.info({ url: httpUrl, health: `${httpUrl}/health` }, 'HTTP server listening');
+    const banner = [`MES is running. HTTP: ${httpUrl}  (health: ${httpUrl}/health)`];
+    if (secrets.generated.includes('API_TOKEN')) banner.push(`Development API token (kept in ${secrets.file}): ${secrets.apiToken}`);
+    return { deps, httpUrl, banner, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -91,6 +119,7 @@ export async function runServices(processName: string, services: Record<string, 
     process.stderr.write(`${processName}: cannot start: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  process.stdout.write(`${runtime.banner.join('\n')}\n`);
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
