@@ -29,6 +29,8 @@ export interface ServiceDeps {
   http: FastifyInstance;
   /** Services register their dependencies here; GET /health runs every check. */
   health: HealthRegistry;
+  /** Services add lines for the person at the console (e.g. the development mailbox's path under the HTTP URL). */
+  announce(line: string): void;
 }
 
 export interface RunningService {
@@ -82,7 +84,18 @@ export async function startRuntime(processName: string, services: Record<string,
     const report = await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: config.dedupeWindowMs });
     logger.info(report, 'JetStream topology provisioned');
     eventStore = await createEventStore(config, nc, logger);
-    const deps: ServiceDeps = { config, secrets: { apiToken: secrets.apiToken, approvalSecret: secrets.approvalSecret }, plants, logger, nc, eventStore, http, health };
+    const announcements: string[] = [];
+    const deps: ServiceDeps = {
+      config,
+      secrets: { apiToken: secrets.apiToken, approvalSecret: secrets.approvalSecret },
+      plants,
+      logger,
+      nc,
+      eventStore,
+      http,
+      health,
+      announce: (line) => void announcements.push(line),
+    };
     for (const [name, start] of Object.entries(services)) {
       running.push({ name, service: await start({ ...deps, logger: logger.child({ service: name }) }) });
       logger.info({ service: name }, 'service started');
@@ -90,7 +103,7 @@ export async function startRuntime(processName: string, services: Record<string,
     const address = await http.listen({ port: config.httpPort, host: config.httpHost });
     const httpUrl = address.replace('0.0.0.0', '127.0.0.1');
     logger.info({ url: httpUrl, health: `${httpUrl}/health` }, 'HTTP server listening');
-    const banner = [`MES is running. HTTP: ${httpUrl}  (health: ${httpUrl}/health)`];
+    const banner = [`MES is running. HTTP: ${httpUrl}  (health: ${httpUrl}/health)`, ...announcements.map((line) => line.replaceAll('{httpUrl}', httpUrl))];
     if (secrets.generated.includes('API_TOKEN')) banner.push(`Development API token (kept in ${secrets.file}): ${secrets.apiToken}`);
     return { deps, httpUrl, banner, stop };
   } catch (err) {
