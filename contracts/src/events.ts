@@ -246,6 +246,17 @@ export const WorkflowStepRecordedSchema = event('WorkflowStepRecorded', z.object
   step: z.string().min(1).max(128),
   at: IsoInstantSchema,
   detail: z.string().max(2000).optional(),
+  /** The approval level the step concerns, where it concerns one. */
+  level: z.number().int().min(0).optional(),
+  /** The approval request the step concerns, where it concerns one. */
+  approvalId: EntityIdSchema.optional(),
+  /** The approver's decision, on the step that receives it. */
+  decision: z.object({
+    decision: z.enum(['approved', 'rejected']),
+    approver: PersonSchema,
+    decidedAt: IsoInstantSchema,
+    comment: CommentSchema.optional(),
+  }).optional(),
 }));
 export type WorkflowStepRecorded = z.infer<typeof WorkflowStepRecordedSchema>;
 

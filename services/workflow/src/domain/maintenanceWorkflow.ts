@@ -1,0 +1,310 @@
+// The saga that runs one incident from a rule match to its outcome (STYLE.md item 8): inputs (start,
+// events observed from other services, timeouts) decide workflow events; what to do next (commands to
+// send, timeouts to schedule, the machine to free) is a pure function of the resulting state, so it
+// can be done again safely after a crash.
+import type {
+  Person,
+  ReadingSummary,
+  WorkflowCompleted,
+  WorkflowOutcome,
+  WorkflowStarted,
+  WorkflowStepRecorded,
+  WorkflowTimeoutScheduled,
+} from '@mes/contracts';
+import type { Decider } from '@mes/platform';
+
+/** The plant's approval policy when an input is decided (CONTRACT §3). */
+export interface ApprovalPolicy {
+  approvers: Person[];
+  approvalTimeoutMs: number;
+}
+
+export interface StartWorkflow {
+  type: 'StartWorkflow';
+  workflowId: string;
+  plantId: string;
+  machineId: string;
+  ruleIndex: number;
+  reason: string;
+  trigger: ReadingSummary;
+  at: string;
+}
+
+/** An event of another service that belongs to this workflow (same correlation id). */
+export interface ObserveEvent {
+  type: 'ObserveEvent';
+  eventType: string;
+  data: Record<string, unknown>;
+  policy: ApprovalPolicy;
+  at: string;
+}
+
+export interface FireTimeout {
+  type: 'FireTimeout';
+  timeoutId: string;
+  policy: ApprovalPolicy;
+  at: string;
+}
+
+export type WorkflowInput = StartWorkflow | ObserveEvent | FireTimeout;
+
+export type WorkflowEvent = WorkflowStarted | WorkflowStepRecorded | WorkflowTimeoutScheduled | WorkflowCompleted;
+
+export type WorkflowPhase =
+  /** Asked maintenance for an order. */
+  | 'OpeningOrder'
+  /** Asked approvals for a decision by the approver of `level`; a timeout is scheduled. */
+  | 'AwaitingDecision'
+  /** The approver decided; asked maintenance to record it on the order. */
+  | 'RecordingDecision'
+  /** Nobody decided in time: asked approvals to expire the request. */
+  | 'ExpiringApproval'
+  /** The approval expired: asked maintenance to expire the order. */
+  | 'ExpiringOrder'
+  /** Approved: asked resources for a technician and equipment. */
+  | 'AwaitingResources'
+  | 'ResourcesAllocated'
+  | 'Completed';
+
+export interface Decision {
+  decision: 'approved' | 'rejected';
+  approver: Person;
+  decidedAt: string;
+  comment?: string;
+}
+
+export interface WorkflowState {
+  workflowId: string;
+  plantId: string;
+  machineId: string;
+  orderId: string;
+  reason: string;
+  trigger: ReadingSummary;
+  phase: WorkflowPhase;
+  /** Current approval level and its request, once approval was asked for. */
+  level: number;
+  approvalId: string | null;
+  /** Timeouts scheduled, by id, with when they are due. */
+  timeouts: Readonly<Record<string, { dueAt: string; level: number }>>;
+  decision: Decision | null;
+  outcome: WorkflowOutcome | null;
+}
+
+/** Ids derived from the workflow id, so every retry names the same order, approval and timeout. */
+export const workflowIds = {
+  order: (workflowId: string) => `MO_${suffixOf(workflowId)}`,
+  approval: (workflowId: string, level: number) => `AP_${suffixOf(workflowId)}_${level}`,
+  timeout: (workflowId: string, level: number) => `TO_${suffixOf(workflowId)}_${level}`,
+};
+
+function suffixOf(workflowId: string): string {
+  return workflowId.startsWith('WF_') ? workflowId.slice(3) : workflowId;
+}
+
+function plusMs(iso: string, ms: number): string {
+  return new Date(Date.parse(iso) + ms).toISOString();
+}
+
+function step(state: WorkflowState, at: string, name: string, extra: Partial<WorkflowStepRecorded['data']> = {}): WorkflowStepRecorded {
+  return { type: 'WorkflowStepRecorded', version: 1, data: { workflowId: state.workflowId, step: name, at, ...extra } };
+}
+
+function completed(state: WorkflowState, at: string, outcome: WorkflowOutcome): WorkflowCompleted {
+  return { type: 'WorkflowCompleted', version: 1, data: { workflowId: state.workflowId, outcome, at } };
+}
+
+/** The approval request at `level` and its timeout. */
+function askApprover(state: WorkflowState, level: number, at: string, policy: ApprovalPolicy): WorkflowEvent[] {
+  const timeoutId = workflowIds.timeout(state.workflowId, level);
+  return [
+    step(state, at, level === 0 ? 'approval-requested' : 'approval-escalated', {
+      level,
+      approvalId: workflowIds.approval(state.workflowId, level),
+      detail: `asked ${policy.approvers[level]?.email ?? 'the next approver'}`,
+    }),
+    {
+      type: 'WorkflowTimeoutScheduled',
+      version: 1,
+      data: { workflowId: state.workflowId, timeoutId, dueAt: plusMs(at, policy.approvalTimeoutMs), purpose: 'approvalTimeout' },
+    },
+  ];
+}
+
+function observe(state: WorkflowState, input: ObserveEvent): WorkflowEvent[] {
+  const { eventType, data, at } = input;
+  // Cancellation and completion end the workflow whatever it was waiting for.
+  if (eventType === 'MaintenanceOrderCancelled') return [completed(state, at, 'Cancelled')];
+  if (eventType === 'MaintenanceOrderCompleted') return [completed(state, at, 'Completed')];
+
+  switch (state.phase) {
+    case 'OpeningOrder':
+      return eventType === 'MaintenanceOrderOpened' ? askApprover(state, 0, at, input.policy) : [];
+    case 'AwaitingDecision':
+      if (eventType === 'ApprovalDecided' && data.approvalId === state.approvalId) {
+        const decision: Decision = {
+          decision: data.decision as Decision['decision'],
+          approver: data.approver as Person,
+          decidedAt: data.decidedAt as string,
+          ...(typeof data.comment === 'string' ? { comment: data.comment } : {}),
+        };
+        return [step(state, at, 'decision-received', { level: state.level, approvalId: state.approvalId ?? undefined, decision, detail: `${decision.decision} by ${decision.approver.email}` })];
+      }
+      return [];
+    case 'RecordingDecision':
+      if (eventType === 'MaintenanceOrderApproved') return [step(state, at, 'awaiting-resources')];
+      if (eventType === 'MaintenanceOrderRejected') return [completed(state, at, 'Rejected')];
+      return [];
+    case 'ExpiringApproval':
+      return eventType === 'ApprovalExpired' && data.approvalId === state.approvalId ? [step(state, at, 'approval-expired', { approvalId: state.approvalId ?? undefined })] : [];
+    case 'ExpiringOrder':
+      return eventType === 'MaintenanceOrderExpired' ? [completed(state, at, 'Expired')] : [];
+    case 'AwaitingResources':
+      return eventType === 'MaintenanceOrderResourcesAllocated' ? [step(state, at, 'resources-allocated')] : [];
+    case 'ResourcesAllocated':
+    case 'Completed':
+      return [];
+    default: {
+      const _exhaustive: never = state.phase;
+      return _exhaustive;
+    }
+  }
+}
+
+function fireTimeout(state: WorkflowState, input: FireTimeout): WorkflowEvent[] {
+  const timeout = state.timeouts[input.timeoutId];
+  // A timeout of a level that is no longer awaited is stale: the approver decided, or it escalated.
+  if (!timeout || state.phase !== 'AwaitingDecision' || timeout.level !== state.level) return [];
+  const next = state.level + 1;
+  if (next < input.policy.approvers.length) return askApprover(state, next, input.at, input.policy);
+  return [step(state, input.at, 'approval-expiring', { level: state.level, approvalId: state.approvalId ?? undefined, detail: 'no approver decided in time' })];
+}
+
+export const maintenanceWorkflowDecider: Decider<WorkflowInput, WorkflowEvent, WorkflowState | null> = {
+  initialState: null,
+
+  decide(input, state) {
+    if (input.type === 'StartWorkflow') {
+      if (state !== null) return [];
+      return [
+        {
+          type: 'WorkflowStarted',
+          version: 1,
+          data: {
+            workflowId: input.workflowId,
+            plantId: input.plantId,
+            machineId: input.machineId,
+            ruleIndex: input.ruleIndex,
+            reason: input.reason,
+            triggeredBy: input.trigger,
+            startedAt: input.at,
+          },
+        },
+      ];
+    }
+    if (state === null || state.phase === 'Completed') return [];
+    return input.type === 'ObserveEvent' ? observe(state, input) : fireTimeout(state, input);
+  },
+
+  evolve(state, event) {
+    if (event.type === 'WorkflowStarted') {
+      const d = event.data;
+      return {
+        workflowId: d.workflowId,
+        plantId: d.plantId,
+        machineId: d.machineId,
+        orderId: workflowIds.order(d.workflowId),
+        reason: d.reason,
+        trigger: d.triggeredBy,
+        phase: 'OpeningOrder',
+        level: 0,
+        approvalId: null,
+        timeouts: {},
+        decision: null,
+        outcome: null,
+      };
+    }
+    if (state === null) return state;
+    switch (event.type) {
+      case 'WorkflowTimeoutScheduled':
+        return { ...state, timeouts: { ...state.timeouts, [event.data.timeoutId]: { dueAt: event.data.dueAt, level: state.level } } };
+      case 'WorkflowCompleted':
+        return { ...state, phase: 'Completed', outcome: event.data.outcome };
+      case 'WorkflowStepRecorded': {
+        const d = event.data;
+        switch (d.step) {
+          case 'approval-requested':
+          case 'approval-escalated':
+            return { ...state, phase: 'AwaitingDecision', level: d.level ?? state.level, approvalId: d.approvalId ?? state.approvalId };
+          case 'decision-received':
+            return { ...state, phase: 'RecordingDecision', decision: d.decision ?? null };
+          case 'approval-expiring':
+            return { ...state, phase: 'ExpiringApproval' };
+          case 'approval-expired':
+            return { ...state, phase: 'ExpiringOrder' };
+          case 'awaiting-resources':
+            return { ...state, phase: 'AwaitingResources' };
+          case 'resources-allocated':
+            return { ...state, phase: 'ResourcesAllocated' };
+          default:
+            return state;
+        }
+      }
+      default: {
+        const _exhaustive: never = event;
+        return _exhaustive;
+      }
+    }
+  },
+};
+
+/** What the workflow must have done in its current state; each effect is idempotent. */
+export type WorkflowEffect =
+  | { kind: 'openOrder'; commandId: string }
+  | { kind: 'requestApproval'; commandId: string; level: number; approvalId: string; supersedesApprovalId?: string }
+  | { kind: 'scheduleTimeout'; timeoutId: string; dueAt: string; level: number }
+  | { kind: 'recordDecision'; commandId: string; decision: Decision; approvalId: string }
+  | { kind: 'expireApproval'; commandId: string; approvalId: string }
+  | { kind: 'expireOrder'; commandId: string }
+  | { kind: 'allocateResources'; commandId: string }
+  | { kind: 'releaseMachine' };
+
+export function workflowEffects(state: WorkflowState | null): WorkflowEffect[] {
+  if (state === null) return [];
+  const wf = state.workflowId;
+  switch (state.phase) {
+    case 'OpeningOrder':
+      return [{ kind: 'openOrder', commandId: `${wf}/open-order` }];
+    case 'AwaitingDecision': {
+      const approvalId = state.approvalId ?? workflowIds.approval(wf, state.level);
+      const timeoutId = workflowIds.timeout(wf, state.level);
+      const timeout = state.timeouts[timeoutId];
+      const effects: WorkflowEffect[] = [
+        {
+          kind: 'requestApproval',
+          commandId: `${wf}/request-approval/${state.level}`,
+          level: state.level,
+          approvalId,
+          ...(state.level > 0 ? { supersedesApprovalId: workflowIds.approval(wf, state.level - 1) } : {}),
+        },
+      ];
+      if (timeout) effects.push({ kind: 'scheduleTimeout', timeoutId, dueAt: timeout.dueAt, level: state.level });
+      return effects;
+    }
+    case 'RecordingDecision':
+      return state.decision && state.approvalId ? [{ kind: 'recordDecision', commandId: `${wf}/record-decision`, decision: state.decision, approvalId: state.approvalId }] : [];
+    case 'ExpiringApproval':
+      return state.approvalId ? [{ kind: 'expireApproval', commandId: `${wf}/expire-approval`, approvalId: state.approvalId }] : [];
+    case 'ExpiringOrder':
+      return [{ kind: 'expireOrder', commandId: `${wf}/expire-order` }];
+    case 'AwaitingResources':
+      return [{ kind: 'allocateResources', commandId: `${wf}/allocate-resources` }];
+    case 'ResourcesAllocated':
+      return [];
+    case 'Completed':
+      return [{ kind: 'releaseMachine' }];
+    default: {
+      const _exhaustive: never = state.phase;
+      return _exhaustive;
+    }
+  }
+}

@@ -1,0 +1,173 @@
+import { foldEvents } from '@mes/platform';
+import { deciderSpecification } from '@mes/platform/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  maintenanceWorkflowDecider,
+  workflowEffects,
+  workflowIds,
+  type ApprovalPolicy,
+  type WorkflowEvent,
+  type WorkflowInput,
+} from './maintenanceWorkflow.js';
+
+const spec = deciderSpecification(maintenanceWorkflowDecider);
+const WF = 'WF_abc';
+const T0 = '2026-11-25T10:00:00.000Z';
+const T1 = '2026-11-25T10:05:00.000Z';
+const alice = { email: 'alice@plant1.example', name: 'Alice Novak' };
+const bob = { email: 'bob@plant1.example', name: 'Bob Ito' };
+const policy: ApprovalPolicy = { approvers: [alice, bob], approvalTimeoutMs: 30 * 60_000 };
+const trigger = { machineStatus: 'Fault' as const, qualityTrend: 'Stable' as const, productionTarget: 100, productionActual: 40, timestamp: T0 };
+
+const started: WorkflowEvent = {
+  type: 'WorkflowStarted',
+  version: 1,
+  data: { workflowId: WF, plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', triggeredBy: trigger, startedAt: T0 },
+};
+const observe = (eventType: string, data: Record<string, unknown> = {}, at = T1): WorkflowInput => ({ type: 'ObserveEvent', eventType, data, policy, at });
+const askedLevel = (level: number, at = T1): WorkflowEvent[] => [
+  {
+    type: 'WorkflowStepRecorded',
+    version: 1,
+    data: { workflowId: WF, step: level === 0 ? 'approval-requested' : 'approval-escalated', at, level, approvalId: workflowIds.approval(WF, level), detail: `asked ${policy.approvers[level]!.email}` },
+  },
+  {
+    type: 'WorkflowTimeoutScheduled',
+    version: 1,
+    data: { workflowId: WF, timeoutId: workflowIds.timeout(WF, level), dueAt: new Date(Date.parse(at) + policy.approvalTimeoutMs).toISOString(), purpose: 'approvalTimeout' },
+  },
+];
+const decision = { decision: 'approved' as const, approver: alice, decidedAt: T1, comment: 'go ahead' };
+const decided: WorkflowEvent = {
+  type: 'WorkflowStepRecorded',
+  version: 1,
+  data: { workflowId: WF, step: 'decision-received', at: T1, level: 0, approvalId: workflowIds.approval(WF, 0), decision, detail: 'approved by alice@plant1.example' },
+};
+const completed = (outcome: 'Completed' | 'Rejected' | 'Expired' | 'Cancelled', at = T1): WorkflowEvent => ({ type: 'WorkflowCompleted', version: 1, data: { workflowId: WF, outcome, at } });
+const step = (name: string, extra: Record<string, unknown> = {}): WorkflowEvent => ({ type: 'WorkflowStepRecorded', version: 1, data: { workflowId: WF, step: name, at: T1, ...extra } });
+
+describe('maintenance workflow', () => {
+  describe('when nothing has started', () => {
+    it('starts on a rule match', () => {
+      spec.given([]).when({ type: 'StartWorkflow', workflowId: WF, plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', trigger, at: T0 }).then([started]);
+    });
+
+    it('ignores events of workflows it does not know', () => {
+      spec.given([]).when(observe('MaintenanceOrderOpened')).then([]);
+    });
+  });
+
+  describe('when the order is being opened', () => {
+    it('does not start twice (a redelivered trigger)', () => {
+      spec.given([started]).when({ type: 'StartWorkflow', workflowId: WF, plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', trigger, at: T1 }).then([]);
+    });
+
+    it('asks the first approver once the order is open, with a timeout', () => {
+      spec.given([started]).when(observe('MaintenanceOrderOpened')).then(askedLevel(0));
+    });
+
+    it('asks maintenance for the order', () => {
+      expect(workflowEffects(foldEvents(maintenanceWorkflowDecider, [started]))).toEqual([{ kind: 'openOrder', commandId: `${WF}/open-order` }]);
+    });
+  });
+
+  describe('when a decision is awaited', () => {
+    const waiting = [started, ...askedLevel(0)];
+
+    it('records the decision of the current request', () => {
+      spec.given(waiting).when(observe('ApprovalDecided', { approvalId: workflowIds.approval(WF, 0), ...decision })).then([decided]);
+    });
+
+    it('ignores a decision on another request', () => {
+      spec.given(waiting).when(observe('ApprovalDecided', { approvalId: 'AP_other_0', ...decision })).then([]);
+    });
+
+    it('ignores a second MaintenanceOrderOpened (redelivery)', () => {
+      spec.given(waiting).when(observe('MaintenanceOrderOpened')).then([]);
+    });
+
+    it('escalates to the next approver when the timeout fires', () => {
+      spec.given(waiting).when({ type: 'FireTimeout', timeoutId: workflowIds.timeout(WF, 0), policy, at: T1 }).then(askedLevel(1));
+    });
+
+    it('expires the approval when the last approver\'s timeout fires', () => {
+      spec
+        .given([...waiting, ...askedLevel(1)])
+        .when({ type: 'FireTimeout', timeoutId: workflowIds.timeout(WF, 1), policy, at: T1 })
+        .then([step('approval-expiring', { level: 1, approvalId: workflowIds.approval(WF, 1), detail: 'no approver decided in time' })]);
+    });
+
+    it('ignores a stale timeout of an earlier level', () => {
+      spec.given([...waiting, ...askedLevel(1)]).when({ type: 'FireTimeout', timeoutId: workflowIds.timeout(WF, 0), policy, at: T1 }).then([]);
+    });
+
+    it('asks for approval and schedules the timeout, superseding the earlier request after an escalation', () => {
+      const state = foldEvents(maintenanceWorkflowDecider, [...waiting, ...askedLevel(1)]);
+      expect(workflowEffects(state)).toEqual([
+        { kind: 'requestApproval', commandId: `${WF}/request-approval/1`, level: 1, approvalId: workflowIds.approval(WF, 1), supersedesApprovalId: workflowIds.approval(WF, 0) },
+        { kind: 'scheduleTimeout', timeoutId: workflowIds.timeout(WF, 1), dueAt: '2026-11-25T10:35:00.000Z', level: 1 },
+      ]);
+    });
+  });
+
+  describe('when the decision is being recorded on the order', () => {
+    const recording = [started, ...askedLevel(0), decided];
+
+    it('ignores a timeout that fires after the decision', () => {
+      spec.given(recording).when({ type: 'FireTimeout', timeoutId: workflowIds.timeout(WF, 0), policy, at: T1 }).then([]);
+    });
+
+    it('waits for resources once the order is approved', () => {
+      spec.given(recording).when(observe('MaintenanceOrderApproved')).then([step('awaiting-resources')]);
+    });
+
+    it('ends Rejected when the order is rejected', () => {
+      spec.given(recording).when(observe('MaintenanceOrderRejected')).then([completed('Rejected')]);
+    });
+
+    it('asks maintenance to record the decision', () => {
+      expect(workflowEffects(foldEvents(maintenanceWorkflowDecider, recording))).toEqual([
+        { kind: 'recordDecision', commandId: `${WF}/record-decision`, decision, approvalId: workflowIds.approval(WF, 0) },
+      ]);
+    });
+  });
+
+  describe('when the approval is expiring', () => {
+    const expiring = [started, ...askedLevel(0), ...askedLevel(1), step('approval-expiring', { level: 1, approvalId: workflowIds.approval(WF, 1) })];
+
+    it('expires the order after the approval expired, then ends Expired', () => {
+      spec.given(expiring).when(observe('ApprovalExpired', { approvalId: workflowIds.approval(WF, 1) })).then([step('approval-expired', { approvalId: workflowIds.approval(WF, 1) })]);
+      spec.given([...expiring, step('approval-expired', { approvalId: workflowIds.approval(WF, 1) })]).when(observe('MaintenanceOrderExpired')).then([completed('Expired')]);
+    });
+
+    it('asks approvals to expire the last request', () => {
+      expect(workflowEffects(foldEvents(maintenanceWorkflowDecider, expiring))).toEqual([{ kind: 'expireApproval', commandId: `${WF}/expire-approval`, approvalId: workflowIds.approval(WF, 1) }]);
+    });
+  });
+
+  describe('when resources are awaited', () => {
+    const awaiting = [started, ...askedLevel(0), decided, step('awaiting-resources')];
+
+    it('asks resources for an allocation', () => {
+      expect(workflowEffects(foldEvents(maintenanceWorkflowDecider, awaiting))).toEqual([{ kind: 'allocateResources', commandId: `${WF}/allocate-resources` }]);
+    });
+
+    it('ends Completed or Cancelled with the order', () => {
+      spec.given(awaiting).when(observe('MaintenanceOrderCompleted')).then([completed('Completed')]);
+      spec.given(awaiting).when(observe('MaintenanceOrderCancelled')).then([completed('Cancelled')]);
+    });
+  });
+
+  describe('when completed', () => {
+    const done = [started, ...askedLevel(0), decided, completed('Rejected')];
+
+    it('decides nothing more', () => {
+      spec.given(done).when(observe('MaintenanceOrderCancelled')).then([]);
+      spec.given(done).when({ type: 'FireTimeout', timeoutId: workflowIds.timeout(WF, 0), policy, at: T1 }).then([]);
+    });
+
+    it('frees the machine for the next incident', () => {
+      expect(workflowEffects(foldEvents(maintenanceWorkflowDecider, done))).toEqual([{ kind: 'releaseMachine' }]);
+    });
+  });
+});
