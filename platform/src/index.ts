@@ -42,3 +42,8 @@ export { HealthRegistry, natsHealthCheck } from './http/health.js';
 export type { HealthCheck, HealthReport } from './http/health.js';
 export { createHttpServer } from './http/httpServer.js';
 export type { HttpServerOptions } from './http/httpServer.js';
+export { createEventStoreDbClient, EventStoreDbEventStore } from './eventStore/eventStoreDbEventStore.js';
+export type { EventStoreDbEventStoreOptions } from './eventStore/eventStoreDbEventStore.js';
+export { RELAY_CHECKPOINTS_BUCKET, startEventRelay } from './eventStore/eventRelay.js';
+export type { EventRelay, EventRelayOptions } from './eventStore/eventRelay.js';
+export { decodeAppend } from './eventStore/jetStreamEventStore.js';

@@ -70,6 +70,27 @@ class SubscriptionFailed extends Error {
 
 function ignore(): void {}
 
+const STOPPED = Symbol('stopped');
+
+/** The iterator's next item, or STOPPED as soon as `signal` aborts (the pending read is left to the caller to cancel). */
+function nextUnlessStopped<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T> | typeof STOPPED> {
+  if (signal.aborted) return Promise.resolve(STOPPED);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(STOPPED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    iterator.next().then(
+      (result) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(result);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 function isWrongExpectedVersion(err: unknown): err is WrongExpectedVersionError {
   return err instanceof WrongExpectedVersionError || (err instanceof Error && isCommandError(err) && err.type === ErrorType.WRONG_EXPECTED_VERSION);
 }
@@ -192,7 +213,7 @@ export class EventStoreDbEventStore implements EventStore {
       const record = resolved.event;
       if (!record || !isStoreRecord(record, plantId)) continue;
       const event = fromEsdbRecord(record);
-      // ESDB starts a read at the given position inclusively: `after` is exclusive.
+      // `after` is exclusive; whether ESDB includes the event at `fromPosition` is not relied on.
       if (after !== undefined && event.position <= after) continue;
       yield event;
     }
@@ -207,9 +228,6 @@ export class EventStoreDbEventStore implements EventStore {
    */
   subscribeToAll(options: SubscribeOptions): Subscription {
     const stopping = new AbortController();
-    let current: AllStreamSubscription | undefined;
-    // Stopping ends the pending read of the current subscription; an in-flight handler finishes first.
-    stopping.signal.addEventListener('abort', () => current?.destroy(), { once: true });
     let last = options.after;
     // Decoded now so that a position from another store fails here, not in the retry loop.
     if (last !== undefined) decodePosition(last);
@@ -241,16 +259,17 @@ export class EventStoreDbEventStore implements EventStore {
         let subscription: AllStreamSubscription | undefined;
         try {
           subscription = this.client.subscribeToAll({ fromPosition: last === undefined ? START : decodePosition(last), filter, resolveLinkTos: false });
-          current = subscription;
           subscription.on('error', ignore);
+          const iterator = subscription[Symbol.asyncIterator]();
           // Pulled one at a time: nothing more is read from the subscription while a handler runs.
-          for await (const resolved of subscription) {
+          for (;;) {
+            const next = await nextUnlessStopped(iterator, stopping.signal);
+            if (next === STOPPED) return;
+            if (next.done) throw new Error('EventStoreDB ended the subscription');
             failures = 0;
-            await deliver(resolved);
+            await deliver(next.value);
             if (stopping.signal.aborted) return;
           }
-          if (stopping.signal.aborted) return;
-          throw new Error('EventStoreDB ended the subscription');
         } catch (err) {
           if (err instanceof SubscriptionFailed) throw err.original;
           if (stopping.signal.aborted) return;
@@ -258,7 +277,6 @@ export class EventStoreDbEventStore implements EventStore {
           logger?.warn({ err, plantId, failures }, 'EventStoreDB subscription interrupted; resuming after the last delivered event');
           await sleep(Math.min(2_000, 100 * 2 ** Math.min(failures, 5)), undefined, { signal: stopping.signal }).catch(ignore);
         } finally {
-          current = undefined;
           if (subscription) {
             await subscription.unsubscribe().catch(ignore);
             subscription.destroy();

@@ -74,7 +74,7 @@ describe('service runner', () => {
     try {
       const up = await fetch(`${runtime.httpUrl}/health`);
       expect(up.status).toBe(200);
-      expect(await up.json()).toEqual({ status: 'ok', checks: { nats: { ok: true } } });
+      expect(await up.json()).toEqual({ status: 'ok', checks: { nats: { ok: true }, eventStore: { ok: true } } });
       await server.stop();
       const down = await fetch(`${runtime.httpUrl}/health`);
       expect(down.status).toBe(503);

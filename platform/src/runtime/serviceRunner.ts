@@ -12,6 +12,8 @@ import { loadPlantConfigFile } from '../config/plantConfigFile.js';
 import { loadConfig, withoutCredentials, type Config } from '../config/env.js';
 import type { EventStore } from '../eventStore/eventStore.js';
 import { JetStreamEventStore } from '../eventStore/jetStreamEventStore.js';
+import { createEventStoreDbClient, EventStoreDbEventStore } from '../eventStore/eventStoreDbEventStore.js';
+import { startEventRelay } from '../eventStore/eventRelay.js';
 import { connectNats, drainNats } from '../nats/connection.js';
 import { provisionTopology } from '../nats/topology.js';
 import { createLogger } from './logger.js';
@@ -70,7 +72,7 @@ export async function startRuntime(processName: string, services: Record<string,
   health.register('nats', natsHealthCheck(nc));
   const http = await createHttpServer({ logger: logger.child({ component: 'http' }), health, apiToken: secrets.apiToken });
   const running: { name: string; service: RunningService }[] = [];
-  let eventStore: EventStore | undefined;
+  let eventStore: EventStoreHandle | undefined;
   const stop = async () => {
     await http.close().catch((err: unknown) => logger.error({ err }, 'HTTP server did not close cleanly'));
     for (const { name, service } of running.reverse()) {
@@ -84,6 +86,9 @@ export async function startRuntime(processName: string, services: Record<string,
     const report = await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: config.dedupeWindowMs });
     logger.info(report, 'JetStream topology provisioned');
     eventStore = await createEventStore(config, nc, logger);
+    health.register('eventStore', async () => {
+      await eventStore?.store.readStream('_health.machine.probe');
+    });
     const announcements: string[] = [];
     const deps: ServiceDeps = {
       config,
@@ -91,7 +96,7 @@ export async function startRuntime(processName: string, services: Record<string,
       plants,
       logger,
       nc,
-      eventStore,
+      eventStore: eventStore.store,
       http,
       health,
       announce: (line) => void announcements.push(line),
@@ -112,12 +117,34 @@ export async function startRuntime(processName: string, services: Record<string,
   }
 }
 
-async function createEventStore(config: Config, nc: NatsConnection, logger: Logger): Promise<EventStore> {
+interface EventStoreHandle {
+  store: EventStore;
+  close(): Promise<void>;
+}
+
+async function createEventStore(config: Config, nc: NatsConnection, logger: Logger): Promise<EventStoreHandle> {
   if (config.eventStoreUrl === undefined) {
     logger.info({ stream: EVENTS_STREAM }, 'event store: JetStream');
-    return new JetStreamEventStore({ nc, stream: EVENTS_STREAM, subjectPrefix: EVENTS_SUBJECT_PREFIX, logger });
+    const store = new JetStreamEventStore({ nc, stream: EVENTS_STREAM, subjectPrefix: EVENTS_SUBJECT_PREFIX, logger });
+    return { store, close: () => store.close() };
   }
-  throw new Error(`EVENTSTORE_URL=${withoutCredentials(config.eventStoreUrl)}: the EventStoreDB adapter is not wired into the runner yet`);
+  // EventStoreDB holds the log; a relay republishes it to JetStream, where the services follow it.
+  const client = createEventStoreDbClient(config.eventStoreUrl);
+  const store = new EventStoreDbEventStore({ client, logger });
+  const relays = await Promise.all(
+    (config.plants ?? [undefined]).map((plantId) =>
+      startEventRelay({ source: store, nc, logger, name: plantId === undefined ? 'events' : `events-${plantId}`, ...(plantId === undefined ? {} : { plantId }) }),
+    ),
+  );
+  logger.info({ eventStore: withoutCredentials(config.eventStoreUrl) }, 'event store: EventStoreDB, relayed to JetStream');
+  return {
+    store,
+    async close() {
+      await Promise.all(relays.map((relay) => relay.stop()));
+      await store.close();
+      await client.dispose();
+    },
+  };
 }
 
 /**
