@@ -8,3 +8,5 @@ export type { MosquittoHandle } from './mosquitto.js';
 export { startNatsServer } from './natsServer.js';
 export type { NatsServerHandle } from './natsServer.js';
 export { freePort } from './processHarness.js';
+export { startSmtpCapture } from './smtpCapture.js';
+export type { SmtpCapture } from './smtpCapture.js';
