@@ -1,7 +1,85 @@
-import type { RunningService, ServiceDeps } from '@mes/platform';
+// The approvals service: handles the approval commands, emails each new request to its approver
+// (through SMTP_URL, or the development mailbox when it is unset), and serves the link pages.
+import { startCommandHandlers, startEventConsumer, type RunningService, type ServiceDeps } from '@mes/platform';
+import { join } from 'node:path';
+import { registerApprovalLinkRoutes } from '../adapters/http/approvalLinkRoutes.js';
+import { registerDevelopmentMailboxRoutes } from '../adapters/http/developmentMailboxRoutes.js';
+import { DevelopmentMailbox } from '../adapters/mail/developmentMailbox.js';
+import { smtpMailSender, type MailSender } from '../adapters/mail/mailSender.js';
+import { lastMachineReadingFrom } from '../adapters/nats/lastMachineReading.js';
+import { handleApprovalCommand } from './approvalCommands.js';
+import { approvalEmailOutbox } from './approvalEmailOutbox.js';
+import { ApprovalLinkDecisions } from './approvalLinkDecisions.js';
+
+export interface ApprovalsOptions {
+  /** How long the links of an email work, from sending. Default 24 hours (CONTRACT §4). */
+  linkTtlMs?: number;
+  /** Requests per client address on the link pages (GET and POST together). Default 30 per minute. */
+  linkRateLimit?: { max: number; timeWindowMs: number };
+  /** The clock of decisions, email times and link expiry. Default: the system clock. */
+  now?: () => Date;
+}
+
+export const DEFAULT_LINK_TTL_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_LINK_RATE_LIMIT = { max: 30, timeWindowMs: 60_000 };
 
 /** Starts the approvals service on shared dependencies; `npm start` runs every service in one process this way. */
-export async function start(deps: ServiceDeps): Promise<RunningService> {
-  deps.logger.warn('the approvals service is a shell so far: it handles no messages yet');
-  return { stop: async () => undefined };
+export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): Promise<RunningService> {
+  const { config, logger } = deps;
+  const now = options.now ?? (() => new Date());
+  const plants = config.plants ?? Object.keys(deps.plants.plants);
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const step of stops.reverse()) await step().catch((err: unknown) => logger.error({ err }, 'approvals: a part did not stop cleanly'));
+  };
+
+  try {
+    let mail: MailSender;
+    if (config.smtpUrl === undefined) {
+      const mailbox = await DevelopmentMailbox.start({ directory: join(config.dataDir, 'mailbox'), logger });
+      stops.push(() => mailbox.stop());
+      mail = smtpMailSender({ host: mailbox.host, port: mailbox.port });
+      registerDevelopmentMailboxRoutes(deps.http, mailbox);
+      deps.announce('Development mailbox: {httpUrl}/dev/mailbox');
+      logger.info({ smtp: `${mailbox.host}:${mailbox.port}`, messages: mailbox.list().length }, 'approval emails go to the development mailbox (SMTP_URL unset)');
+    } else {
+      mail = smtpMailSender(config.smtpUrl);
+    }
+    stops.push(async () => mail.close());
+    deps.health.register('smtp', () => mail.verify());
+
+    const decisions = new ApprovalLinkDecisions({ store: deps.eventStore, now, approvalSecret: deps.secrets.approvalSecret, lastReading: lastMachineReadingFrom(deps.nc), logger });
+    await registerApprovalLinkRoutes(deps.http, { decisions, rateLimit: options.linkRateLimit ?? DEFAULT_LINK_RATE_LIMIT, logger });
+
+    const commands = await startCommandHandlers({
+      nc: deps.nc,
+      service: 'approvals',
+      plants,
+      logger,
+      handle: (command) => handleApprovalCommand({ store: deps.eventStore, now, logger }, command),
+    });
+    stops.push(() => commands.stop());
+
+    const outbox = await startEventConsumer({
+      nc: deps.nc,
+      name: 'approvals-mail',
+      plants,
+      logger,
+      handle: approvalEmailOutbox({
+        store: deps.eventStore,
+        mail,
+        now,
+        logger,
+        mailFrom: config.mailFrom,
+        publicUrl: config.publicUrl,
+        approvalSecret: deps.secrets.approvalSecret,
+        linkTtlMs: options.linkTtlMs ?? DEFAULT_LINK_TTL_MS,
+      }),
+    });
+    stops.push(() => outbox.stop());
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { stop };
 }

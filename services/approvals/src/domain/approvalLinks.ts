@@ -1,5 +1,6 @@
 // Signed Approve / Reject links of approval emails (CONTRACT §4). A token binds one approval
 // request, one approver, one decision and an expiry, signed with HMAC-SHA256 under APPROVAL_SECRET.
+// It also names the plant and order, so the link's page finds the approval's stream without an index.
 //
 // A token proves the link is ours and unchanged, not that it is unused: single use is enforced by
 // the approval aggregate, which refuses a second decision (APPROVAL_ALREADY_DECIDED), so links need
@@ -12,6 +13,9 @@ export type ApprovalLinkDecision = (typeof APPROVAL_LINK_DECISIONS)[number];
 
 export interface ApprovalLinkClaims {
   approvalId: string;
+  /** With `orderId`, names the approval's stream: `streamName(plantId, 'approval', orderId)`. */
+  plantId: string;
+  orderId: string;
   /** The approver's email, as requested. */
   approver: string;
   decision: ApprovalLinkDecision;
@@ -26,7 +30,7 @@ export type ApprovalLinkVerification = { ok: true; claims: ApprovalLinkClaims } 
 /** APPROVAL_SECRET: text or bytes, never empty. */
 export type ApprovalLinkSecret = string | Uint8Array;
 
-/** Far above any token we sign (about 500 characters); longer input is refused before decoding. */
+/** Above any token we sign (at most about 1,100 characters, with 64-character ids and a 256-character email); longer input is refused before decoding. */
 export const MAX_APPROVAL_TOKEN_LENGTH = 2048;
 
 const TOKEN_VERSION = 1;
@@ -56,22 +60,32 @@ function sign(payloadPart: string, secret: ApprovalLinkSecret): Buffer {
 /** The claims in a decoded payload, or undefined when any is missing or out of shape. */
 function claimsOf(payload: unknown): ApprovalLinkClaims | undefined {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
-  const { v, approvalId, approver, decision, expiresAt } = payload as Record<string, unknown>;
+  const { v, approvalId, plantId, orderId, approver, decision, expiresAt } = payload as Record<string, unknown>;
   if (v !== TOKEN_VERSION) return undefined;
   if (typeof approvalId !== 'string' || !IDENTIFIER_PATTERN.test(approvalId)) return undefined;
+  if (typeof plantId !== 'string' || !IDENTIFIER_PATTERN.test(plantId)) return undefined;
+  if (typeof orderId !== 'string' || !IDENTIFIER_PATTERN.test(orderId)) return undefined;
   if (typeof approver !== 'string' || !EmailSchema.safeParse(approver).success) return undefined;
   if (decision !== 'approve' && decision !== 'reject') return undefined;
   if (typeof expiresAt !== 'number' || !Number.isSafeInteger(expiresAt) || expiresAt <= 0) return undefined;
-  return { approvalId, approver, decision, expiresAt };
+  return { approvalId, plantId, orderId, approver, decision, expiresAt };
 }
 
 /** Token for one link: base64url(JSON claims) "." base64url(HMAC-SHA256). Throws on claims we could not verify later. */
 export function signApprovalLink(claims: ApprovalLinkClaims, secret: ApprovalLinkSecret): string {
   assertSecret(secret);
-  const payload = { v: TOKEN_VERSION, approvalId: claims.approvalId, approver: claims.approver, decision: claims.decision, expiresAt: claims.expiresAt };
+  const payload = {
+    v: TOKEN_VERSION,
+    approvalId: claims.approvalId,
+    plantId: claims.plantId,
+    orderId: claims.orderId,
+    approver: claims.approver,
+    decision: claims.decision,
+    expiresAt: claims.expiresAt,
+  };
   if (claimsOf(payload) === undefined) {
     throw new Error(
-      `cannot sign an approval link for ${JSON.stringify(claims)}: approvalId must be 1 to 64 of A-Z a-z 0-9 _ -, approver an email, decision approve or reject, expiresAt epoch milliseconds`,
+      `cannot sign an approval link for ${JSON.stringify(claims)}: approvalId, plantId and orderId must be 1 to 64 of A-Z a-z 0-9 _ -, approver an email, decision approve or reject, expiresAt epoch milliseconds`,
     );
   }
   const payloadPart = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');

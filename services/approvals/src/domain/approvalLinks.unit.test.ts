@@ -14,7 +14,7 @@ const SECRET = 'test-approval-secret-0123456789abcdef';
 const NOW = Date.parse('2026-11-25T10:00:00.000Z');
 const IN_A_DAY = NOW + 24 * 60 * 60 * 1000;
 
-const claims: ApprovalLinkClaims = { approvalId: 'AP_MO_1_0', approver: 'alice@plant1.example', decision: 'approve', expiresAt: IN_A_DAY };
+const claims: ApprovalLinkClaims = { approvalId: 'AP_MO_1_0', plantId: 'P1', orderId: 'MO_1', approver: 'alice@plant1.example', decision: 'approve', expiresAt: IN_A_DAY };
 
 function encode(value: unknown): string {
   return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8').toString('base64url');
@@ -71,6 +71,14 @@ describe('approval links', () => {
       expect(verifyApprovalLink(token, SECRET, Number.NaN)).toStrictEqual({ ok: false, reason: 'expired' });
     });
 
+    it('fits under the length limit with the longest ids and email', () => {
+      const id = 'X'.repeat(64);
+      const longest: ApprovalLinkClaims = { ...claims, approvalId: id, plantId: id, orderId: id, approver: `${'a'.repeat(64)}@${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.example` };
+      const token = signApprovalLink(longest, SECRET);
+      expect(token.length).toBeLessThan(MAX_APPROVAL_TOKEN_LENGTH);
+      expect(verifyApprovalLink(token, SECRET, NOW)).toStrictEqual({ ok: true, claims: longest });
+    });
+
     it('is refused under another secret', () => {
       expect(verifyApprovalLink(signApprovalLink(claims, 'another-secret'), SECRET, NOW)).toStrictEqual({ ok: false, reason: 'bad_signature' });
     });
@@ -84,6 +92,8 @@ describe('approval links', () => {
       ['the approver', { approver: 'mallory@plant1.example' }],
       ['the expiry', { expiresAt: IN_A_DAY * 2 }],
       ['the approval', { approvalId: 'AP_MO_2_0' }],
+      ['the plant', { plantId: 'P2' }],
+      ['the order', { orderId: 'MO_2' }],
       ['an extra claim', { admin: true }],
     ])('is refused with a bad signature when %s changes', (_what, change) => {
       expect(verifyApprovalLink(withPayload(token, change), SECRET, NOW)).toStrictEqual({ ok: false, reason: 'bad_signature' });
@@ -139,9 +149,12 @@ describe('approval links', () => {
       ['another version', encode({ ...payloadOf(token), v: 2 })],
       ['an unknown decision', encode({ ...payloadOf(token), decision: 'approved' })],
       ['an approval id that is not an identifier', encode({ ...payloadOf(token), approvalId: 'AP 1' })],
+      ['a plant id that is not an identifier', encode({ ...payloadOf(token), plantId: 'P.1' })],
+      ['an order id that is not an identifier', encode({ ...payloadOf(token), orderId: 'MO>' })],
+      ['a missing plant', encode({ ...payloadOf(token), plantId: undefined })],
       ['an approver that is not an email', encode({ ...payloadOf(token), approver: 'alice' })],
       ['an expiry that is not a number', encode({ ...payloadOf(token), expiresAt: '2026-11-26T10:00:00Z' })],
-      ['a missing claim', encode({ v: 1, approvalId: 'AP_1', decision: 'approve', expiresAt: IN_A_DAY })],
+      ['a missing claim', encode({ v: 1, approvalId: 'AP_1', plantId: 'P1', orderId: 'MO_1', decision: 'approve', expiresAt: IN_A_DAY })],
     ])('is refused as malformed even when signed: %s', (_what, payload) => {
       expect(verifyApprovalLink(signedToken(payload), SECRET, NOW)).toStrictEqual({ ok: false, reason: 'malformed' });
     });
@@ -158,6 +171,8 @@ describe('approval links', () => {
   describe('signing', () => {
     it.each<[string, ApprovalLinkClaims]>([
       ['an approval id that is not an identifier', { ...claims, approvalId: 'AP.1' }],
+      ['a plant id that is not an identifier', { ...claims, plantId: 'P 1' }],
+      ['an order id that is not an identifier', { ...claims, orderId: '' }],
       ['an approver that is not an email', { ...claims, approver: 'alice' }],
       ['an expiry that is not epoch milliseconds', { ...claims, expiresAt: 1.5 }],
     ])('refuses %s', (_what, bad) => {
@@ -171,7 +186,7 @@ describe('approval links', () => {
   });
 
   describe('link URLs', () => {
-    const linkClaims = { approvalId: claims.approvalId, approver: claims.approver, expiresAt: claims.expiresAt };
+    const linkClaims = { approvalId: claims.approvalId, plantId: claims.plantId, orderId: claims.orderId, approver: claims.approver, expiresAt: claims.expiresAt };
 
     it('point to the approve and reject pages of the request, each with its own token', () => {
       const { approveUrl, rejectUrl } = approvalLinkUrls('http://127.0.0.1:3000', linkClaims, SECRET);

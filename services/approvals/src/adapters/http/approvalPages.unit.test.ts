@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import type { ApprovalLinkOutcome, ApprovalRequestView, RecordedDecisionView } from '../../application/approvalLinkDecisions.js';
+import { approvalLinkPage, tooManyRequestsPage } from './approvalPages.js';
+
+const request: ApprovalRequestView = {
+  approvalId: 'AP_1',
+  decision: 'approve',
+  approver: { email: 'alice@plant1.example', name: 'Alice <i>Novak</i>' },
+  level: 0,
+  requestedAt: '2026-11-25T10:00:00.000Z',
+  decideBy: '2026-11-25T10:30:00.000Z',
+  order: { orderId: 'MO_1', plantId: 'P1', machineId: 'M-1', reason: '<img src=x onerror=alert(1)>', status: 'PendingApproval', openedAt: '2026-11-25T09:59:00.000Z' },
+};
+const decided: RecordedDecisionView = {
+  approvalId: 'AP_1',
+  decision: 'approved',
+  approver: request.approver,
+  decidedAt: '2026-11-25T10:12:00.000Z',
+  comment: '</dd><script>x()</script>',
+};
+
+const outcomes: [ApprovalLinkOutcome, number, string][] = [
+  [{ kind: 'confirm', request, lastReading: { kind: 'none' } }, 200, 'Approve maintenance order MO_1?'],
+  [{ kind: 'recorded', request, decided }, 200, 'Decision recorded: approved'],
+  [{ kind: 'already_decided', request, decided }, 409, 'This approval was already decided'],
+  [{ kind: 'superseded', request, currentApprover: { email: 'bob@plant1.example', name: 'Bob Ito' } }, 410, 'This approval request was passed on'],
+  [{ kind: 'approval_expired', request }, 410, 'This approval request has expired'],
+  [{ kind: 'comment_not_valid', request, maxLength: 2000 }, 400, 'The comment cannot be recorded'],
+  [{ kind: 'link_expired' }, 410, 'This link has expired'],
+  [{ kind: 'not_valid' }, 400, 'This link is not valid'],
+  [{ kind: 'foreign', approvalId: 'AP_1' }, 403, 'This link is not for this approval'],
+  [{ kind: 'not_found', approvalId: 'AP_<1>' }, 404, 'Approval request not found'],
+];
+
+describe('approval link pages', () => {
+  it.each(outcomes)('answer %j with its status and title', (outcome, status, title) => {
+    const page = approvalLinkPage(outcome, 'tok.en');
+    expect(page.status).toBe(status);
+    expect(page.html).toContain(`<h1>${title.replace('&', '&amp;')}</h1>`);
+  });
+
+  it.each(outcomes)('escape what they show and run no script: %j', (outcome) => {
+    const { html } = approvalLinkPage(outcome, 'tok.en');
+    expect(html).not.toMatch(/<script|<img|<i>/);
+  });
+
+  it('show a form only to confirm, with the token in a hidden field', () => {
+    for (const [outcome] of outcomes) {
+      const { html } = approvalLinkPage(outcome, 'tok.en');
+      expect(html.includes('<form'), outcome.kind).toBe(outcome.kind === 'confirm');
+    }
+    const { html } = approvalLinkPage({ kind: 'confirm', request: { ...request, decision: 'reject' }, lastReading: { kind: 'unavailable' } }, 'tok"en');
+    expect(html).toContain('<input type="hidden" name="token" value="tok&quot;en">');
+    expect(html).toContain('<form method="post" action="reject">');
+    expect(html).toContain('<button type="submit" class="reject">Reject</button>');
+    expect(html).toContain('cannot be read right now');
+  });
+
+  it('show the last reading', () => {
+    const reading = {
+      plantId: 'P1',
+      machineId: 'M-1',
+      machineStatus: 'Fault',
+      qualityTrend: 'Declining',
+      productionTarget: 120,
+      productionActual: 61,
+      timestamp: '2026-11-25T09:58:00.000Z',
+      timestampSource: 'device',
+      receivedAt: '2026-11-25T09:58:00.100Z',
+    } as const;
+    const { html } = approvalLinkPage({ kind: 'confirm', request, lastReading: { kind: 'reading', reading } }, 't');
+    for (const text of ['Fault', 'Declining', '61 of target 120', '2026-11-25T09:58:00.000Z']) expect(html).toContain(text);
+  });
+
+  it('show who decided, what and when on an already decided approval', () => {
+    const { html } = approvalLinkPage({ kind: 'already_decided', request, decided }, 't');
+    expect(html).toContain('Alice &lt;i&gt;Novak&lt;/i&gt; (alice@plant1.example)');
+    expect(html).toContain('2026-11-25T10:12:00.000Z');
+    expect(html).toContain('&lt;/dd&gt;&lt;script&gt;x()&lt;/script&gt;');
+    expect(html).toContain('Nothing was changed.');
+  });
+
+  it('ask to wait when rate limited', () => {
+    const page = tooManyRequestsPage(42);
+    expect(page.status).toBe(429);
+    expect(page.html).toContain('Wait 42 seconds');
+  });
+});

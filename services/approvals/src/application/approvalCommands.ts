@@ -1,0 +1,43 @@
+// Commands the workflow (or another service) sends to approvals over the command bus. Each is
+// handled against the order's approval stream, keeping the workflow's correlation id, so the saga
+// can route the resulting events back to its instance.
+import { streamName, type Command } from '@mes/contracts';
+import { handleCommand, type EventStore, type Logger } from '@mes/platform';
+import { approvalRequestDecider } from '../domain/approvalRequest.js';
+import { derivedEventId } from './derivedEventId.js';
+
+/** One stream per order's approval process, holding one request per escalation level. */
+export function approvalStream(plantId: string, orderId: string): string {
+  return streamName(plantId, 'approval', orderId);
+}
+
+export interface ApprovalCommandDeps {
+  store: EventStore;
+  now: () => Date;
+  logger: Logger;
+}
+
+/** Throws DomainError for a refusal (the command bus acks and logs it); any other error is retried. */
+export async function handleApprovalCommand(deps: ApprovalCommandDeps, command: Command): Promise<void> {
+  switch (command.type) {
+    case 'RequestApproval':
+    case 'ExpireApproval':
+    case 'RecordApprovalDecision': {
+      const result = await handleCommand(
+        // Ids from the command id: a command redelivered after its append but before its ack appends nothing new.
+        { store: deps.store, now: deps.now, eventId: (index) => derivedEventId(`command/${command.commandId}`, index) },
+        approvalRequestDecider,
+        approvalStream(command.plantId, command.orderId),
+        command,
+        { correlationId: command.correlationId, causationId: command.commandId, actor: command.actor },
+      );
+      deps.logger.info(
+        { command: command.type, commandId: command.commandId, approvalId: command.approvalId, orderId: command.orderId, recorded: result.events.map((e) => e.type) },
+        result.events.length === 0 ? 'approval command changed nothing (already handled)' : 'approval command handled',
+      );
+      return;
+    }
+    default:
+      deps.logger.warn({ command: command.type, commandId: command.commandId }, 'not a command for the approvals service; ignored');
+  }
+}

@@ -1,0 +1,105 @@
+// Sends the approval email of each new request, following the event log (an outbox over the
+// approval streams). The email counts as sent once ApprovalEmailSent is recorded: a crash before
+// sending sends on redelivery, and a redelivery after recording sends nothing.
+import { ApprovalRequestedSchema, parseStreamName, streamName, type ApprovalRequested } from '@mes/contracts';
+import { foldEvents, handleCommand, toDomainMessage, type EventStore, type Logger, type RecordedEvent } from '@mes/platform';
+import { isPermanentRecipientRefusal, type MailSender } from '../adapters/mail/mailSender.js';
+import { renderApprovalEmail } from '../adapters/mail/approvalEmail.js';
+import { approvalLinkUrls } from '../domain/approvalLinks.js';
+import { approvalRequestDecider, findApprovalRequest, type ApprovalEvent, type ApprovalState } from '../domain/approvalRequest.js';
+import { orderSummaryOf } from '../domain/orderSummary.js';
+import { derivedEventId } from './derivedEventId.js';
+
+export interface ApprovalEmailOutboxDeps {
+  store: EventStore;
+  mail: MailSender;
+  now: () => Date;
+  logger: Logger;
+  mailFrom: string;
+  publicUrl: string;
+  approvalSecret: string;
+  /** How long the links of an email work, from sending. */
+  linkTtlMs: number;
+}
+
+/**
+ * The Message-ID of a request's email. A crash between the server accepting the message and the
+ * append of ApprovalEmailSent sends it again on redelivery; the same Message-ID lets mail clients
+ * show the two as one.
+ */
+export function approvalEmailMessageId(approvalId: string): string {
+  return `<${approvalId}@mes>`;
+}
+
+function isApprovalStream(stream: string): boolean {
+  try {
+    return parseStreamName(stream).category === 'approval';
+  } catch {
+    return false;
+  }
+}
+
+export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: RecordedEvent) => Promise<void> {
+  const { store, logger } = deps;
+  return async (event) => {
+    if (event.type !== 'ApprovalRequested' || !isApprovalStream(event.stream)) return;
+    const parsed = ApprovalRequestedSchema.shape.data.safeParse(event.data);
+    if (!parsed.success) {
+      logger.error({ stream: event.stream, eventId: event.eventId }, 'ApprovalRequested event with invalid data; no email sent for it');
+      return;
+    }
+    const requested: ApprovalRequested['data'] = parsed.data;
+    const { approvalId } = requested;
+    const { events } = await store.readStream(event.stream);
+    const state: ApprovalState = foldEvents(approvalRequestDecider, events.map(toDomainMessage) as ApprovalEvent[]);
+    const request = findApprovalRequest(state, approvalId);
+    if (request === undefined || request.emailSentAt !== null) return;
+    if (request.status !== 'Pending') {
+      // Escalated, decided or expired before its email went out (the mail server was down for a
+      // while): its links would only lead to a page saying so.
+      logger.info({ approvalId, status: request.status }, 'approval request no longer pending; its email is not sent');
+      return;
+    }
+
+    const order = orderSummaryOf((await store.readStream(streamName(requested.plantId, 'order', requested.orderId))).events);
+    const sentAt = deps.now();
+    const linksExpireAt = sentAt.getTime() + deps.linkTtlMs;
+    const links = approvalLinkUrls(
+      deps.publicUrl,
+      { approvalId, plantId: requested.plantId, orderId: requested.orderId, approver: request.approver.email, expiresAt: linksExpireAt },
+      deps.approvalSecret,
+    );
+    const email = renderApprovalEmail({
+      approvalId,
+      orderId: requested.orderId,
+      plantId: requested.plantId,
+      machineId: requested.machineId,
+      approver: request.approver,
+      level: request.level,
+      decideBy: request.expiresAt,
+      ...(order === undefined ? {} : { reason: order.reason, trigger: order.trigger }),
+      approveUrl: links.approveUrl,
+      rejectUrl: links.rejectUrl,
+      linksExpireAt: new Date(linksExpireAt).toISOString(),
+    });
+
+    let messageId: string | undefined;
+    try {
+      ({ messageId } = await deps.mail.send({ from: deps.mailFrom, to: request.approver, subject: email.subject, text: email.text, html: email.html, messageId: approvalEmailMessageId(approvalId) }));
+    } catch (err) {
+      if (!isPermanentRecipientRefusal(err)) throw err;
+      // Retrying cannot help, and would hold up every later email of the plant; the workflow's
+      // timeout escalates the request to the next approver.
+      logger.error({ err, approvalId, orderId: requested.orderId }, 'the mail server refused the approver\'s address for good; approval email not sent');
+      return;
+    }
+    await handleCommand(
+      { store, now: deps.now, eventId: (index) => derivedEventId(`email-sent/${event.eventId}`, index) },
+      approvalRequestDecider,
+      event.stream,
+      { type: 'RecordApprovalEmailSent', approvalId, to: request.approver.email, ...(messageId === undefined ? {} : { messageId }), issuedAt: sentAt.toISOString() },
+      { correlationId: event.correlationId, causationId: event.eventId, actor: { kind: 'service', id: 'approvals' } },
+    );
+    logger.info({ approvalId, orderId: requested.orderId, level: request.level }, 'approval email sent');
+  };
+}

@@ -1,0 +1,223 @@
+// What opening (GET) and submitting (POST) an approval link does (CONTRACT §4). Opening reads and
+// never writes, so a mail scanner fetching links decides nothing. Submitting records the decision
+// of the request's approver, once: the approval aggregate refuses or ignores any later one.
+import { streamName, type Person, type TelemetryReading } from '@mes/contracts';
+import { DomainError, foldEvents, handleCommand, toDomainMessage, type EventStore, type Logger, type RecordedEvent } from '@mes/platform';
+import type { LastMachineReading } from '../adapters/nats/lastMachineReading.js';
+import { approvalDecisionOf, verifyApprovalLink, type ApprovalLinkDecision } from '../domain/approvalLinks.js';
+import {
+  approvalRequestDecider,
+  currentApprovalRequest,
+  findApprovalRequest,
+  type ApprovalEvent,
+  type ApprovalProcessState,
+  type ApprovalRequestRecord,
+} from '../domain/approvalRequest.js';
+import { orderSummaryOf } from '../domain/orderSummary.js';
+import { approvalStream } from './approvalCommands.js';
+
+/** The Comment column of the Approvals table holds 2000 characters (CONTRACT §2). */
+export const MAX_COMMENT_LENGTH = 2000;
+
+export interface ApprovalLinkTarget {
+  /** From the URL. */
+  approvalId: string;
+  decision: ApprovalLinkDecision;
+  /** From the query string (GET) or the form (POST); anything a client sent. */
+  token: unknown;
+}
+
+export interface DecisionSubmission {
+  /** The form's comment field; anything a client sent. */
+  comment: unknown;
+  clientAddress: string;
+  userAgent: string;
+}
+
+export interface ApprovalOrderView {
+  orderId: string;
+  plantId: string;
+  machineId: string;
+  /** Null when the order stream holds no MaintenanceOrderOpened. */
+  reason: string | null;
+  status: string | null;
+  openedAt: string | null;
+}
+
+export interface ApprovalRequestView {
+  approvalId: string;
+  decision: ApprovalLinkDecision;
+  /** Who the link is for. */
+  approver: Person;
+  level: number;
+  requestedAt: string;
+  decideBy: string;
+  order: ApprovalOrderView;
+}
+
+export interface RecordedDecisionView {
+  approvalId: string;
+  decision: 'approved' | 'rejected';
+  approver: Person;
+  decidedAt: string;
+  comment: string | null;
+}
+
+export type LastReadingView = { kind: 'reading'; reading: TelemetryReading } | { kind: 'none' } | { kind: 'unavailable' };
+
+export type ApprovalLinkOutcome =
+  /** Tampered, malformed, signed with another key, or not the token of this URL. */
+  | { kind: 'not_valid' }
+  | { kind: 'link_expired' }
+  /** Signed by us, but the approval's stream has no such request. */
+  | { kind: 'not_found'; approvalId: string }
+  /** Signed for someone other than the request's approver. */
+  | { kind: 'foreign'; approvalId: string }
+  | { kind: 'superseded'; request: ApprovalRequestView; currentApprover: Person | null }
+  | { kind: 'approval_expired'; request: ApprovalRequestView }
+  | { kind: 'already_decided'; request: ApprovalRequestView; decided: RecordedDecisionView }
+  | { kind: 'confirm'; request: ApprovalRequestView; lastReading: LastReadingView }
+  | { kind: 'recorded'; request: ApprovalRequestView; decided: RecordedDecisionView }
+  | { kind: 'comment_not_valid'; request: ApprovalRequestView; maxLength: number };
+
+export interface ApprovalLinkDecisionsDeps {
+  store: EventStore;
+  now: () => Date;
+  approvalSecret: string;
+  lastReading: LastMachineReading;
+  logger: Logger;
+}
+
+interface LoadedRequest {
+  stream: string;
+  events: RecordedEvent[];
+  process: ApprovalProcessState;
+  request: ApprovalRequestRecord;
+  view: ApprovalRequestView;
+}
+
+function sameEmail(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+function decisionView(record: ApprovalRequestRecord): RecordedDecisionView {
+  return {
+    approvalId: record.approvalId,
+    decision: record.status === 'Approved' ? 'approved' : 'rejected',
+    approver: record.approver,
+    decidedAt: record.decidedAt ?? '',
+    comment: record.comment,
+  };
+}
+
+export class ApprovalLinkDecisions {
+  constructor(private readonly deps: ApprovalLinkDecisionsDeps) {}
+
+  /** GET: the confirmation page's content, or why the link cannot be used. Reads only. */
+  async open(target: ApprovalLinkTarget): Promise<ApprovalLinkOutcome> {
+    const loaded = await this.load(target);
+    if (!loaded.ok) return loaded.outcome;
+    const settled = this.settled(loaded.request);
+    if (settled !== undefined) return settled;
+    const { process, view } = loaded.request;
+    let lastReading: LastReadingView;
+    try {
+      const reading = await this.deps.lastReading(process.plantId, process.machineId);
+      lastReading = reading === null ? { kind: 'none' } : { kind: 'reading', reading };
+    } catch (err) {
+      this.deps.logger.warn({ err, approvalId: view.approvalId }, 'the machine\'s last reading could not be read; the page shows it as unavailable');
+      lastReading = { kind: 'unavailable' };
+    }
+    return { kind: 'confirm', request: view, lastReading };
+  }
+
+  /** POST: records the decision when the request still awaits one. */
+  async submit(target: ApprovalLinkTarget, submission: DecisionSubmission): Promise<ApprovalLinkOutcome> {
+    const loaded = await this.load(target);
+    if (!loaded.ok) return loaded.outcome;
+    const settled = this.settled(loaded.request);
+    if (settled !== undefined) return settled;
+    const { stream, events, request, view } = loaded.request;
+    if (submission.comment !== undefined && typeof submission.comment !== 'string') return { kind: 'comment_not_valid', request: view, maxLength: MAX_COMMENT_LENGTH };
+    const comment = (submission.comment ?? '').trim();
+    if (comment.length > MAX_COMMENT_LENGTH) return { kind: 'comment_not_valid', request: view, maxLength: MAX_COMMENT_LENGTH };
+
+    // The decision belongs to the workflow that asked for it: same correlation id as the request.
+    const requested = events.find((event) => event.type === 'ApprovalRequested' && (event.data as { approvalId?: unknown }).approvalId === request.approvalId);
+    try {
+      const result = await handleCommand(
+        { store: this.deps.store, now: this.deps.now },
+        approvalRequestDecider,
+        stream,
+        {
+          type: 'RecordApprovalDecision',
+          approvalId: request.approvalId,
+          decision: approvalDecisionOf(target.decision),
+          approver: request.approver,
+          ...(comment === '' ? {} : { comment }),
+          clientAddress: submission.clientAddress.slice(0, 256),
+          userAgent: submission.userAgent.slice(0, 1024),
+          issuedAt: this.deps.now().toISOString(),
+        },
+        {
+          correlationId: requested?.correlationId ?? request.approvalId,
+          causationId: requested?.eventId ?? null,
+          actor: { kind: 'person', id: request.approver.email, name: request.approver.name },
+        },
+      );
+      const decided = findApprovalRequest(result.state, request.approvalId);
+      if (result.events.length > 0 && decided !== undefined) return { kind: 'recorded', request: view, decided: decisionView(decided) };
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+    }
+    // Decided, escalated or expired between the read and the append: show what stands now.
+    const reloaded = await this.load(target);
+    if (!reloaded.ok) return reloaded.outcome;
+    const now = this.settled(reloaded.request);
+    if (now === undefined) throw new Error(`approval ${request.approvalId}: the decision was neither recorded nor refused`);
+    return now;
+  }
+
+  private async load(target: ApprovalLinkTarget): Promise<{ ok: true; request: LoadedRequest } | { ok: false; outcome: ApprovalLinkOutcome }> {
+    const verified = verifyApprovalLink(target.token, this.deps.approvalSecret, this.deps.now().getTime());
+    if (!verified.ok) return { ok: false, outcome: verified.reason === 'expired' ? { kind: 'link_expired' } : { kind: 'not_valid' } };
+    const { claims } = verified;
+    // A valid token of another link: another request, or approve used for reject.
+    if (claims.approvalId !== target.approvalId || claims.decision !== target.decision) return { ok: false, outcome: { kind: 'not_valid' } };
+    const stream = approvalStream(claims.plantId, claims.orderId);
+    const { events } = await this.deps.store.readStream(stream);
+    const process = foldEvents(approvalRequestDecider, events.map(toDomainMessage) as ApprovalEvent[]);
+    const request = findApprovalRequest(process, claims.approvalId);
+    if (process === null || request === undefined) return { ok: false, outcome: { kind: 'not_found', approvalId: claims.approvalId } };
+    if (!sameEmail(claims.approver, request.approver.email)) return { ok: false, outcome: { kind: 'foreign', approvalId: claims.approvalId } };
+    const order = orderSummaryOf((await this.deps.store.readStream(streamName(claims.plantId, 'order', claims.orderId))).events);
+    const view: ApprovalRequestView = {
+      approvalId: request.approvalId,
+      decision: claims.decision,
+      approver: request.approver,
+      level: request.level,
+      requestedAt: request.requestedAt,
+      decideBy: request.expiresAt,
+      order: {
+        orderId: process.orderId,
+        plantId: process.plantId,
+        machineId: process.machineId,
+        reason: order?.reason ?? null,
+        status: order?.status ?? null,
+        openedAt: order?.openedAt ?? null,
+      },
+    };
+    return { ok: true, request: { stream, events, process, request, view } };
+  }
+
+  /** Why the request cannot be decided any more, or undefined while it awaits its decision. */
+  private settled({ process, request, view }: LoadedRequest): ApprovalLinkOutcome | undefined {
+    if (process.status === 'Approved' || process.status === 'Rejected') {
+      const decided = currentApprovalRequest(process) ?? request;
+      return { kind: 'already_decided', request: view, decided: decisionView(decided) };
+    }
+    if (process.status === 'Expired') return { kind: 'approval_expired', request: view };
+    if (request.status === 'Superseded') return { kind: 'superseded', request: view, currentApprover: currentApprovalRequest(process)?.approver ?? null };
+    return undefined;
+  }
+}
