@@ -64,6 +64,7 @@ const EnvSchema = z.object({
     })
     .transform(Number),
   HTTP_HOST: z.string().trim().min(1).default('0.0.0.0'),
+  TRUST_PROXY: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false').transform((value) => value === 'true'),
   API_TOKEN: z.string().min(16, { error: 'must be at least 16 characters; use a long random value' }).optional(),
   APPROVAL_SECRET: z.string().min(32, { error: 'must be at least 32 characters; use a long random value (e.g. openssl rand -hex 32)' }).optional(),
   MES_CONFIG: z.string().trim().min(1).default(EXAMPLE_PLANT_CONFIG_PATH),
@@ -103,6 +104,8 @@ export interface Config {
   httpPort: number;
   /** Address the HTTP server binds (not in CONTRACT §6; default all interfaces, so approvers can reach the links). */
   httpHost: string;
+  /** Behind a reverse proxy: take the client address from X-Forwarded-For (not in CONTRACT §6). */
+  trustProxy: boolean;
   /** Unset: generated in development (kept under DATA_DIR). */
   apiToken: string | undefined;
   approvalSecret: string | undefined;
@@ -140,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: e.PUBLIC_URL,
     httpPort: e.HTTP_PORT,
     httpHost: e.HTTP_HOST,
+    trustProxy: e.TRUST_PROXY,
     apiToken: e.API_TOKEN,
     approvalSecret: e.APPROVAL_SECRET,
     plantConfigPath: e.MES_CONFIG,

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
         publicUrl: 'http://127.0.0.1:3000',
         httpPort: 3000,
         httpHost: '0.0.0.0',
+        trustProxy: false,
         apiToken: undefined,
         approvalSecret: undefined,
         plantConfigPath: EXAMPLE_PLANT_CONFIG_PATH,

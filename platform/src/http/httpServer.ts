@@ -12,6 +12,8 @@ export interface HttpServerOptions {
   health: HealthRegistry;
   /** Bearer token that /api requires. */
   apiToken: string;
+  /** Trust X-Forwarded-For (only behind a reverse proxy; otherwise any client could forge its address). */
+  trustProxy?: boolean;
 }
 
 function tokenMatches(request: FastifyRequest, expected: Buffer): boolean {
@@ -25,11 +27,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     disableRequestLogging: true,
-    trustProxy: true,
+    trustProxy: options.trustProxy ?? false,
     bodyLimit: 64 * 1024,
   });
   await app.register(helmet, {
-    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], formAction: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"] } },
+    contentSecurityPolicy: {
+      // No upgrade-insecure-requests: on a plain-http PUBLIC_URL it would send form posts to https.
+      directives: { defaultSrc: ["'self'"], formAction: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], upgradeInsecureRequests: null },
+    },
   });
   await app.register(formbody);
 
@@ -48,7 +53,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
 
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) request.log.error({ err: error, url: request.url }, 'request failed');
+    // The route pattern, not the URL: query strings can hold tokens.
+    if (status === 500) request.log.error({ err: error, route: request.routeOptions.url, method: request.method }, 'request failed');
     return reply.code(status).send({ error: error.code ?? (status === 500 ? 'internal_error' : 'bad_request'), message: status === 500 ? 'internal error; see the server log' : error.message });
   });
   return app;

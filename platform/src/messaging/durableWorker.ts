@@ -42,11 +42,16 @@ export async function startDurableWorker(options: DurableWorkerOptions): Promise
 
   const process = async (msg: JsMsg): Promise<void> => {
     let outcome: WorkOutcome;
+    // Tell JetStream the message is still being worked on, so a slow effect (a mail server taking
+    // its time) is not redelivered to another copy while it runs.
+    const progress = setInterval(() => msg.working(), 10_000);
     try {
       outcome = await options.handle(msg);
     } catch (err) {
       outcome = { kind: 'retry', reason: (err as Error).message };
       logger.warn({ err, consumer: name, subject: msg.subject, seq: msg.seq }, 'message handling failed; will retry');
+    } finally {
+      clearInterval(progress);
     }
     if (outcome.kind === 'ack') msg.ack();
     else if (outcome.kind === 'term') {

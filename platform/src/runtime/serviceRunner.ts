@@ -70,7 +70,7 @@ export async function startRuntime(processName: string, services: Record<string,
   const nc = await connectNats({ url: config.natsUrl, name: `mes-${processName}`, logger });
   const health = new HealthRegistry();
   health.register('nats', natsHealthCheck(nc));
-  const http = await createHttpServer({ logger: logger.child({ component: 'http' }), health, apiToken: secrets.apiToken });
+  const http = await createHttpServer({ logger: logger.child({ component: 'http' }), health, apiToken: secrets.apiToken, trustProxy: config.trustProxy });
   const running: { name: string; service: RunningService }[] = [];
   let eventStore: EventStoreHandle | undefined;
   const stop = async () => {
