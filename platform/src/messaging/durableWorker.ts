@@ -2,10 +2,12 @@
 // with a growing delay on failure, term a message that can never succeed (STYLE.md item 7).
 // It survives NATS restarts: if the message iterator ends, it re-binds with a backoff.
 import { jetstream, jetstreamManager, type ConsumerConfig, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ensureDurableConsumer } from '../nats/topology.js';
+
+const ACK_WAIT_MS = 10_000;
 
 export type WorkOutcome =
   | { kind: 'ack' }
@@ -34,7 +36,9 @@ export function retryDelayMs(deliveryCount: number): number {
 export async function startDurableWorker(options: DurableWorkerOptions): Promise<DurableWorker> {
   const { nc, stream, logger } = options;
   const name = options.consumer.durable_name;
-  await ensureDurableConsumer(await jetstreamManager(nc), stream, options.consumer);
+  // A copy that dies holding a message (or a pending pull) has it redelivered after ack_wait; keep
+  // that short, and extend it while a handler really is working (see `progress` below).
+  await ensureDurableConsumer(await jetstreamManager(nc), stream, { ack_wait: nanos(ACK_WAIT_MS), ...options.consumer });
   const js = jetstream(nc);
   let stopped = false;
   let messages: ConsumerMessages | undefined;
@@ -44,7 +48,7 @@ export async function startDurableWorker(options: DurableWorkerOptions): Promise
     let outcome: WorkOutcome;
     // Tell JetStream the message is still being worked on, so a slow effect (a mail server taking
     // its time) is not redelivered to another copy while it runs.
-    const progress = setInterval(() => msg.working(), 10_000);
+    const progress = setInterval(() => msg.working(), ACK_WAIT_MS / 3);
     try {
       outcome = await options.handle(msg);
     } catch (err) {
