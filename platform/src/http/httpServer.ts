@@ -2,7 +2,7 @@
 // and bearer-token protection for everything under /api (CONTRACT §5).
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HealthRegistry } from './health.js';
@@ -26,7 +26,8 @@ function tokenMatches(request: FastifyRequest, expected: Buffer): boolean {
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Fastify's per-request logs carry the URL, and approval links carry tokens in theirs.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: options.trustProxy ?? false,
     bodyLimit: 64 * 1024,
   });

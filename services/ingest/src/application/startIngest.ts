@@ -1,7 +1,226 @@
-import type { RunningService, ServiceDeps } from '@mes/platform';
+// Ingest: MQTT telemetry -> validated readings in JetStream (deduplicated by messageId), rejected
+// messages -> dead letters, condition changes -> MachineStatusChanged. Work in flight is bounded
+// by a window: while it is full, MQTT reading pauses (and so does the broker, for this client).
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { deadLetterSubject, telemetrySubject, validateTelemetry } from '@mes/contracts';
+import { withoutCredentials, type RunningService, type ServiceDeps } from '@mes/platform';
+import { JetStreamAckPublisher, PublisherStoppedError } from '../adapters/jetStreamAckPublisher.js';
+import { MachineConditionKv } from '../adapters/machineConditionKv.js';
+import { MachineEventLog } from '../adapters/machineEventLog.js';
+import { MqttTelemetrySource, type TelemetryMessage } from '../adapters/mqttTelemetrySource.js';
+import { deadLetterRecord } from '../domain/deadLetter.js';
+import { productionEdgesByPlant } from '../domain/machineCondition.js';
+import { plantRejection, telemetryTopicFilters, type PlantScope } from '../domain/plantScope.js';
+import { readingEnvelope, readingMessageId } from '../domain/readingEvents.js';
+import { ConditionTracker } from './conditionTracker.js';
+
+export interface IngestOptions {
+  /** Most messages in progress at once (received, not yet stored and checked for a condition change). Default 2000. */
+  window?: number;
+  /** MQTT client id: keep it stable across restarts and unique per copy. Default MQTT_CLIENT_ID, else `mes-ingest-{hostname}`. */
+  clientId?: string;
+  /** Shared-subscription group; null subscribes plainly. Default `mes-ingest`. */
+  sharedGroup?: string | null;
+  /** How long the broker keeps this copy's session (and queues its share) while it is away. Default 3600 s. */
+  sessionExpirySeconds?: number;
+  /** Wait for a PubAck this long before publishing again. Default 5000 ms. */
+  ackTimeoutMs?: number;
+  /** On stop, wait this long for messages in progress. Default 10000 ms. */
+  stopTimeoutMs?: number;
+  /** Wait this long for the first MQTT connection before starting anyway (it keeps retrying). Default 10000 ms. */
+  connectTimeoutMs?: number;
+}
+
+export interface IngestMetrics {
+  /** MQTT messages taken in. */
+  received: number;
+  /** Readings stored in MES_TELEMETRY. */
+  accepted: number;
+  /** Readings JetStream dropped as repeats of a messageId within DEDUPE_WINDOW. */
+  duplicates: number;
+  /** Messages rejected (each one recorded in MES_DEAD_LETTERS). */
+  deadLetters: number;
+  /** MachineStatusChanged events appended. */
+  statusChanges: number;
+  /** Compare-and-set conflicts on machine conditions (another copy was first). */
+  conditionConflicts: number;
+  /** Sends to JetStream that failed or timed out and were repeated. */
+  publishRetries: number;
+  /** Messages in progress. */
+  inFlight: number;
+  /** True while MQTT reading is paused because the window is full. */
+  paused: boolean;
+  /** Whether the MQTT subscription is shared (undefined before the first subscription). */
+  sharedSubscription: boolean | undefined;
+}
+
+export interface IngestService extends RunningService {
+  metrics(): IngestMetrics;
+}
+
+const DEFAULT_WINDOW = 2000;
+const DEFAULT_SHARED_GROUP = 'mes-ingest';
+
+/** Ingest settings from the environment beyond CONTRACT §6. TODO(platform): move MQTT_CLIENT_ID into Config. */
+export function ingestOptionsFromEnv(env: NodeJS.ProcessEnv): IngestOptions {
+  const clientId = env.MQTT_CLIENT_ID?.trim();
+  if (clientId === undefined || clientId === '') return {};
+  if (!/^[\x21-\x7e]{1,128}$/.test(clientId)) throw new Error(`MQTT_CLIENT_ID must be 1 to 128 printable ASCII characters without spaces (got ${JSON.stringify(clientId)})`);
+  return { clientId };
+}
 
 /** Starts the ingest service on shared dependencies; `npm start` runs every service in one process this way. */
-export async function start(deps: ServiceDeps): Promise<RunningService> {
-  deps.logger.warn('the ingest service is a shell so far: it handles no messages yet');
-  return { stop: async () => undefined };
+export async function start(deps: ServiceDeps): Promise<IngestService> {
+  return startIngest(deps, ingestOptionsFromEnv(process.env));
+}
+
+/** What ingest uses of the shared dependencies. */
+export type IngestDeps = Pick<ServiceDeps, 'config' | 'plants' | 'logger' | 'nc' | 'eventStore' | 'health'>;
+
+export async function startIngest(deps: IngestDeps, options: IngestOptions = {}): Promise<IngestService> {
+  const { config, plants, logger, nc, eventStore } = deps;
+  const window = options.window ?? DEFAULT_WINDOW;
+  if (!(Number.isInteger(window) && window >= 1)) throw new Error(`ingest window must be a whole number >= 1 (got ${String(window)})`);
+  const served = config.plants;
+  const scope: PlantScope = { configured: new Set(Object.keys(plants.plants)), served: served === undefined ? undefined : new Set(served) };
+  const encoder = new TextEncoder();
+
+  const publisher = new JetStreamAckPublisher(nc, logger, { ackTimeoutMs: options.ackTimeoutMs });
+  const kv = await MachineConditionKv.open(nc, publisher);
+  const tracker = new ConditionTracker({
+    kv,
+    eventLog: new MachineEventLog(eventStore, nc, config.eventStoreUrl === undefined ? publisher : undefined),
+    edgesByPlant: productionEdgesByPlant(plants),
+    logger,
+  });
+  const watch = await kv.watch((key, revision) => tracker.observe(key, revision), logger);
+
+  const counts = { received: 0, accepted: 0, duplicates: 0, deadLetters: 0 };
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  const source: MqttTelemetrySource = new MqttTelemetrySource({
+    url: config.mqttUrl,
+    clientId: options.clientId ?? `mes-ingest-${hostname()}`,
+    topicFilters: telemetryTopicFilters(served),
+    sharedGroup: options.sharedGroup === null ? undefined : (options.sharedGroup ?? DEFAULT_SHARED_GROUP),
+    sessionExpirySeconds: options.sessionExpirySeconds ?? 3600,
+    logger,
+    hasRoom: () => inFlight < window,
+    onMessage: (message, stored) => take(message, stored),
+  });
+
+  function finisher(): () => void {
+    let finished = false;
+    return () => {
+      if (finished) return;
+      finished = true;
+      inFlight--;
+      if (inFlight === 0) drained?.();
+      if (inFlight < window) source.resume();
+    };
+  }
+
+  function onPublishFailure(err: unknown, what: string): void {
+    // Only a stop abandons a publish; the message was never PUBACKed, so the broker still has it.
+    if (!(err instanceof PublisherStoppedError)) logger.error({ err }, `${what} failed`);
+  }
+
+  function reject(message: TelemetryMessage, reason: string, stored: () => void, finish: () => void): void {
+    counts.deadLetters++;
+    const record = deadLetterRecord({ topic: message.topic, payload: message.payload, reason, receivedAt: message.receivedAt });
+    publisher.publish(deadLetterSubject(record.plantId), encoder.encode(JSON.stringify(record)), { msgId: randomUUID() }).then(
+      () => {
+        stored();
+        finish();
+      },
+      (err: unknown) => {
+        onPublishFailure(err, 'recording a dead letter');
+        finish();
+      },
+    );
+  }
+
+  function take(message: TelemetryMessage, stored: () => void): void {
+    counts.received++;
+    inFlight++;
+    const finish = finisher();
+    try {
+      const result = validateTelemetry(message.topic, message.payload, message.receivedAt);
+      if (!result.ok) {
+        reject(message, result.reason, stored, finish);
+        return;
+      }
+      const { reading } = result;
+      const outOfScope = plantRejection(scope, reading.plantId);
+      if (outOfScope !== undefined) {
+        reject(message, outOfScope, stored, finish);
+        return;
+      }
+      const envelope = readingEnvelope(reading, randomUUID());
+      const tracked = tracker.track({ envelope, finish });
+      publisher.publish(telemetrySubject(reading.plantId, reading.machineId), encoder.encode(JSON.stringify(envelope)), { msgId: readingMessageId(reading) ?? envelope.eventId }).then(
+        (ack) => {
+          stored();
+          if (ack.duplicate) counts.duplicates++;
+          else counts.accepted++;
+          // A device's repeat is not a new reading; a repeat of our own earlier send (retries > 0) may be.
+          tracked.acked(!ack.duplicate || ack.retries > 0);
+        },
+        (err: unknown) => {
+          onPublishFailure(err, 'storing a reading');
+          tracked.acked(false);
+        },
+      );
+    } catch (err) {
+      logger.error({ err, topic: message.topic }, 'processing a telemetry message failed; recording it as a dead letter');
+      try {
+        reject(message, `ingest could not process this message: ${(err as Error).message}`, stored, finish);
+      } catch (deadLetterErr) {
+        logger.error({ err: deadLetterErr, topic: message.topic }, 'recording the dead letter failed too; the message stays with the MQTT broker');
+        finish();
+      }
+    }
+  }
+
+  deps.health.register('mqtt', async () => {
+    if (!source.connected) throw new Error(`not connected to the MQTT broker at ${withoutCredentials(config.mqttUrl)} (MQTT_URL); retrying`);
+  });
+  try {
+    await source.start(options.connectTimeoutMs ?? 10_000);
+  } catch (err) {
+    logger.error({ err }, 'ingest started without an MQTT connection; it subscribes as soon as the broker answers');
+  }
+
+  return {
+    metrics: () => ({
+      ...counts,
+      statusChanges: tracker.statusChanges,
+      conditionConflicts: tracker.casConflicts,
+      publishRetries: publisher.failedSends,
+      inFlight,
+      paused: source.paused,
+      sharedSubscription: source.shared,
+    }),
+    async stop() {
+      source.pause();
+      const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+      if (inFlight > 0) {
+        const allDone = new Promise<void>((resolve) => { drained = resolve; });
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), stopTimeoutMs); });
+        const outcome = await Promise.race([allDone, timedOut]);
+        clearTimeout(timer);
+        if (outcome === 'timeout') {
+          logger.warn({ inFlight, awaitingJetStream: publisher.pending, stopTimeoutMs }, 'stopping with messages still in progress; they were not PUBACKed, so the broker delivers them again');
+        }
+      }
+      tracker.stop();
+      watch.stop();
+      await source.stop();
+      publisher.stop();
+      logger.info({ ...counts, statusChanges: tracker.statusChanges }, 'ingest stopped');
+    },
+  };
 }

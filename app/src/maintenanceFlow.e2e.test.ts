@@ -1,0 +1,106 @@
+// From a fault reading over MQTT to an approval decision, across ingest, workflow, maintenance and
+// approvals, against real nats-server, Mosquitto and an SMTP server on loopback.
+import { COMMANDS_STREAM, commandSubject, streamName } from '@mes/contracts';
+import { start as approvals } from '@mes/approvals';
+import { start as ingest } from '@mes/ingest';
+import { start as maintenance } from '@mes/maintenance';
+import { startRuntime, type Runtime } from '@mes/platform';
+import { freePort } from '@mes/platform/testing';
+import { start as workflow } from '@mes/workflow';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  approvalEmail,
+  eventsOf,
+  eventually,
+  mailsTo,
+  orderEvents,
+  publishReading,
+  startFlowFixture,
+  submitDecision,
+  type FlowFixture,
+} from './testing/flowFixture.js';
+
+describe('maintenance flow: fault reading to approval decision', () => {
+  let fixture: FlowFixture;
+  let runtime: Runtime;
+
+  beforeAll(async () => {
+    fixture = await startFlowFixture();
+    const port = await freePort();
+    runtime = await startRuntime('flow', { maintenance, approvals, workflow, ingest }, { ...fixture.env, HTTP_PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
+  });
+  afterAll(async () => {
+    await runtime?.stop();
+    await fixture?.dispose();
+  });
+
+  const store = () => runtime.deps.eventStore;
+
+  it('opens one order for a fault, emails the first approver, and resumes on approval', async () => {
+    await publishReading(fixture.mosquitto.url, 'P1', 'M-1', { machineStatus: 'Running' });
+    await publishReading(fixture.mosquitto.url, 'P1', 'M-1', { machineStatus: 'Fault' });
+
+    const [mail] = await eventually('the email to alice', async () => (mailsTo(fixture.smtp, 'alice@plant1.example').length > 0 ? mailsTo(fixture.smtp, 'alice@plant1.example') : undefined));
+    const email = approvalEmail(mail!);
+    expect(mail!.subject).toContain(email.orderId);
+    expect(mail!.subject).toContain('M-1');
+    expect(mail!.html).toContain(email.approveUrl.replaceAll('&', '&amp;'));
+
+    const orderStream = streamName('P1', 'order', email.orderId);
+    const approvalStream = streamName('P1', 'approval', email.orderId);
+    const before = [(await store().readStream(orderStream)).revision, (await store().readStream(approvalStream)).revision];
+    const page = await fetch(email.approveUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain(email.orderId);
+    expect([(await store().readStream(orderStream)).revision, (await store().readStream(approvalStream)).revision]).toEqual(before);
+
+    const decided = await submitDecision(email.approveUrl, 'Go ahead');
+    expect(decided.status).toBe(200);
+    await eventually('the order to be approved', async () => ((await orderEvents(store(), 'P1', email.orderId)).includes('MaintenanceOrderApproved') ? true : undefined), 5_000);
+
+    // The workflow resumes and asks resources for a technician and equipment.
+    const jsm = await jetstreamManager(runtime.deps.nc);
+    const allocate = await eventually('the allocation request', async () =>
+      jsm.streams.getMessage(COMMANDS_STREAM, { last_by_subj: commandSubject('P1', 'resources', 'AllocateResources') }).then((m) => m ?? undefined, () => undefined),
+    );
+    expect(allocate.json<{ orderId: string }>().orderId).toBe(email.orderId);
+    const approved = (await store().readStream(orderStream)).events.find((e) => e.type === 'MaintenanceOrderApproved');
+    expect(approved?.data).toMatchObject({ decidedBy: 'alice@plant1.example', comment: 'Go ahead' });
+    expect(mailsTo(fixture.smtp, 'alice@plant1.example')).toHaveLength(1);
+  });
+
+  it('ends Rejected when the approver rejects', async () => {
+    await publishReading(fixture.mosquitto.url, 'P1', 'M-2', { machineStatus: 'Fault' });
+    const mail = await eventually('the email for M-2', async () => fixture.smtp.messages.find((m) => m.subject?.includes('M-2')));
+    const email = approvalEmail(mail);
+    expect((await submitDecision(email.rejectUrl, 'Not now')).status).toBe(200);
+    await eventually('the order to be rejected', async () => ((await orderEvents(store(), 'P1', email.orderId)).includes('MaintenanceOrderRejected') ? true : undefined), 5_000);
+    const opened = (await eventsOf(store(), 'P1')).find((e) => e.type === 'MaintenanceOrderOpened' && (e.data as { orderId: string }).orderId === email.orderId);
+    await eventually('the workflow to end Rejected', async () =>
+      (await store().readStream(streamName('P1', 'workflow', opened!.correlationId))).events.find((e) => e.type === 'WorkflowCompleted' && (e.data as { outcome: string }).outcome === 'Rejected'),
+    );
+  });
+
+  it('escalates to the second approver on timeout, then ends Expired', async () => {
+    await publishReading(fixture.mosquitto.url, 'P2', 'M-9', { machineStatus: 'Fault' });
+    const first = await eventually('the email to carol', async () => mailsTo(fixture.smtp, 'carol@plant2.example')[0]);
+    const email = approvalEmail(first);
+    const second = await eventually('the escalation email to dave', async () => mailsTo(fixture.smtp, 'dave@plant2.example')[0], 15_000);
+    expect(approvalEmail(second).orderId).toBe(email.orderId);
+    // Carol's link no longer decides: her request was superseded.
+    expect((await submitDecision(email.approveUrl)).status).toBe(410);
+    await eventually('the order to expire', async () => ((await orderEvents(store(), 'P2', email.orderId)).includes('MaintenanceOrderExpired') ? true : undefined), 15_000);
+    expect(await orderEvents(store(), 'P2', email.orderId)).not.toContain('MaintenanceOrderApproved');
+  });
+
+  it('opens one order and sends one email for 20 fault readings in a row', async () => {
+    await publishReading(fixture.mosquitto.url, 'P1', 'M-20', { machineStatus: 'Fault' }, 20);
+    await eventually('the email for M-20', async () => fixture.smtp.messages.find((m) => m.subject?.includes('M-20')));
+    await sleep(1_500);
+    const opened = (await eventsOf(store(), 'P1')).filter((e) => e.type === 'MaintenanceOrderOpened' && (e.data as { machineId: string }).machineId === 'M-20');
+    expect(opened).toHaveLength(1);
+    expect(fixture.smtp.messages.filter((m) => m.subject?.includes('M-20'))).toHaveLength(1);
+  });
+});

@@ -1,0 +1,191 @@
+#!/usr/bin/env node
+// `npm run bench:ingest`: the ingest service against the reference raw pipe
+// (../shared/bench/raw-pipe.mjs), on the same brokers, with the same publisher.
+//
+//   npm run build && npm run bench:ingest -- [--n 100000] [--nats URL --mqtt URL] [--cpu-prof]
+//
+// Without --nats/--mqtt it starts an isolated nats-server and mosquitto (platform/dist/testing).
+// Ingest runs as its own process (services/ingest/dist/main.js, bench/plants.bench.yaml); its rate
+// is readings stored in MES_TELEMETRY per second, from the publisher's first publish until the
+// stream holds all of them. Prints one JSON line, then one line for people.
+import { spawn } from 'node:child_process';
+import { clearTimeout, setTimeout } from 'node:timers';
+import { performance } from 'node:perf_hooks';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const rawPipe = join(root, '..', 'shared', 'bench', 'raw-pipe.mjs');
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((pairs, a, i, all) => {
+    if (!a.startsWith('--')) return pairs;
+    const next = all[i + 1];
+    pairs.push([a.slice(2), next === undefined || next.startsWith('--') ? 'true' : next]);
+    return pairs;
+  }, []),
+);
+const N = Number(args.n ?? 100_000);
+const STALL_MS = 30_000;
+const epochMs = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const requireFromProject = createRequire(join(root, 'package.json'));
+const { connect } = await import(requireFromProject.resolve('@nats-io/transport-node'));
+const { jetstreamManager } = await import(requireFromProject.resolve('@nats-io/jetstream'));
+
+/** Runs a node script from the project root and returns its last stdout line, parsed. */
+function runNodeJson(script, scriptArgs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...scriptArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        if (code !== 0) throw new Error(`exited with ${code}`);
+        resolve(JSON.parse(last));
+      } catch (err) {
+        reject(new Error(`${script} ${scriptArgs.join(' ')}: ${err.message}; output: ${out.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+/** Starts ingest in its own process; resolves once it is subscribed. Logs at warn and above are passed through. */
+function startIngestProcess(natsUrl, mqttUrl) {
+  const nodeArgs = [];
+  if (args['cpu-prof']) {
+    const dir = mkdtempSync(join(tmpdir(), 'mes-ingest-prof-'));
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+    console.error(`ingest CPU profile will be written to ${dir}`);
+  }
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'services/ingest/dist/main.js')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      NATS_URL: natsUrl,
+      MQTT_URL: mqttUrl,
+      MES_CONFIG: join(root, 'bench/plants.bench.yaml'),
+      MQTT_CLIENT_ID: `bench-ingest-${process.pid}`,
+      LOG_LEVEL: 'info',
+      PLANTS: '',
+      HTTP_PORT: '0',
+      DATA_DIR: dataDir,
+    },
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  const subscribed = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('ingest did not subscribe within 30 s')), 30_000);
+    exited.then((how) => reject(new Error(`ingest exited (${how}) before subscribing`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      let entry;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        process.stderr.write(`${line}\n`);
+        return;
+      }
+      if (entry.msg === 'subscribed to telemetry') {
+        clearTimeout(timer);
+        resolve();
+      }
+      if (entry.level >= 40) process.stderr.write(`ingest: ${line}\n`);
+    });
+  });
+  return { child, exited, subscribed };
+}
+
+// The runner keeps development secrets under DATA_DIR; the bench's are thrown away.
+const dataDir = mkdtempSync(join(tmpdir(), 'mes-bench-data-'));
+let brokers;
+let natsUrl = args.nats;
+let mqttUrl = args.mqtt;
+if (natsUrl === undefined || mqttUrl === undefined) {
+  const { startNatsServer } = await import(join(root, 'platform/dist/testing/natsServer.js'));
+  const { startMosquitto } = await import(join(root, 'platform/dist/testing/mosquitto.js'));
+  const nats = await startNatsServer();
+  // The broker queues what ingest has not read yet; keep every reading of the run.
+  const mosquitto = await startMosquitto({ maxQueuedMessages: N * 2 });
+  brokers = [nats, mosquitto];
+  natsUrl = nats.url;
+  mqttUrl = mosquitto.url;
+}
+
+try {
+  const raw = await runNodeJson(rawPipe, ['--nats', natsUrl, '--mqtt', mqttUrl, '--n', String(N)]);
+
+  const ingest = startIngestProcess(natsUrl, mqttUrl);
+  await ingest.subscribed;
+  const nc = await connect({ servers: natsUrl });
+  const jsm = await jetstreamManager(nc);
+  const state = async () => {
+    const [telemetry, events, deadLetters] = await Promise.all(['MES_TELEMETRY', 'MES_EVENTS', 'MES_DEAD_LETTERS'].map((s) => jsm.streams.info(s)));
+    return { telemetry: telemetry.state.messages, events: events.state.messages, deadLetters: deadLetters.state.messages };
+  };
+  const before = await state();
+
+  const publisherDone = runNodeJson(rawPipe, ['--publish-only', '--n', String(N), '--mqtt', mqttUrl, '--qos', '1']);
+  let publisher;
+  publisherDone.then((p) => (publisher = p), () => undefined);
+  let stored = 0;
+  let doneAt;
+  let lastProgressAt = epochMs();
+  for (;;) {
+    const count = (await jsm.streams.info('MES_TELEMETRY')).state.messages - before.telemetry;
+    const now = epochMs();
+    if (count > stored) {
+      stored = count;
+      lastProgressAt = now;
+    }
+    if (stored >= N) {
+      doneAt = now;
+      break;
+    }
+    if (now - lastProgressAt > STALL_MS) break;
+    await sleep(20);
+  }
+  publisher = await publisherDone;
+  // Condition changes are written after their reading is stored: let them finish before counting.
+  let after = await state();
+  for (let settled = 0; settled < 10; ) {
+    await sleep(100);
+    const now = await state();
+    settled = now.events === after.events ? settled + 1 : 0;
+    after = now;
+  }
+  await nc.drain();
+  ingest.child.kill('SIGTERM');
+  await ingest.exited;
+
+  const secs = doneAt === undefined ? undefined : (doneAt - publisher.t0) / 1000;
+  const result = {
+    role: 'ingest-bench',
+    n: N,
+    raw: { rate: raw.rate, secs: raw.secs, acked: raw.acked, publisherRate: raw.publisherRate },
+    ingest: {
+      stored,
+      secs: secs === undefined ? null : +secs.toFixed(3),
+      rate: secs === undefined ? null : Math.round(stored / secs),
+      publisherRate: publisher.rate,
+      statusChangedEvents: after.events - before.events,
+      deadLetters: after.deadLetters - before.deadLetters,
+    },
+  };
+  result.ratio = result.ingest.rate === null ? null : +(result.ingest.rate / raw.rate).toFixed(3);
+  console.log(JSON.stringify(result));
+  if (doneAt === undefined) {
+    console.log(`ingest stalled: ${stored} of ${N} readings stored after no progress for ${STALL_MS / 1000} s`);
+    process.exitCode = 1;
+  } else {
+    console.log(`raw pipe ${raw.rate} readings/s; ingest ${result.ingest.rate} readings/s stored in MES_TELEMETRY (ratio ${result.ratio}), ${result.ingest.statusChangedEvents} MachineStatusChanged appends on the way`);
+  }
+} finally {
+  for (const broker of brokers ?? []) await broker.dispose();
+  rmSync(dataDir, { recursive: true, force: true });
+}

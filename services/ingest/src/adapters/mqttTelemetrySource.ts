@@ -1,0 +1,224 @@
+// The MQTT side of ingest: a persistent session on a shared subscription, messages handed over one
+// at a time, reading paused while the caller has no room, and each QoS 1 PUBACK held back until
+// the caller says the message is stored.
+//
+// PUBACK timing. mqtt.js sends a QoS 1 PUBACK when the `handleMessage` callback is called, and
+// handles the next packet only after that, so delaying the callback until the JetStream ack would
+// process one message per round trip. Instead the callback is called at once (reading goes on) and
+// the PUBACK packet it triggers is held here until `ack()` (stored in JetStream) releases it. A
+// reading in flight when ingest dies (kill -9) was therefore never PUBACKed: the broker keeps it
+// in the persistent session and sends it again on reconnect, and JetStream's `Nats-Msg-Id` drops it
+// if it had been stored. The broker sends at most `max_inflight_messages` (Mosquitto: 20)
+// un-PUBACKed messages at a time; measured, that keeps pace with the raw pipe on loopback. Holding
+// the packet uses mqtt.js's internal `_sendPacket` (pinned to mqtt 5; the int tests cover it).
+//
+// Shared subscriptions and persistent sessions (measured on Mosquitto 2.0.11): the broker deals the
+// messages of `$share/{group}/...` round-robin over every member of the group, including members
+// whose persistent session is offline; an offline member's share is queued in its session (up to
+// the broker's max_queued_messages, beyond which Mosquitto drops them) and delivered when that
+// client id reconnects. So a copy restarted with the same client id loses nothing, while a copy that
+// never comes back under its id leaves a session that keeps absorbing its share until the session
+// expires. Hence a stable client id per copy (MQTT_CLIENT_ID, default mes-ingest-{hostname}) and a
+// bounded session expiry (MQTT 5).
+import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import type { Logger } from 'pino';
+
+export interface TelemetryMessage {
+  topic: string;
+  payload: Buffer;
+  receivedAt: Date;
+}
+
+export interface MqttTelemetrySourceOptions {
+  url: string;
+  clientId: string;
+  /** Topic filters, e.g. `mes/+/+/telemetry`; subscribed as `$share/{sharedGroup}/{filter}` when a group is given. */
+  topicFilters: readonly string[];
+  sharedGroup: string | undefined;
+  /** How long the broker keeps this client's session (and queues its messages) while it is offline. */
+  sessionExpirySeconds: number;
+  logger: Logger;
+  /** One message; call `stored()` once it is safely in JetStream (sends the PUBACK). Must not throw. */
+  onMessage(message: TelemetryMessage, stored: () => void): void;
+  /** False while the caller has no room: reading pauses until `resume()`. */
+  hasRoom(): boolean;
+}
+
+interface HeldPuback {
+  generation: number;
+  stored: boolean;
+  packet: Packet | undefined;
+}
+
+type SendPacket = (packet: Packet, cb?: () => void, ...rest: unknown[]) => void;
+
+const SESSION_TAKEN_OVER = 142;
+
+export class MqttTelemetrySource {
+  private client: MqttClient | undefined;
+  private sendPacket: SendPacket | undefined;
+  private readonly held = new Map<number, HeldPuback>();
+  /** Bumped on every connection loss: PUBACKs held for an earlier connection must not be sent on a later one. */
+  private generation = 0;
+  private pausedCallback: (() => void) | undefined;
+  private accepting = true;
+  private subscribedOnce = false;
+  private sharedSubscription: boolean | undefined;
+
+  /** The broker URL without `user:password@`, for logs and errors. */
+  private readonly shownUrl: string;
+
+  constructor(private readonly options: MqttTelemetrySourceOptions) {
+    this.shownUrl = options.url.replace(/\/\/[^/@\s]*@/, '//***@');
+  }
+
+  /** Whether the last subscription is shared (undefined before the first one). */
+  get shared(): boolean | undefined {
+    return this.sharedSubscription;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  get paused(): boolean {
+    return this.pausedCallback !== undefined;
+  }
+
+  /** Connects and subscribes; resolves after the first subscription, or rejects after `timeoutMs` (the client keeps retrying). */
+  start(timeoutMs: number): Promise<void> {
+    const { logger } = this.options;
+    const client = mqtt.connect(this.options.url, {
+      clientId: this.options.clientId,
+      clean: false,
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: this.options.sessionExpirySeconds },
+      reconnectPeriod: 1_000,
+      connectTimeout: 10_000,
+      resubscribe: true,
+    });
+    this.client = client;
+    const internal = client as unknown as { _sendPacket: SendPacket };
+    const original = internal._sendPacket.bind(client);
+    this.sendPacket = original;
+    internal._sendPacket = (packet, cb, ...rest) => {
+      if (packet.cmd === 'puback' && packet.messageId !== undefined) {
+        const held = this.held.get(packet.messageId);
+        if (held !== undefined && held.generation === this.generation && !held.stored) {
+          held.packet = packet;
+          cb?.();
+          return;
+        }
+        this.held.delete(packet.messageId);
+      }
+      original(packet, cb, ...rest);
+    };
+    client.handleMessage = (packet, callback) => this.handle(packet as IPublishPacket, callback);
+
+    client.on('error', (err) => logger.warn({ err, mqttUrl: this.shownUrl }, 'MQTT error'));
+    client.on('offline', () => logger.warn({ mqttUrl: this.shownUrl }, 'MQTT broker unreachable; reconnecting'));
+    client.on('close', () => {
+      this.generation++;
+      this.held.clear();
+    });
+    client.on('disconnect', (packet) => {
+      if (packet.reasonCode === SESSION_TAKEN_OVER) {
+        logger.error({ clientId: this.options.clientId }, 'another MQTT client connected with this client id and took over the session: give every ingest copy its own MQTT_CLIENT_ID');
+      }
+    });
+
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`cannot reach the MQTT broker at ${this.shownUrl} (MQTT_URL) within ${timeoutMs} ms; still retrying`)), timeoutMs);
+      client.on('connect', (connack) => {
+        logger.info({ mqttUrl: this.shownUrl, clientId: this.options.clientId, sessionPresent: connack.sessionPresent }, 'MQTT connected');
+        this.subscribe().then(
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          (err: unknown) => logger.error({ err }, 'MQTT subscription failed; retrying on the next connection'),
+        );
+      });
+    });
+  }
+
+  /** Resumes reading if it was paused and the caller has room again. */
+  resume(): void {
+    if (this.pausedCallback === undefined || !this.accepting || !this.options.hasRoom()) return;
+    const callback = this.pausedCallback;
+    this.pausedCallback = undefined;
+    callback();
+  }
+
+  /** Stops taking messages: the one being delivered now and all later ones stay with the broker. */
+  pause(): void {
+    this.accepting = false;
+  }
+
+  /** Ends the connection (the persistent session stays on the broker). */
+  async stop(): Promise<void> {
+    this.accepting = false;
+    const client = this.client;
+    if (client === undefined) return;
+    await client.endAsync(false).catch((err: unknown) => this.options.logger.warn({ err }, 'MQTT client did not end cleanly'));
+  }
+
+  private handle(packet: IPublishPacket, callback: () => void): void {
+    if (!this.accepting) {
+      // Neither processed nor PUBACKed: the broker keeps it for the next session.
+      this.pausedCallback = callback;
+      return;
+    }
+    try {
+      const stored = packet.qos > 0 && packet.messageId !== undefined ? this.holdPuback(packet.messageId) : () => undefined;
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      this.options.onMessage({ topic: packet.topic, payload, receivedAt: new Date() }, stored);
+    } catch (err) {
+      this.options.logger.error({ err, topic: packet.topic }, 'telemetry message handler failed');
+    }
+    if (this.options.hasRoom()) callback();
+    else this.pausedCallback = callback;
+  }
+
+  private holdPuback(messageId: number): () => void {
+    const entry: HeldPuback = { generation: this.generation, stored: false, packet: undefined };
+    this.held.set(messageId, entry);
+    return () => {
+      if (entry.generation !== this.generation || this.held.get(messageId) !== entry) return;
+      if (entry.packet === undefined) {
+        entry.stored = true;
+        return;
+      }
+      this.held.delete(messageId);
+      this.sendPacket?.(entry.packet);
+    };
+  }
+
+  private async subscribe(): Promise<void> {
+    const client = this.client;
+    if (client === undefined) return;
+    const { sharedGroup, topicFilters, logger } = this.options;
+    if (sharedGroup !== undefined && this.sharedSubscription !== false) {
+      const shared = topicFilters.map((filter) => `$share/${sharedGroup}/${filter}`);
+      const granted = await client.subscribeAsync(shared, { qos: 1 });
+      if (granted.every((grant) => grant.qos < 128)) {
+        this.noteSubscribed(true, shared);
+        return;
+      }
+      logger.warn({ granted, mqttUrl: this.shownUrl }, 'the MQTT broker refused a shared subscription; falling back to a plain subscription, so every ingest copy on these topics receives every reading: run one copy per plant set (PLANTS)');
+      await client.unsubscribeAsync(shared).catch(() => undefined);
+    }
+    const granted = await client.subscribeAsync([...topicFilters], { qos: 1 });
+    const refused = granted.filter((grant) => grant.qos >= 128);
+    if (refused.length > 0) throw new Error(`the MQTT broker refused the subscription to ${refused.map((grant) => grant.topic).join(', ')}`);
+    this.noteSubscribed(false, topicFilters);
+  }
+
+  private noteSubscribed(shared: boolean, filters: readonly string[]): void {
+    if (!this.subscribedOnce || this.sharedSubscription !== shared) {
+      this.options.logger.info({ filters, shared }, 'subscribed to telemetry');
+    }
+    this.subscribedOnce = true;
+    this.sharedSubscription = shared;
+  }
+}

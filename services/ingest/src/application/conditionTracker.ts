@@ -1,0 +1,205 @@
+// Turns acknowledged readings into MachineStatusChanged events. Per machine, readings are handled
+// in the order they arrived and one at a time; machines proceed in parallel.
+//
+// A change is first claimed in KV (compare-and-set on the machine's entry, so of two ingest copies
+// only one reports a transition; the loser re-reads and decides again), then appended to the
+// machine's event-store stream with `expectedRevision: 'any'` and an event id derived from the
+// reading's, so a retry is stored once. The KV entry carries the event: whoever next finds an entry
+// whose event it has not seen stored (after a crash between the two writes, or an entry written by
+// another copy) checks the stream's last event and appends it if missing, before going on.
+import { streamName, type TelemetryReading } from '@mes/contracts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { MachineConditionKv, StoredCondition, VersionedCondition } from '../adapters/machineConditionKv.js';
+import { conditionKey } from '../adapters/machineConditionKv.js';
+import type { MachineEventLog } from '../adapters/machineEventLog.js';
+import { decideConditionChange } from '../domain/machineCondition.js';
+import { statusChangedEvent, type ReadingEnvelope } from '../domain/readingEvents.js';
+
+/** A reading waiting its turn; `finish` is called once it needs nothing more. */
+export interface TrackedReading {
+  envelope: ReadingEnvelope;
+  finish(): void;
+}
+
+interface QueuedReading extends TrackedReading {
+  /** 'pending': not acked yet; 'check': acked, look for a change; 'skip': nothing to do (duplicate or abandoned). */
+  state: 'pending' | 'check' | 'skip';
+}
+
+interface MachineRecord {
+  key: string;
+  stream: string;
+  edges: readonly number[];
+  queue: QueuedReading[];
+  busy: boolean;
+  /** undefined: not loaded yet (or changed by another copy since). */
+  known: VersionedCondition | undefined;
+  /** The known entry's event is in the event store. */
+  confirmed: boolean;
+}
+
+export interface ConditionTrackerDeps {
+  kv: MachineConditionKv;
+  eventLog: MachineEventLog;
+  edgesByPlant: ReadonlyMap<string, readonly number[]>;
+  logger: Logger;
+}
+
+const MAX_BACKOFF_MS = 5_000;
+
+export class ConditionTracker {
+  private readonly machines = new Map<string, MachineRecord>();
+  private stopped = false;
+  private changes = 0;
+  private conflicts = 0;
+  private repairs = 0;
+
+  constructor(private readonly deps: ConditionTrackerDeps) {}
+
+  get statusChanges(): number {
+    return this.changes;
+  }
+
+  get casConflicts(): number {
+    return this.conflicts;
+  }
+
+  get repairedAppends(): number {
+    return this.repairs;
+  }
+
+  /** Queues a reading whose publish has started; settle it with the returned functions. */
+  track(reading: TrackedReading): { acked(checkCondition: boolean): void } {
+    const { plantId, machineId } = reading.envelope.data;
+    const key = conditionKey(plantId, machineId);
+    let record = this.machines.get(key);
+    if (record === undefined) {
+      record = {
+        key,
+        stream: streamName(plantId, 'machine', machineId),
+        edges: this.deps.edgesByPlant.get(plantId) ?? [],
+        queue: [],
+        busy: false,
+        known: undefined,
+        confirmed: false,
+      };
+      this.machines.set(key, record);
+    }
+    const queued: QueuedReading = { ...reading, state: 'pending' };
+    record.queue.push(queued);
+    const machine = record;
+    return {
+      acked: (checkCondition) => {
+        queued.state = checkCondition ? 'check' : 'skip';
+        this.pump(machine);
+      },
+    };
+  }
+
+  /** A write seen on the bucket: when it is newer than what this copy knows (another copy wrote it), reload before the next decision. */
+  observe(key: string, revision: number): void {
+    const record = this.machines.get(key);
+    if (record === undefined || record.busy || record.known === undefined || record.known.revision >= revision) return;
+    record.known = undefined;
+    record.confirmed = false;
+  }
+
+  /** Abandons readings still waiting (their transitions are found again from KV on the next reading). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private pump(record: MachineRecord): void {
+    while (!record.busy) {
+      const head = record.queue[0];
+      if (head === undefined || head.state === 'pending') return;
+      if (head.state === 'skip' || this.stopped) {
+        record.queue.shift();
+        head.finish();
+        continue;
+      }
+      if (record.known?.value) {
+        const decision = decideConditionChange(record.known.value.observed, head.envelope.data, record.edges);
+        if (!decision.changed) {
+          record.queue.shift();
+          head.finish();
+          continue;
+        }
+      }
+      record.busy = true;
+      void this.report(record, head.envelope).finally(() => {
+        record.busy = false;
+        record.queue.shift();
+        head.finish();
+        this.pump(record);
+      });
+    }
+  }
+
+  /** Loads the machine's entry if needed, then records and appends the change the reading makes, if any. */
+  private async report(record: MachineRecord, envelope: ReadingEnvelope): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.reportOnce(record, envelope.data, envelope);
+        return;
+      } catch (err) {
+        const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 10));
+        this.deps.logger.warn({ err, machine: record.key, retryInMs: delay }, 'could not record a machine condition change; retrying');
+        await sleep(delay);
+      }
+    }
+  }
+
+  private async reportOnce(record: MachineRecord, reading: TelemetryReading, envelope: ReadingEnvelope): Promise<void> {
+    for (;;) {
+      if (record.known === undefined) {
+        record.known = await this.deps.kv.get(record.key);
+        record.confirmed = false;
+      }
+      const known = record.known;
+      const stored = known.value;
+      if (stored !== null && !record.confirmed && !(await this.confirm(record, known.revision, stored))) continue;
+
+      const decision = decideConditionChange(known.value?.observed ?? null, reading, record.edges);
+      if (!decision.changed) return;
+      const event = statusChangedEvent(envelope, decision.previous?.condition ?? null, decision.current.condition);
+      const value = { observed: decision.current, event };
+      const revision = await this.deps.kv.compareAndSet(record.key, value, known.revision, event.eventId);
+      if (revision === 'conflict') {
+        // Another copy recorded a condition first: read it and decide again against it.
+        this.conflicts++;
+        record.known = undefined;
+        continue;
+      }
+      record.known = { value, revision };
+      record.confirmed = false;
+      await this.deps.eventLog.append(record.stream, event);
+      record.confirmed = true;
+      this.changes++;
+      return;
+    }
+  }
+
+  /**
+   * Makes sure the event that reported `known` is stored (its writer may have died between KV and
+   * the append). False when `known` turned out to be stale: it was re-read, decide again.
+   */
+  private async confirm(record: MachineRecord, revision: number, stored: StoredCondition): Promise<boolean> {
+    const lastId = await this.deps.eventLog.lastEventId(record.stream);
+    if (lastId !== stored.event.eventId) {
+      // Only the current entry's event may be missing; a newer entry means ours was stale.
+      const current = await this.deps.kv.get(record.key);
+      if (current.revision !== revision) {
+        record.known = current;
+        record.confirmed = false;
+        return false;
+      }
+      await this.deps.eventLog.append(record.stream, stored.event);
+      this.repairs++;
+      this.deps.logger.warn({ machine: record.key, eventId: stored.event.eventId }, 'appended a MachineStatusChanged that was recorded in KV but missing from the event store');
+    }
+    record.confirmed = true;
+    return true;
+  }
+}

@@ -1,0 +1,111 @@
+import type { PlantsConfig } from '@mes/contracts';
+import { describe, expect, it } from 'vitest';
+import { decideConditionChange, observeCondition, productionEdgesByPlant, productionEdgesFor } from './machineCondition.js';
+
+const reading = (overrides: Partial<{ machineStatus: 'Running' | 'Fault' | 'Idle'; qualityTrend: 'Stable' | 'Declining'; productionTarget: number; productionActual: number }> = {}) => ({
+  machineStatus: 'Running' as const,
+  qualityTrend: 'Stable' as const,
+  productionTarget: 100,
+  productionActual: 95,
+  ...overrides,
+});
+
+describe('production edges', () => {
+  it('are none when no rule has a production threshold', () => {
+    expect(productionEdgesFor({ rules: [{ when: { machineStatus: 'Fault' }, action: 'maintenance', reason: 'fault' }] })).toEqual([]);
+  });
+
+  it('include every productionRatioBelow of the plant, sorted and without repeats', () => {
+    const rules = [
+      { when: { productionRatioBelow: 0.75 }, action: 'maintenance' as const, reason: 'low' },
+      { when: { productionRatioBelow: 0.8, qualityTrend: 'Declining' as const }, action: 'maintenance' as const, reason: 'low and declining' },
+      { when: { productionRatioBelow: 0.3 }, action: 'none' as const, reason: 'very low' },
+    ];
+    expect(productionEdgesFor({ rules })).toEqual([0.3, 0.75, 0.8]);
+  });
+
+  it('are computed per plant', () => {
+    const plant = (threshold: number) => ({
+      approvers: [{ email: 'a@example.com', name: 'A' }],
+      approvalTimeout: 'PT30M',
+      approvalTimeoutMs: 1_800_000,
+      resources: [],
+      rules: [{ when: { productionRatioBelow: threshold }, action: 'maintenance' as const, reason: 'low' }],
+    });
+    const plants: PlantsConfig = { plants: { P1: plant(0.75), P2: plant(0.6) } };
+    const edges = productionEdgesByPlant(plants);
+    expect(edges.get('P1')).toEqual([0.75]);
+    expect(edges.get('P2')).toEqual([0.6]);
+  });
+});
+
+describe('condition change detection', () => {
+  const edges = [0.5, 0.75, 0.8, 0.9];
+
+  describe('when the machine was never seen', () => {
+    it('reports a change from nothing', () => {
+      const decision = decideConditionChange(null, reading(), edges);
+      expect(decision).toEqual({
+        changed: true,
+        previous: null,
+        current: { condition: { machineStatus: 'Running', qualityTrend: 'Stable', productionBand: 'onTarget' }, productionBelow: null },
+      });
+    });
+  });
+
+  describe('when the machine is Running on target', () => {
+    const previous = observeCondition(reading(), edges);
+
+    it('reports no change for the same condition', () => {
+      expect(decideConditionChange(previous, reading({ productionActual: 99 }), edges).changed).toBe(false);
+    });
+
+    it('reports a Fault', () => {
+      const decision = decideConditionChange(previous, reading({ machineStatus: 'Fault' }), edges);
+      expect(decision.changed).toBe(true);
+      expect(decision.current.condition.machineStatus).toBe('Fault');
+    });
+
+    it('reports a change of quality trend', () => {
+      expect(decideConditionChange(previous, reading({ qualityTrend: 'Declining' }), edges).changed).toBe(true);
+    });
+
+    it('reports a change of production band', () => {
+      expect(decideConditionChange(previous, reading({ productionActual: 85 }), edges).changed).toBe(true);
+    });
+  });
+
+  describe('when output is between a plant threshold and the band edge above it', () => {
+    const previous = observeCondition(reading({ productionActual: 79 }), edges);
+
+    it('reports crossing the plant threshold 0.75 inside contract band below80', () => {
+      const decision = decideConditionChange(previous, reading({ productionActual: 70 }), edges);
+      expect(decision.changed).toBe(true);
+      if (!decision.changed) return;
+      expect(decision.previous?.condition.productionBand).toBe('below80');
+      expect(decision.current.condition.productionBand).toBe('below80');
+      expect(decision.previous?.productionBelow).toBe(0.8);
+      expect(decision.current.productionBelow).toBe(0.75);
+    });
+
+    it('reports no change while output stays on the same side of the threshold', () => {
+      expect(decideConditionChange(previous, reading({ productionActual: 76 }), edges).changed).toBe(false);
+    });
+
+    it('would miss the crossing with the contract edges alone', () => {
+      const contractEdges = [0.5, 0.8, 0.9];
+      const before = observeCondition(reading({ productionActual: 79 }), contractEdges);
+      expect(decideConditionChange(before, reading({ productionActual: 70 }), contractEdges).changed).toBe(false);
+    });
+  });
+
+  describe('when the target is 0', () => {
+    it('treats the unknown ratio like one above every threshold: no rule on output can match either', () => {
+      const previous = observeCondition(reading({ productionTarget: 0, productionActual: 5 }), edges);
+      expect(previous).toEqual({ condition: { machineStatus: 'Running', qualityTrend: 'Stable', productionBand: 'unknown' }, productionBelow: null });
+      expect(decideConditionChange(previous, reading({ productionTarget: 0, productionActual: 0 }), edges).changed).toBe(false);
+      expect(decideConditionChange(previous, reading({ productionActual: 99 }), edges).changed).toBe(false);
+      expect(decideConditionChange(previous, reading({ productionActual: 10 }), edges).changed).toBe(true);
+    });
+  });
+});

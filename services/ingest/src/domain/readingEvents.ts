@@ -1,0 +1,71 @@
+// The events ingest writes: each accepted reading (to the telemetry stream) and each change of a
+// machine's condition (to the machine's event-store stream). Ids come in from the caller.
+import { createHash } from 'node:crypto';
+import { streamName } from '@mes/contracts';
+import type { EventEnvelope, MachineCondition, MachineStatusChanged, TelemetryReading } from '@mes/contracts';
+
+export type ReadingEnvelope = EventEnvelope<'MachineReadingRecorded', TelemetryReading>;
+export type StatusChangedEvent = Omit<EventEnvelope<'MachineStatusChanged', MachineStatusChanged['data']>, 'stream'>;
+
+export function readingEnvelope(reading: TelemetryReading, eventId: string): ReadingEnvelope {
+  return {
+    eventId,
+    type: 'MachineReadingRecorded',
+    version: 1,
+    stream: streamName(reading.plantId, 'machine', reading.machineId),
+    occurredAt: reading.timestamp,
+    correlationId: eventId,
+    causationId: null,
+    actor: { kind: 'device', id: reading.machineId },
+    data: reading,
+  };
+}
+
+/** Name-based UUID (RFC 4122 version 5) of `name` in `namespace`. */
+export function uuidV5(namespace: string, name: string): string {
+  const namespaceBytes = Buffer.from(namespace.replaceAll('-', ''), 'hex');
+  const hash = createHash('sha1').update(namespaceBytes).update(name, 'utf8').digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Namespace of the MachineStatusChanged ids derived from reading ids (fixed: changing it breaks idempotency). */
+const STATUS_CHANGE_NAMESPACE = '6f1b3c2e-8a54-4d0f-9b7e-2f6c1d9a4e38';
+
+/** The MachineStatusChanged id for a reading: the same reading always yields the same id, so a retry is stored once. */
+export function statusChangedEventId(readingEventId: string): string {
+  return uuidV5(STATUS_CHANGE_NAMESPACE, readingEventId);
+}
+
+export function statusChangedEvent(
+  reading: ReadingEnvelope,
+  previous: MachineCondition | null,
+  current: MachineCondition,
+): StatusChangedEvent {
+  const { plantId, machineId } = reading.data;
+  return {
+    eventId: statusChangedEventId(reading.eventId),
+    type: 'MachineStatusChanged',
+    version: 1,
+    occurredAt: reading.occurredAt,
+    correlationId: reading.correlationId,
+    causationId: reading.eventId,
+    actor: { kind: 'device', id: machineId },
+    data: { plantId, machineId, previous, current, reading: reading.data },
+  };
+}
+
+/** Header values may not hold control characters; such message ids are hashed (still one id per messageId). */
+const HEADER_SAFE = /^[\x20-\x7e]+$/;
+
+/**
+ * `Nats-Msg-Id` of a reading: `{plantId}/{machineId}/{messageId}` so the same messageId on two
+ * machines is two readings. Undefined when the device sent no messageId (the caller picks a random one).
+ */
+export function readingMessageId(reading: Pick<TelemetryReading, 'plantId' | 'machineId' | 'messageId'>): string | undefined {
+  if (reading.messageId === undefined) return undefined;
+  const id = HEADER_SAFE.test(reading.messageId) ? reading.messageId : `sha256:${createHash('sha256').update(reading.messageId, 'utf8').digest('hex')}`;
+  return `${reading.plantId}/${reading.machineId}/${id}`;
+}
