@@ -8,6 +8,7 @@ import { startRuntime, type Runtime } from '@mes/platform';
 import { freePort } from '@mes/platform/testing';
 import { start as workflow } from '@mes/workflow';
 import { jetstreamManager } from '@nats-io/jetstream';
+import mqtt from 'mqtt';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -102,5 +103,40 @@ describe('maintenance flow: fault reading to approval decision', () => {
     const opened = (await eventsOf(store(), 'P1')).filter((e) => e.type === 'MaintenanceOrderOpened' && (e.data as { machineId: string }).machineId === 'M-20');
     expect(opened).toHaveLength(1);
     expect(fixture.smtp.messages.filter((m) => m.subject?.includes('M-20'))).toHaveLength(1);
+  });
+
+  it('records five kinds of bad payload as dead letters, lists them newest first over HTTP, and keeps ingesting', async () => {
+    const client = await mqtt.connectAsync(fixture.mosquitto.url, { reconnectPeriod: 0 });
+    const bad: [string, string | Buffer][] = [
+      ['mes/P1/M-DL/telemetry', '{not json'],
+      ['mes/P1/M-DL/telemetry', JSON.stringify({ machineStatus: 'Broken', qualityTrend: 'Stable', productionTarget: 1, productionActual: 1 })],
+      ['mes/P1/M-DL/telemetry', JSON.stringify({ machineStatus: 'Running', qualityTrend: 'Stable', productionTarget: 1, productionActual: -3 })],
+      ['mes/P1/M-DL/telemetry', JSON.stringify({ machineStatus: 'Running', qualityTrend: 'Stable', productionTarget: 1, productionActual: 1, plantId: 'P2' })],
+      ['mes/P1/M-DL/telemetry', Buffer.alloc(70_000, 0x61)],
+    ];
+    for (const [topic, payload] of bad) await client.publishAsync(topic, payload, { qos: 1 });
+    await client.endAsync();
+    await publishReading(fixture.mosquitto.url, 'P1', 'M-DL', { machineStatus: 'Running', messageId: 'after-the-bad-ones' });
+
+    const url = `${runtime.httpUrl}/api/dead-letters?plantId=P1`;
+    expect((await fetch(url)).status).toBe(401);
+    const listed = await eventually('five dead letters', async () => {
+      const response = await fetch(url, { headers: { authorization: `Bearer ${fixture.env.API_TOKEN}` } });
+      const body = (await response.json()) as { deadLetters: { topic: string; reason: string }[] };
+      return body.deadLetters.length >= 5 ? body.deadLetters : undefined;
+    });
+    expect(listed).toHaveLength(5);
+    // Newest first: the oversize payload was sent last.
+    expect(listed[0]!.reason).toMatch(/70000 bytes/);
+    expect(listed.map((d) => d.reason).join('\n')).toMatch(/not valid JSON/);
+    expect(listed.map((d) => d.reason).join('\n')).toMatch(/machineStatus: must be one of/);
+    expect(listed.map((d) => d.reason).join('\n')).toMatch(/productionActual: must be a number >= 0/);
+    expect(listed.map((d) => d.reason).join('\n')).toMatch(/plantId "P2" in the payload does not match "P1"/);
+    await eventually('the good reading after them', async () => {
+      const jsm = await jetstreamManager(runtime.deps.nc);
+      return jsm.streams.getMessage('MES_TELEMETRY', { last_by_subj: 'telemetry.P1.M-DL' }).then((m) => m ?? undefined, () => undefined);
+    });
+    const bad400 = await fetch(`${runtime.httpUrl}/api/dead-letters?limit=0`, { headers: { authorization: `Bearer ${fixture.env.API_TOKEN}` } });
+    expect(bad400.status).toBe(400);
   });
 });

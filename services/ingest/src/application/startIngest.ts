@@ -9,6 +9,7 @@ import { JetStreamAckPublisher, PublisherStoppedError } from '../adapters/jetStr
 import { MachineConditionKv } from '../adapters/machineConditionKv.js';
 import { MachineEventLog } from '../adapters/machineEventLog.js';
 import { MqttTelemetrySource, type TelemetryMessage } from '../adapters/mqttTelemetrySource.js';
+import { registerDeadLetterRoutes } from '../adapters/deadLetterRoutes.js';
 import { deadLetterRecord } from '../domain/deadLetter.js';
 import { productionEdgesByPlant } from '../domain/machineCondition.js';
 import { plantRejection, telemetryTopicFilters, type PlantScope } from '../domain/plantScope.js';
@@ -72,6 +73,7 @@ export function ingestOptionsFromEnv(env: NodeJS.ProcessEnv): IngestOptions {
 
 /** Starts the ingest service on shared dependencies; `npm start` runs every service in one process this way. */
 export async function start(deps: ServiceDeps): Promise<IngestService> {
+  registerDeadLetterRoutes(deps.http, deps.nc);
   return startIngest(deps, ingestOptionsFromEnv(process.env));
 }
 
