@@ -105,6 +105,21 @@ export const ExpireMaintenanceOrderSchema = command('ExpireMaintenanceOrder', {
 });
 export type ExpireMaintenanceOrder = z.infer<typeof ExpireMaintenanceOrderSchema>;
 
+/** Resources allocated a technician and equipment to the order (sent by the resources service). */
+export const RecordOrderResourcesAllocatedSchema = command('RecordOrderResourcesAllocated', {
+  orderId: EntityIdSchema,
+  technicianId: EntityIdSchema,
+  equipmentId: EntityIdSchema,
+});
+export type RecordOrderResourcesAllocated = z.infer<typeof RecordOrderResourcesAllocatedSchema>;
+
+/** The order waits for resources: none of a kind was free (sent by the resources service). */
+export const MarkOrderAwaitingResourcesSchema = command('MarkOrderAwaitingResources', {
+  orderId: EntityIdSchema,
+  missing: z.array(z.enum(RESOURCE_TYPES)).min(1),
+});
+export type MarkOrderAwaitingResources = z.infer<typeof MarkOrderAwaitingResourcesSchema>;
+
 /** The last approver's time ran out: the pending approval request ends Expired. */
 export const ExpireApprovalSchema = command('ExpireApproval', {
   approvalId: EntityIdSchema,
@@ -124,6 +139,8 @@ export const CommandSchema = z.discriminatedUnion('type', [
   RecordOrderDecisionSchema,
   ExpireMaintenanceOrderSchema,
   ExpireApprovalSchema,
+  RecordOrderResourcesAllocatedSchema,
+  MarkOrderAwaitingResourcesSchema,
 ]);
 export type Command = z.infer<typeof CommandSchema>;
 export type CommandType = Command['type'];
@@ -142,6 +159,8 @@ export const COMMAND_TARGETS: Readonly<Record<CommandType, ServiceName>> = {
   RecordOrderDecision: 'maintenance',
   ExpireMaintenanceOrder: 'maintenance',
   ExpireApproval: 'approvals',
+  RecordOrderResourcesAllocated: 'maintenance',
+  MarkOrderAwaitingResources: 'maintenance',
   RequestApproval: 'approvals',
   RecordApprovalDecision: 'approvals',
   AllocateResources: 'resources',

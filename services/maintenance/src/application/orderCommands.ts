@@ -4,11 +4,28 @@ import type { OrderCommand } from '../domain/maintenanceOrder.js';
 
 export type MaintenanceCommand = Extract<
   Command,
-  { type: 'OpenMaintenanceOrder' | 'RecordOrderDecision' | 'ExpireMaintenanceOrder' | 'CompleteMaintenanceOrder' | 'CancelMaintenanceOrder' }
+  {
+    type:
+      | 'OpenMaintenanceOrder'
+      | 'RecordOrderDecision'
+      | 'ExpireMaintenanceOrder'
+      | 'CompleteMaintenanceOrder'
+      | 'CancelMaintenanceOrder'
+      | 'RecordOrderResourcesAllocated'
+      | 'MarkOrderAwaitingResources';
+  }
 >;
 
 export function isMaintenanceCommand(command: Command): command is MaintenanceCommand {
-  return ['OpenMaintenanceOrder', 'RecordOrderDecision', 'ExpireMaintenanceOrder', 'CompleteMaintenanceOrder', 'CancelMaintenanceOrder'].includes(command.type);
+  return [
+    'OpenMaintenanceOrder',
+    'RecordOrderDecision',
+    'ExpireMaintenanceOrder',
+    'CompleteMaintenanceOrder',
+    'CancelMaintenanceOrder',
+    'RecordOrderResourcesAllocated',
+    'MarkOrderAwaitingResources',
+  ].includes(command.type);
 }
 
 export function toOrderCommand(command: MaintenanceCommand): OrderCommand {
@@ -30,6 +47,8 @@ export function toOrderCommand(command: MaintenanceCommand): OrderCommand {
     case 'ExpireMaintenanceOrder':
     case 'CompleteMaintenanceOrder':
     case 'CancelMaintenanceOrder':
+    case 'RecordOrderResourcesAllocated':
+    case 'MarkOrderAwaitingResources':
       return command;
     default: {
       const _exhaustive: never = command;

@@ -163,6 +163,9 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
         case 'allocateResources':
           await sendCommand(deps.nc, command(state, effect.commandId, { type: 'AllocateResources', orderId: state.orderId, machineId: state.machineId }));
           break;
+        case 'releaseResources':
+          await sendCommand(deps.nc, command(state, effect.commandId, { type: 'ReleaseResources', orderId: state.orderId }));
+          break;
         case 'releaseMachine':
           await releaseMachine(state);
           break;

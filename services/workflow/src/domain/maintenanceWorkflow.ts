@@ -266,6 +266,8 @@ export type WorkflowEffect =
   | { kind: 'expireApproval'; commandId: string; approvalId: string }
   | { kind: 'expireOrder'; commandId: string }
   | { kind: 'allocateResources'; commandId: string }
+  /** Give back what the order holds, or take it out of the waiting queue. */
+  | { kind: 'releaseResources'; commandId: string }
   | { kind: 'releaseMachine' };
 
 export function workflowEffects(state: WorkflowState | null): WorkflowEffect[] {
@@ -301,7 +303,10 @@ export function workflowEffects(state: WorkflowState | null): WorkflowEffect[] {
     case 'ResourcesAllocated':
       return [];
     case 'Completed':
-      return [{ kind: 'releaseMachine' }];
+      // Only an order that was approved can hold resources or wait for them.
+      return state.outcome === 'Completed' || state.outcome === 'Cancelled'
+        ? [{ kind: 'releaseResources', commandId: `${wf}/release-resources` }, { kind: 'releaseMachine' }]
+        : [{ kind: 'releaseMachine' }];
     default: {
       const _exhaustive: never = state.phase;
       return _exhaustive;

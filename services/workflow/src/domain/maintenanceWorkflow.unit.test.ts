@@ -156,6 +156,13 @@ describe('maintenance workflow', () => {
       spec.given(awaiting).when(observe('MaintenanceOrderCompleted')).then([completed('Completed')]);
       spec.given(awaiting).when(observe('MaintenanceOrderCancelled')).then([completed('Cancelled')]);
     });
+
+    it('gives the resources back and frees the machine once the order is completed', () => {
+      expect(workflowEffects(foldEvents(maintenanceWorkflowDecider, [...awaiting, completed('Completed')]))).toEqual([
+        { kind: 'releaseResources', commandId: `${WF}/release-resources` },
+        { kind: 'releaseMachine' },
+      ]);
+    });
   });
 
   describe('when completed', () => {
