@@ -139,4 +139,59 @@ describe('maintenance flow: fault reading to approval decision', () => {
     const bad400 = await fetch(`${runtime.httpUrl}/api/dead-letters?limit=0`, { headers: { authorization: `Bearer ${fixture.env.API_TOKEN}` } });
     expect(bad400.status).toBe(400);
   });
+
+  describe('order completion and cancellation over the API', () => {
+    /** `token: null` sends no Authorization header. */
+    const api = (path: string, body?: unknown, token: string | null = fixture.env.API_TOKEN ?? null) =>
+      fetch(`${runtime.httpUrl}${path}`, {
+        method: 'POST',
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+
+    async function approvedOrder(machineId: string): Promise<string> {
+      await publishReading(fixture.mosquitto.url, 'P1', machineId, { machineStatus: 'Fault' });
+      const mail = await eventually(`the email for ${machineId}`, async () => fixture.smtp.messages.find((m) => m.subject?.includes(` ${machineId} `) || m.subject?.includes(`${machineId}`)));
+      const email = approvalEmail(mail);
+      expect((await submitDecision(email.approveUrl)).status).toBe(200);
+      await eventually('the approval', async () => ((await orderEvents(store(), 'P1', email.orderId)).includes('MaintenanceOrderApproved') ? true : undefined));
+      return email.orderId;
+    }
+
+    it('completes an approved order; refuses without the token, for an unknown order, and for an illegal transition', async () => {
+      const orderId = await approvedOrder('M-31');
+      expect((await api(`/api/orders/${orderId}/complete`, undefined, null)).status).toBe(401);
+      expect((await api(`/api/orders/${orderId}/complete`, undefined, 'not-the-token-at-all-123')).status).toBe(401);
+      expect((await api('/api/orders/MO_nope/complete')).status).toBe(404);
+
+      const completed = await api(`/api/orders/${orderId}/complete`, { by: 'dana@plant1.example' });
+      expect(completed.status).toBe(200);
+      expect(await completed.json()).toEqual({ orderId, status: 'Completed', changed: true });
+      const event = (await store().readStream(streamName('P1', 'order', orderId))).events.at(-1);
+      expect(event).toMatchObject({ type: 'MaintenanceOrderCompleted', actor: { kind: 'person', id: 'dana@plant1.example' } });
+
+      const cancelled = await api(`/api/orders/${orderId}/cancel`, { reason: 'too late' });
+      expect(cancelled.status).toBe(409);
+      expect(((await cancelled.json()) as { message: string }).message).toMatch(/Completed/);
+      // The workflow gives the resources back and ends.
+      const opened = (await eventsOf(store(), 'P1')).find((e) => e.type === 'MaintenanceOrderOpened' && (e.data as { orderId: string }).orderId === orderId)!;
+      await eventually('the workflow to end Completed', async () =>
+        (await store().readStream(streamName('P1', 'workflow', opened.correlationId))).events.find((e) => e.type === 'WorkflowCompleted'),
+      );
+      const jsm = await jetstreamManager(runtime.deps.nc);
+      const release = await eventually('the release request', async () =>
+        jsm.streams.getMessage(COMMANDS_STREAM, { last_by_subj: commandSubject('P1', 'resources', 'ReleaseResources') }).then((m) => m ?? undefined, () => undefined),
+      );
+      expect(release.json<{ orderId: string }>().orderId).toBe(orderId);
+    });
+
+    it('cancels with a reason, and asks for one when it is missing', async () => {
+      const orderId = await approvedOrder('M-32');
+      expect((await api(`/api/orders/${orderId}/cancel`, {})).status).toBe(400);
+      const cancelled = await api(`/api/orders/${orderId}/cancel`, { reason: 'machine replaced' });
+      expect(cancelled.status).toBe(200);
+      expect(await cancelled.json()).toEqual({ orderId, status: 'Cancelled', changed: true });
+      expect((await api(`/api/orders/${orderId}/complete`)).status).toBe(409);
+    });
+  });
 });

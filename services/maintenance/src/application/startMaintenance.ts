@@ -2,6 +2,7 @@ import { ORDER_INDEX_BUCKET, streamName, type Command } from '@mes/contracts';
 import { Kvm } from '@nats-io/kv';
 import { handleCommand, startCommandHandlers, type RunningService, type ServiceDeps } from '@mes/platform';
 import { maintenanceOrderDecider } from '../domain/maintenanceOrder.js';
+import { registerOrderRoutes } from '../adapters/orderRoutes.js';
 import { isMaintenanceCommand, toOrderCommand } from './orderCommands.js';
 
 /** Where an order's streams are: the HTTP API and the CLI know only the order id. */
@@ -37,6 +38,7 @@ export async function start(deps: ServiceDeps): Promise<RunningService> {
     }
   };
 
+  registerOrderRoutes(deps);
   const handlers = await startCommandHandlers({ nc: deps.nc, service: 'maintenance', plants, logger: deps.logger, handle });
   return { stop: () => handlers.stop() };
 }
