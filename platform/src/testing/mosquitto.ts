@@ -1,17 +1,12 @@
 // An isolated Mosquitto broker for integration tests, on a free loopback port.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, requireBinary, spawnAndWait, stopChild, type SpawnedServer } from './processHarness.js';
+import { freePort, requireBinary, startManagedServer, type ManagedServer } from './processHarness.js';
 
-export interface MosquittoHandle {
+export interface MosquittoHandle extends ManagedServer {
   readonly url: string;
   readonly port: number;
-  stop(): Promise<void>;
-  kill(): Promise<void>;
-  start(): Promise<void>;
-  restart(): Promise<void>;
-  dispose(): Promise<void>;
 }
 
 const INSTALL_HINT = 'apt-get install -y mosquitto (Debian), or put the mosquitto binary on the PATH';
@@ -34,30 +29,6 @@ export async function startMosquitto(options: { maxQueuedMessages?: number } = {
       '',
     ].join('\n'),
   );
-  let server: SpawnedServer | undefined;
-
-  const handle: MosquittoHandle = {
-    url: `mqtt://127.0.0.1:${port}`,
-    port,
-    async start() {
-      if (server && server.child.exitCode === null && server.child.signalCode === null) return;
-      server = await spawnAndWait('mosquitto', ['-c', configPath], port);
-    },
-    async stop() {
-      if (server) await stopChild(server.child, 'SIGTERM');
-    },
-    async kill() {
-      if (server) await stopChild(server.child, 'SIGKILL');
-    },
-    async restart() {
-      await handle.stop();
-      await handle.start();
-    },
-    async dispose() {
-      await handle.kill();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-  await handle.start();
-  return handle;
+  const server = await startManagedServer('mosquitto', ['-c', configPath], port, dir);
+  return Object.assign(server, { url: `mqtt://127.0.0.1:${port}`, port });
 }

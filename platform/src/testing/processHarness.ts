@@ -1,5 +1,6 @@
 // Shared plumbing for the broker harnesses: find a free port, spawn a binary, wait until it listens.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -68,4 +69,44 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** A server process tests can stop, kill and start again on the same port and files. */
+export interface ManagedServer {
+  /** Clean shutdown (SIGTERM); its files stay for `start()`. */
+  stop(): Promise<void>;
+  /** Abrupt end (SIGKILL), as a crash or power cut. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port with the same files. */
+  start(): Promise<void>;
+  restart(): Promise<void>;
+  /** Kills it and deletes `workDir`. */
+  dispose(): Promise<void>;
+}
+
+/** Starts `binary args` listening on `port`, with `workDir` deleted on dispose. */
+export async function startManagedServer(binary: string, args: string[], port: number, workDir: string): Promise<ManagedServer> {
+  let server: SpawnedServer | undefined;
+  const managed: ManagedServer = {
+    async start() {
+      if (server && server.child.exitCode === null && server.child.signalCode === null) return;
+      server = await spawnAndWait(binary, args, port);
+    },
+    async stop() {
+      if (server) await stopChild(server.child, 'SIGTERM');
+    },
+    async kill() {
+      if (server) await stopChild(server.child, 'SIGKILL');
+    },
+    async restart() {
+      await managed.stop();
+      await managed.start();
+    },
+    async dispose() {
+      await managed.kill();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+  await managed.start();
+  return managed;
 }
