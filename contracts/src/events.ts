@@ -228,6 +228,72 @@ export const ResourceReleasedSchema = event('ResourceReleased', z.object({
 }));
 export type ResourceReleased = z.infer<typeof ResourceReleasedSchema>;
 
+/** A resource back in the plant configuration after it had been left out (marked unavailable). */
+export const ResourceMarkedAvailableSchema = event('ResourceMarkedAvailable', z.object({
+  resourceId: EntityIdSchema,
+  at: IsoInstantSchema,
+}));
+export type ResourceMarkedAvailable = z.infer<typeof ResourceMarkedAvailableSchema>;
+
+// Resource allocation queue: one stream per plant (services/resources) in which the allocation of
+// resources to orders is decided under optimistic concurrency, oldest approval first.
+
+/** An approved order asked for a technician and equipment; it waits until it gets both. */
+export const OrderQueuedForResourcesSchema = event('OrderQueuedForResources', z.object({
+  orderId: EntityIdSchema,
+  plantId: EntityIdSchema,
+  machineId: EntityIdSchema,
+  /** When allocation was first requested for the order: the queue serves the oldest first. */
+  approvedAt: IsoInstantSchema,
+  /** The order's workflow; commands sent about the order carry it as their correlation id. */
+  correlationId: z.string().min(1).max(128),
+}));
+export type OrderQueuedForResources = z.infer<typeof OrderQueuedForResourcesSchema>;
+
+/** The queue gave the order this technician and this equipment; booking them on the resources follows. */
+export const OrderResourcesReservedSchema = event('OrderResourcesReserved', z.object({
+  orderId: EntityIdSchema,
+  technicianId: EntityIdSchema,
+  equipmentId: EntityIdSchema,
+  reservedAt: IsoInstantSchema,
+}));
+export type OrderResourcesReserved = z.infer<typeof OrderResourcesReservedSchema>;
+
+/** Both reserved resources are booked for the order and the maintenance order was told. */
+export const OrderResourcesConfirmedSchema = event('OrderResourcesConfirmed', z.object({
+  orderId: EntityIdSchema,
+  technicianId: EntityIdSchema,
+  equipmentId: EntityIdSchema,
+  confirmedAt: IsoInstantSchema,
+}));
+export type OrderResourcesConfirmed = z.infer<typeof OrderResourcesConfirmedSchema>;
+
+/**
+ * The order's resources were released (it ended), or it stopped waiting; the ids are what it held
+ * (null while it waited, or when it was released before it asked). It never enters the queue again.
+ */
+export const OrderLeftResourceQueueSchema = event('OrderLeftResourceQueue', z.object({
+  orderId: EntityIdSchema,
+  technicianId: EntityIdSchema.nullable(),
+  equipmentId: EntityIdSchema.nullable(),
+  leftAt: IsoInstantSchema,
+}));
+export type OrderLeftResourceQueue = z.infer<typeof OrderLeftResourceQueueSchema>;
+
+/** A resource left out of the plant configuration: the queue reserves it for no further order. */
+export const ResourceWithdrawnFromAllocationSchema = event('ResourceWithdrawnFromAllocation', z.object({
+  resourceId: EntityIdSchema,
+  at: IsoInstantSchema,
+}));
+export type ResourceWithdrawnFromAllocation = z.infer<typeof ResourceWithdrawnFromAllocationSchema>;
+
+/** A withdrawn resource is back in the plant configuration: the queue may reserve it again. */
+export const ResourceReturnedToAllocationSchema = event('ResourceReturnedToAllocation', z.object({
+  resourceId: EntityIdSchema,
+  at: IsoInstantSchema,
+}));
+export type ResourceReturnedToAllocation = z.infer<typeof ResourceReturnedToAllocationSchema>;
+
 // Workflow (the saga that runs one incident from rule match to outcome)
 
 export const WorkflowStartedSchema = event('WorkflowStarted', z.object({
@@ -300,6 +366,13 @@ export const DomainEventSchema = z.discriminatedUnion('type', [
   ResourceMarkedUnavailableSchema,
   ResourceAllocatedSchema,
   ResourceReleasedSchema,
+  ResourceMarkedAvailableSchema,
+  OrderQueuedForResourcesSchema,
+  OrderResourcesReservedSchema,
+  OrderResourcesConfirmedSchema,
+  OrderLeftResourceQueueSchema,
+  ResourceWithdrawnFromAllocationSchema,
+  ResourceReturnedToAllocationSchema,
   WorkflowStartedSchema,
   WorkflowStepRecordedSchema,
   WorkflowTimeoutScheduledSchema,
@@ -342,6 +415,13 @@ const EVENT_DECODERS: { readonly [Type in DomainEventType]: Readonly<Record<numb
   ResourceMarkedUnavailable: { 1: currentVersion(ResourceMarkedUnavailableSchema) },
   ResourceAllocated: { 1: currentVersion(ResourceAllocatedSchema) },
   ResourceReleased: { 1: currentVersion(ResourceReleasedSchema) },
+  ResourceMarkedAvailable: { 1: currentVersion(ResourceMarkedAvailableSchema) },
+  OrderQueuedForResources: { 1: currentVersion(OrderQueuedForResourcesSchema) },
+  OrderResourcesReserved: { 1: currentVersion(OrderResourcesReservedSchema) },
+  OrderResourcesConfirmed: { 1: currentVersion(OrderResourcesConfirmedSchema) },
+  OrderLeftResourceQueue: { 1: currentVersion(OrderLeftResourceQueueSchema) },
+  ResourceWithdrawnFromAllocation: { 1: currentVersion(ResourceWithdrawnFromAllocationSchema) },
+  ResourceReturnedToAllocation: { 1: currentVersion(ResourceReturnedToAllocationSchema) },
   WorkflowStarted: { 1: currentVersion(WorkflowStartedSchema) },
   WorkflowStepRecorded: { 1: currentVersion(WorkflowStepRecordedSchema) },
   WorkflowTimeoutScheduled: { 1: currentVersion(WorkflowTimeoutScheduledSchema) },

@@ -1,0 +1,378 @@
+// Allocating a technician and equipment to approved orders, and giving them back.
+//
+// Design
+// - Streams, all in the plant's `resource` category:
+//   `{plant}.resource.{resourceId}`: one Technician or Equipment (domain/resource.ts). Its revision
+//     is the lock on the resource: ResourceAllocated is appended only with the revision of a state
+//     in which the resource is free (or already held by that same order), so a resource holds at
+//     most one order at a time whatever the rest of the system believes.
+//   `{plant}.resource.{ALLOCATION_QUEUE_ID}`: the plant's allocation queue (domain/allocationQueue.ts):
+//     OrderQueuedForResources, OrderResourcesReserved, OrderResourcesConfirmed,
+//     OrderLeftResourceQueue, ResourceWithdrawnFromAllocation / ResourceReturnedToAllocation. Its id
+//     is longer than any resource id may be, so it never collides with one.
+// - Who gets what is decided in the queue, under optimistic concurrency: a decision reads the
+//   queue and every resource of the plant, reserves a free technician AND a free equipment for
+//   each waiting order oldest approval first (approval = issuedAt of the first AllocateResources
+//   of the order), in ONE event per order, and appends with the queue revision it read. A pair is
+//   reserved as a whole or not at all, so an order never holds half an allocation by decision, and
+//   a concurrent decision (another copy, another command) fails on the revision, reloads, and sees
+//   the reservation. A resource reserved for an order that has not left is never offered again.
+// - Booking follows the reservation ("roll forward"): ResourceAllocated on the technician, then on
+//   the equipment, then RecordOrderResourcesAllocated to maintenance, then OrderResourcesConfirmed.
+//   Every step is idempotent, and every pass of every copy rolls forward ALL unconfirmed
+//   reservations of the plant, so a crash anywhere in between (technician booked, equipment not)
+//   is completed by the redelivered command or by the next command or start-up: a partial booking
+//   is always on its way to complete, never left behind.
+// - Release: ReleaseResources first releases on the resource streams what the order holds (its
+//   reservation and anything a resource stream shows it holding), then appends
+//   OrderLeftResourceQueue and, in the same append, the reservations the freed resources make
+//   possible for the next waiting orders. Resources are freed before the queue forgets the
+//   reservation, so a resource the queue offers is free on its stream. An order that left stays
+//   known (a late or redelivered AllocateResources for it changes nothing).
+// - Races:
+//   * Two copies deciding at once: one queue append wins, the other reloads and decides again.
+//   * A release racing an allocation: whichever queue append comes second sees the first. A decision
+//     that saw a resource busy which was freed after its read misses it, but the releaser's own
+//     decision comes after its frees and serves the waiting orders, so no release goes unnoticed.
+//   * A booking racing a release of the same order (the order leaves while a copy books it): the
+//     booking copy sees the order gone when it confirms and releases what it booked; if it dies
+//     first, every pass releases resources held by orders that have left.
+//   * A resource left out of the plant configuration: withdrawn in the queue first (no new
+//     reservations), outstanding reservations booked, then marked unavailable on its stream; it
+//     stays with its order until released.
+// - Replies to maintenance carry deterministic command ids (`{orderId}/resources-allocated`,
+//   `{orderId}/awaiting-resources`) and the order's correlation id (its workflow). Appends use
+//   random event ids on purpose: every append states its expected revision, so a retry cannot
+//   duplicate, and JetStream answers a repeated Nats-Msg-Id as "duplicate" before it checks the
+//   expected revision, which would acknowledge a different decision that reused the ids.
+import {
+  streamName,
+  type Actor,
+  type AllocateResources,
+  type ReleaseResources,
+  type ResourceType,
+} from '@mes/contracts';
+import {
+  DomainError,
+  TooManyConflictsError,
+  WrongExpectedRevisionError,
+  foldEvents,
+  handleCommand,
+  sendCommand,
+  toDomainMessage,
+  type EventStore,
+  type Logger,
+  type NewEvent,
+  type ServiceDeps,
+  type StreamRevision,
+} from '@mes/platform';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ALLOCATION_QUEUE_ID,
+  allocationQueueDecider,
+  missingKinds,
+  type AllocationQueueState,
+  type FreeResource,
+  type QueueCommand,
+  type QueueEvent,
+  type QueuedOrder,
+} from '../domain/allocationQueue.js';
+import { resourceDecider, resourceStatus, type RegisteredResource, type ResourceCommand, type ResourceEvent, type ResourceState } from '../domain/resource.js';
+
+export const RESOURCES_ACTOR: Actor = { kind: 'service', id: 'resources' };
+/** Queue decisions of many copies collide often; each retry reloads, so a few dozen is cheap. */
+const MAX_QUEUE_ATTEMPTS = 30;
+
+export function queueStream(plantId: string): string {
+  return streamName(plantId, 'resource', ALLOCATION_QUEUE_ID);
+}
+
+export function resourceStream(plantId: string, resourceId: string): string {
+  return streamName(plantId, 'resource', resourceId);
+}
+
+/** Why something was written: the workflow of the order (or a start-up), and the command that caused it. */
+export interface Cause {
+  correlationId: string;
+  causationId: string | null;
+}
+
+export interface AllocatorDeps {
+  store: EventStore;
+  nc: ServiceDeps['nc'];
+  logger: Logger;
+  now: () => Date;
+  /** The resources of a plant this copy knows: its configured ones and those found in the log. */
+  resourceIds(plantId: string): readonly string[];
+}
+
+/** The queue and every known resource of a plant, read together. */
+interface PlantView {
+  queue: AllocationQueueState;
+  revision: StreamRevision | 'no_stream';
+  resources: Map<string, RegisteredResource>;
+}
+
+interface Decided {
+  state: AllocationQueueState;
+  /** The free resources the decision was made with. */
+  free: FreeResource[];
+}
+
+export type Allocator = ReturnType<typeof createAllocator>;
+
+export function createAllocator(deps: AllocatorDeps) {
+  const { store, logger, now } = deps;
+
+  const readQueue = async (plantId: string): Promise<{ queue: AllocationQueueState; revision: StreamRevision | 'no_stream' }> => {
+    const { revision, events } = await store.readStream(queueStream(plantId));
+    return { queue: foldEvents(allocationQueueDecider, events.map(toDomainMessage) as QueueEvent[]), revision };
+  };
+
+  const readPlant = async (plantId: string): Promise<PlantView> => {
+    const ids = deps.resourceIds(plantId);
+    const [queue, ...streams] = await Promise.all([readQueue(plantId), ...ids.map((id) => store.readStream(resourceStream(plantId, id)))]);
+    const resources = new Map<string, RegisteredResource>();
+    streams.forEach((stream, index) => {
+      const state = foldEvents(resourceDecider, stream.events.map(toDomainMessage) as ResourceEvent[]);
+      if (state !== null) resources.set(ids[index]!, state);
+    });
+    return { queue: queue.queue, revision: queue.revision, resources };
+  };
+
+  const onResource = async (plantId: string, command: ResourceCommand, cause: Cause): Promise<ResourceState> => {
+    const result = await handleCommand({ store, now }, resourceDecider, resourceStream(plantId, command.resourceId), command, { ...cause, actor: RESOURCES_ACTOR });
+    if (result.events.length > 0) logger.info({ plantId, resourceId: command.resourceId, events: result.events.map((e) => e.type) }, 'resource updated');
+    return result.state;
+  };
+
+  /** Releases a resource held by `orderId`; null when it is not (any more) that order's. */
+  const releaseHeld = async (plantId: string, resourceId: string, orderId: string, cause: Cause): Promise<ResourceState> => {
+    try {
+      return await onResource(plantId, { type: 'ReleaseResource', resourceId, orderId, at: now().toISOString() }, cause);
+    } catch (err) {
+      if (err instanceof DomainError && (err.code === 'RESOURCE_NOT_HELD' || err.code === 'RESOURCE_NOT_REGISTERED')) return null;
+      throw err;
+    }
+  };
+
+  /** Gives back resources whose holder left the queue (a booking that raced the order's release). */
+  const releaseOrphans = async (plantId: string, view: PlantView, cause: Cause): Promise<void> => {
+    for (const resource of [...view.resources.values()]) {
+      if (resource.holder === null || !view.queue.left.has(resource.holder)) continue;
+      logger.warn({ plantId, resourceId: resource.resourceId, orderId: resource.holder }, 'resource held by an order that left the queue; releasing it');
+      const state = await releaseHeld(plantId, resource.resourceId, resource.holder, cause);
+      if (state) view.resources.set(resource.resourceId, state);
+    }
+  };
+
+  const appendToQueue = async (plantId: string, state: AllocationQueueState, events: QueueEvent[], revision: StreamRevision | 'no_stream', cause: Cause): Promise<void> => {
+    const occurredAt = now().toISOString();
+    let current = state;
+    const newEvents: NewEvent[] = events.map((event) => {
+      const correlationId =
+        event.type === 'OrderQueuedForResources'
+          ? event.data.correlationId
+          : 'orderId' in event.data
+            ? (current.orders.get(event.data.orderId)?.correlationId ?? cause.correlationId)
+            : cause.correlationId;
+      current = allocationQueueDecider.evolve(current, event);
+      return { eventId: randomUUID(), type: event.type, version: event.version, occurredAt, correlationId, causationId: cause.causationId, actor: RESOURCES_ACTOR, data: event.data };
+    });
+    await store.appendToStream(queueStream(plantId), newEvents, { expectedRevision: revision });
+  };
+
+  /**
+   * One queue decision: read the queue (and, with `withResources`, every resource of the plant),
+   * tidy up, decide, append with the queue revision read; on a conflict, again from the start.
+   */
+  const decideOnQueue = async (
+    plantId: string,
+    cause: Cause,
+    command: (free: FreeResource[]) => QueueCommand,
+    options: { withResources: boolean; prepare?: (view: PlantView) => Promise<void> },
+  ): Promise<Decided> => {
+    for (let attempt = 1; ; attempt++) {
+      let view: PlantView;
+      if (options.withResources) {
+        view = await readPlant(plantId);
+        await releaseOrphans(plantId, view, cause);
+      } else {
+        view = { ...(await readQueue(plantId)), resources: new Map() };
+      }
+      await options.prepare?.(view);
+      const free = [...view.resources.values()]
+        .filter((resource) => resourceStatus(resource) === 'Available')
+        .map((resource) => ({ resourceId: resource.resourceId, resourceType: resource.resourceType }));
+      const events = allocationQueueDecider.decide(command(free), view.queue);
+      if (events.length === 0) return { state: view.queue, free };
+      try {
+        await appendToQueue(plantId, view.queue, events, view.revision, cause);
+        const state = events.reduce(allocationQueueDecider.evolve, view.queue);
+        logEvents(plantId, events);
+        return { state, free };
+      } catch (err) {
+        if (!(err instanceof WrongExpectedRevisionError)) throw err;
+        if (attempt >= MAX_QUEUE_ATTEMPTS) throw new TooManyConflictsError(queueStream(plantId), attempt);
+        await sleep(Math.random() * Math.min(100, 5 * attempt));
+      }
+    }
+  };
+
+  const logEvents = (plantId: string, events: QueueEvent[]): void => {
+    for (const event of events) {
+      if (event.type === 'OrderResourcesReserved') logger.info({ plantId, ...event.data }, 'resources reserved for order');
+      else if (event.type === 'OrderLeftResourceQueue') logger.info({ plantId, ...event.data }, 'order left the allocation queue');
+    }
+  };
+
+  /** Books `resourceId` for the order; a holder that left the queue is released first. */
+  const book = async (plantId: string, resourceId: string, order: QueuedOrder, state: AllocationQueueState, cause: Cause): Promise<void> => {
+    const allocate: ResourceCommand = { type: 'AllocateResource', resourceId, orderId: order.orderId, at: now().toISOString() };
+    try {
+      await onResource(plantId, allocate, cause);
+    } catch (err) {
+      const holder = err instanceof DomainError && err.code === 'RESOURCE_ALREADY_ALLOCATED' ? err.details?.holder : undefined;
+      if (typeof holder !== 'string' || !state.left.has(holder)) throw err;
+      await releaseHeld(plantId, resourceId, holder, cause);
+      await onResource(plantId, allocate, cause);
+    }
+  };
+
+  /** Books every unconfirmed reservation of the plant, tells maintenance, and confirms them. */
+  const rollForward = async (plantId: string, state: AllocationQueueState, cause: Cause): Promise<AllocationQueueState> => {
+    const pending = [...state.orders.values()].filter((order) => order.reservation !== null && !order.reservation.confirmed);
+    if (pending.length === 0) return state;
+    const booked: QueuedOrder[] = [];
+    for (const order of pending) {
+      const { technicianId, equipmentId } = order.reservation!;
+      const orderCause: Cause = { correlationId: order.correlationId, causationId: cause.causationId };
+      try {
+        await book(plantId, technicianId, order, state, orderCause);
+        await book(plantId, equipmentId, order, state, orderCause);
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        // Cannot happen while every allocation goes through the queue; say so loudly, retry on the next pass.
+        logger.error({ plantId, orderId: order.orderId, technicianId, equipmentId, code: err.code, reason: err.message }, 'reserved resources cannot be booked');
+        continue;
+      }
+      await sendCommand(deps.nc, {
+        type: 'RecordOrderResourcesAllocated',
+        version: 1,
+        commandId: `${order.orderId}/resources-allocated`,
+        correlationId: order.correlationId,
+        ...(cause.causationId === null ? {} : { causationId: cause.causationId }),
+        plantId,
+        issuedAt: now().toISOString(),
+        actor: RESOURCES_ACTOR,
+        orderId: order.orderId,
+        technicianId,
+        equipmentId,
+      });
+      booked.push(order);
+    }
+    if (booked.length === 0) return state;
+    const { state: confirmed } = await decideOnQueue(plantId, cause, () => ({ type: 'ConfirmReservations', orderIds: booked.map((o) => o.orderId), at: now().toISOString() }), {
+      withResources: false,
+    });
+    // An order released while we booked it: give back what we booked for it.
+    for (const order of booked) {
+      if (!confirmed.left.has(order.orderId)) continue;
+      for (const resourceId of [order.reservation!.technicianId, order.reservation!.equipmentId]) {
+        await releaseHeld(plantId, resourceId, order.orderId, cause);
+      }
+    }
+    return confirmed;
+  };
+
+  const sendAwaitingResources = async (plantId: string, order: QueuedOrder, missing: ResourceType[], cause: Cause): Promise<void> => {
+    await sendCommand(deps.nc, {
+      type: 'MarkOrderAwaitingResources',
+      version: 1,
+      commandId: `${order.orderId}/awaiting-resources`,
+      correlationId: order.correlationId,
+      ...(cause.causationId === null ? {} : { causationId: cause.causationId }),
+      plantId,
+      issuedAt: now().toISOString(),
+      actor: RESOURCES_ACTOR,
+      orderId: order.orderId,
+      missing,
+    });
+    logger.info({ plantId, orderId: order.orderId, missing }, 'order waits for resources');
+  };
+
+  return {
+    readQueue,
+    readPlant,
+    onResource,
+
+    /** AllocateResources: queue the order (once), serve the queue, and tell maintenance the outcome. */
+    async requestResources(command: AllocateResources): Promise<void> {
+      const { plantId, orderId } = command;
+      const cause: Cause = { correlationId: command.correlationId, causationId: command.commandId };
+      const decided = await decideOnQueue(
+        plantId,
+        cause,
+        (free) => ({
+          type: 'RequestResources',
+          orderId,
+          plantId,
+          machineId: command.machineId,
+          correlationId: command.correlationId,
+          approvedAt: command.issuedAt,
+          free,
+          at: now().toISOString(),
+        }),
+        { withResources: true },
+      );
+      if (decided.state.left.has(orderId)) {
+        logger.info({ plantId, orderId }, 'allocation requested for an order whose resources were already released; ignored');
+        return;
+      }
+      await rollForward(plantId, decided.state, cause);
+      const order = decided.state.orders.get(orderId);
+      if (!order || order.reservation !== null) return;
+      const missing = missingKinds(decided.state, decided.free);
+      if (missing.length === 0) {
+        logger.warn({ plantId, orderId }, 'order waits although both kinds looked free; the next release or start-up serves it');
+        return;
+      }
+      await sendAwaitingResources(plantId, order, missing, cause);
+    },
+
+    /** ReleaseResources: free what the order holds, take it out of the queue, serve the next orders. */
+    async releaseResources(command: ReleaseResources): Promise<void> {
+      const { plantId, orderId } = command;
+      const cause: Cause = { correlationId: command.correlationId, causationId: command.commandId };
+      const prepare = async (view: PlantView): Promise<void> => {
+        const held = new Set([...view.resources.values()].filter((r) => r.holder === orderId).map((r) => r.resourceId));
+        const reservation = view.queue.orders.get(orderId)?.reservation;
+        if (reservation) held.add(reservation.technicianId).add(reservation.equipmentId);
+        for (const resourceId of held) {
+          const state = await releaseHeld(plantId, resourceId, orderId, cause);
+          if (state) view.resources.set(resourceId, state);
+        }
+      };
+      const decided = await decideOnQueue(plantId, cause, (free) => ({ type: 'ReleaseOrder', orderId, free, at: now().toISOString() }), { withResources: true, prepare });
+      await rollForward(plantId, decided.state, cause);
+    },
+
+    /** Serves waiting orders with whatever is free, and finishes any booking left half done. */
+    async serveWaitingOrders(plantId: string, cause: Cause): Promise<void> {
+      const decided = await decideOnQueue(plantId, cause, (free) => ({ type: 'ServeWaitingOrders', free, at: now().toISOString() }), { withResources: true });
+      await rollForward(plantId, decided.state, cause);
+    },
+
+    /** No further reservations of the resource; reservations made before it are booked. */
+    async withdrawResource(plantId: string, resourceId: string, cause: Cause): Promise<void> {
+      const decided = await decideOnQueue(plantId, cause, () => ({ type: 'WithdrawResource', resourceId, at: now().toISOString() }), { withResources: false });
+      await rollForward(plantId, decided.state, cause);
+    },
+
+    async returnResource(plantId: string, resourceId: string, cause: Cause): Promise<void> {
+      const decided = await decideOnQueue(plantId, cause, (free) => ({ type: 'ReturnResource', resourceId, free, at: now().toISOString() }), { withResources: true });
+      await rollForward(plantId, decided.state, cause);
+    },
+  };
+}
