@@ -4,6 +4,7 @@ import { COMMANDS_STREAM, commandSubject, streamName } from '@mes/contracts';
 import { start as approvals } from '@mes/approvals';
 import { start as ingest } from '@mes/ingest';
 import { start as maintenance } from '@mes/maintenance';
+import { start as resources } from '@mes/resources';
 import { startRuntime, type Runtime } from '@mes/platform';
 import { freePort } from '@mes/platform/testing';
 import { start as workflow } from '@mes/workflow';
@@ -30,7 +31,7 @@ describe('maintenance flow: fault reading to approval decision', () => {
   beforeAll(async () => {
     fixture = await startFlowFixture();
     const port = await freePort();
-    runtime = await startRuntime('flow', { maintenance, approvals, workflow, ingest }, { ...fixture.env, HTTP_PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
+    runtime = await startRuntime('flow', { resources, maintenance, approvals, workflow, ingest }, { ...fixture.env, HTTP_PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
   });
   afterAll(async () => {
     await runtime?.stop();
@@ -192,6 +193,56 @@ describe('maintenance flow: fault reading to approval decision', () => {
       expect(cancelled.status).toBe(200);
       expect(await cancelled.json()).toEqual({ orderId, status: 'Cancelled', changed: true });
       expect((await api(`/api/orders/${orderId}/complete`)).status).toBe(409);
+    });
+  });
+
+  describe('resources', () => {
+    const api = (path: string, body?: unknown) =>
+      fetch(`${runtime.httpUrl}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${fixture.env.API_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const lastOrderEvent = async (orderId: string) => (await orderEvents(store(), 'P3', orderId)).at(-1);
+    const resourceHolder = async (resourceId: string) => {
+      const events = (await store().readStream(streamName('P3', 'resource', resourceId))).events.filter((e) => e.type === 'ResourceAllocated' || e.type === 'ResourceReleased');
+      const last = events.at(-1);
+      return last?.type === 'ResourceAllocated' ? (last.data as { orderId: string }).orderId : null;
+    };
+
+    it('allocates the one technician and equipment to one of three approved orders, the next on completion, and frees them at the end', async () => {
+      const orders: string[] = [];
+      for (const machine of ['M-A', 'M-B', 'M-C']) {
+        await publishReading(fixture.mosquitto.url, 'P3', machine, { machineStatus: 'Fault' });
+        const mail = await eventually(`the email for ${machine}`, async () => mailsTo(fixture.smtp, 'erin@plant3.example').find((m) => m.subject?.includes(machine)));
+        const email = approvalEmail(mail);
+        expect((await submitDecision(email.approveUrl)).status).toBe(200);
+        orders.push(email.orderId);
+        // Approve one at a time, so the approval order (oldest first) is known.
+        await eventually(`${machine} approved`, async () => ((await orderEvents(store(), 'P3', email.orderId)).includes('MaintenanceOrderApproved') ? true : undefined));
+      }
+      const [first, second, third] = orders as [string, string, string];
+
+      const settled = async () => Promise.all(orders.map(lastOrderEvent));
+      await eventually('one allocated, two waiting', async () => {
+        const last = await settled();
+        return last.filter((t) => t === 'MaintenanceOrderResourcesAllocated').length === 1 && last.filter((t) => t === 'MaintenanceOrderAwaitingResources').length === 2 ? last : undefined;
+      });
+      expect(await lastOrderEvent(first)).toBe('MaintenanceOrderResourcesAllocated');
+      expect(await resourceHolder('T3-01')).toBe(first);
+      expect(await resourceHolder('EQ3-01')).toBe(first);
+      const allocated = (await store().readStream(streamName('P3', 'order', first))).events.find((e) => e.type === 'MaintenanceOrderResourcesAllocated');
+      expect(allocated?.data).toMatchObject({ technicianId: 'T3-01', equipmentId: 'EQ3-01' });
+
+      expect((await api(`/api/orders/${first}/complete`)).status).toBe(200);
+      await eventually('the oldest waiting order to get the resources', async () => ((await lastOrderEvent(second)) === 'MaintenanceOrderResourcesAllocated' ? true : undefined));
+      expect(await lastOrderEvent(third)).toBe('MaintenanceOrderAwaitingResources');
+      expect(await resourceHolder('T3-01')).toBe(second);
+
+      expect((await api(`/api/orders/${second}/complete`)).status).toBe(200);
+      await eventually('the last order to get the resources', async () => ((await lastOrderEvent(third)) === 'MaintenanceOrderResourcesAllocated' ? true : undefined));
+      expect((await api(`/api/orders/${third}/cancel`, { reason: 'done by the night shift' })).status).toBe(200);
+      await eventually('both resources free again', async () => ((await resourceHolder('T3-01')) === null && (await resourceHolder('EQ3-01')) === null ? true : undefined));
     });
   });
 });

@@ -30,6 +30,15 @@ export const FLOW_PLANTS_YAML = `plants:
     resources: []
     rules:
       - { when: { machineStatus: Fault }, action: maintenance, reason: "Machine fault" }
+  P3:
+    approvers:
+      - { email: erin@plant3.example, name: Erin Sato }
+    approvalTimeout: PT30M
+    resources:
+      - { id: T3-01, type: Technician, name: Femi Adeyemi }
+      - { id: EQ3-01, type: Equipment, name: Crane }
+    rules:
+      - { when: { machineStatus: Fault }, action: maintenance, reason: "Machine fault" }
 `;
 
 export interface FlowFixture {
