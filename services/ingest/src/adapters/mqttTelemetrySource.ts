@@ -200,7 +200,15 @@ export class MqttTelemetrySource {
     const { sharedGroup, topicFilters, logger } = this.options;
     if (sharedGroup !== undefined && this.sharedSubscription !== false) {
       const shared = topicFilters.map((filter) => `$share/${sharedGroup}/${filter}`);
-      const granted = await client.subscribeAsync(shared, { qos: 1 });
+      let granted: { qos: number }[];
+      try {
+        granted = await client.subscribeAsync(shared, { qos: 1 });
+      } catch (err) {
+        // mqtt.js rejects the whole call when the SUBACK refuses any filter (reason code >= 0x80).
+        const refused = subscriptionRefusal(err);
+        if (refused === undefined) throw err;
+        granted = refused.map((code) => ({ qos: code }));
+      }
       if (granted.every((grant) => grant.qos < 128)) {
         this.noteSubscribed(true, shared);
         return;
@@ -221,4 +229,15 @@ export class MqttTelemetrySource {
     this.subscribedOnce = true;
     this.sharedSubscription = shared;
   }
+}
+
+/**
+ * The SUBACK reason codes of a refused subscription as mqtt.js reports it (an ErrorWithSubackPacket
+ * `Subscribe error: ...` carrying the SUBACK), or undefined for any other failure (a lost connection).
+ */
+export function subscriptionRefusal(err: unknown): number[] | undefined {
+  if (!(err instanceof Error) || !err.message.startsWith('Subscribe error')) return undefined;
+  const granted = (err as { packet?: { granted?: unknown } }).packet?.granted;
+  if (!Array.isArray(granted) || !granted.some((code) => typeof code === 'number' && code >= 0x80)) return undefined;
+  return granted.map((code) => (typeof code === 'number' ? code : 0x80));
 }
