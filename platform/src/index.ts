@@ -47,3 +47,33 @@ export type { EventStoreDbEventStoreOptions } from './eventStore/eventStoreDbEve
 export { RELAY_CHECKPOINTS_BUCKET, startEventRelay } from './eventStore/eventRelay.js';
 export type { EventRelay, EventRelayOptions } from './eventStore/eventRelay.js';
 export { decodeAppend } from './eventStore/jetStreamEventStore.js';
+export { openSqlSink, parseSqlUrl } from './sql/openSqlSink.js';
+export type { MssqlLocation, OpenSqlSinkOptions, SqlLocation, SqliteLocation } from './sql/openSqlSink.js';
+export {
+  decodePosition,
+  encodePosition,
+  MIGRATIONS_TABLE,
+  POSITION_COLUMN,
+  SqlSinkUnavailableError,
+  SqlValueError,
+  tablesAfterMigrations,
+} from './sql/sqlSink.js';
+export type {
+  AppliedMigration,
+  SqlAssignment,
+  SqlColumn,
+  SqlColumnType,
+  SqlDialect,
+  SqlIndex,
+  SqlMigration,
+  SqlOp,
+  SqlPositionGuard,
+  SqlRow,
+  SqlSelectOptions,
+  SqlSink,
+  SqlTable,
+  SqlValue,
+  SqlWhenNull,
+  SqlWriteOptions,
+} from './sql/sqlSink.js';
+export { createOrderedConsumer, deleteConsumerQuietly, readRange } from './eventStore/jetStreamLog.js';

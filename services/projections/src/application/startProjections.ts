@@ -1,7 +1,71 @@
-import type { RunningService, ServiceDeps } from '@mes/platform';
+// The projections service: migrates the reporting tables (CONTRACT §2) in SQL_URL, keeps them up
+// to date from the event log and the telemetry stream (per served plant, or all plants when PLANTS
+// is unset), and serves the audit trail and its own status over HTTP.
+import { openSqlSink, type RunningService, type ServiceDeps, type SqlSink } from '@mes/platform';
+import { kvOrderIndex } from '../adapters/orderIndex.js';
+import { registerProjectionRoutes } from '../adapters/projectionRoutes.js';
+import { followTelemetry } from '../adapters/telemetryFollower.js';
+import { followEventLog, type ProjectionSource } from './projectionSources.js';
+import { LIVE_TABLES, REPORTING_MIGRATIONS } from './reportingSchema.js';
+
+/** Writes failing this long make GET /health report the SQL database as down. */
+const FAILING_HEALTH_MS = 15_000;
+
+export interface ProjectionsOptions {
+  /** Items per transaction. Default 500. */
+  batchSize?: number;
+  /** Longest an item waits for its batch to fill. Default 20 ms. */
+  flushMs?: number;
+}
+
+export function createProjectionsService(options: ProjectionsOptions = {}) {
+  return (deps: ServiceDeps) => startProjections(deps, options);
+}
 
 /** Starts the projections service on shared dependencies; `npm start` runs every service in one process this way. */
 export async function start(deps: ServiceDeps): Promise<RunningService> {
-  deps.logger.warn('the projections service is a shell so far: it handles no messages yet');
-  return { stop: async () => undefined };
+  return startProjections(deps, {});
+}
+
+async function startProjections(deps: ServiceDeps, options: ProjectionsOptions): Promise<RunningService> {
+  const { logger } = deps;
+  const sink: SqlSink = await openSqlSink(deps.config.sqlUrl);
+  const sources: ProjectionSource[] = [];
+  try {
+    const applied = await sink.migrate(REPORTING_MIGRATIONS);
+    logger.info({ sql: sink.location, migrationsApplied: applied }, 'reporting tables ready');
+    const scopes = deps.config.plants ?? [undefined];
+    const follow = { sink, tables: LIVE_TABLES, logger, batchSize: options.batchSize, flushMs: options.flushMs };
+    for (const plantId of scopes) {
+      sources.push(await followEventLog(deps.eventStore, { ...follow, plantId }));
+      sources.push(await followTelemetry(deps.nc, { ...follow, plantId }));
+    }
+  } catch (err) {
+    await Promise.all(sources.map((source) => source.stop()));
+    await sink.close();
+    throw err;
+  }
+
+  deps.health.register('sql', async () => {
+    await sink.ping();
+    const failing = sources.map((s) => s.status()).find((s) => s.stats.failingSince !== null && Date.now() - Date.parse(s.stats.failingSince) > FAILING_HEALTH_MS);
+    if (failing) throw new Error(`${sink.location}: writing ${failing.source} fails since ${failing.stats.failingSince}: ${failing.stats.lastError}`);
+  });
+  registerProjectionRoutes({
+    http: deps.http,
+    eventStore: deps.eventStore,
+    nc: deps.nc,
+    sink,
+    sources,
+    eventsInJetStream: deps.config.eventStoreUrl === undefined,
+    orderIndex: kvOrderIndex(deps.nc),
+  });
+  deps.announce(`Reporting tables: ${sink.location}  (status: {httpUrl}/api/projections/status)`);
+
+  return {
+    async stop() {
+      await Promise.all(sources.map((source) => source.stop()));
+      await sink.close();
+    },
+  };
 }

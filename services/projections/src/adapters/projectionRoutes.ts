@@ -1,0 +1,104 @@
+// GET /api/orders/{orderId}/audit (CONTRACT §5) and GET /api/projections/status (how far each
+// source is applied, where its log ends, and how many messages are still to apply). Both are
+// bearer-protected by the platform's /api hook.
+import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, TELEMETRY_STREAM } from '@mes/contracts';
+import { splitJetStreamPosition, type ServiceDeps, type SqlSink } from '@mes/platform';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { auditOrder, AuditSubjectNotFoundError, type OrderIndex } from '../application/audit.js';
+import type { ProjectionSource, SourceStatus } from '../application/projectionSources.js';
+import { lastEventPosition, lastMessage, messagesAfter } from './jetStreamLogEnd.js';
+import { telemetryFilter } from './telemetryFollower.js';
+
+export interface SourceReport {
+  source: string;
+  kind: SourceStatus['kind'];
+  plantId: string | null;
+  /** Last position applied; null before the first. */
+  checkpoint: string | null;
+  /** Position of the last item in the log; null when the log is empty or (EventStoreDB) not known. */
+  end: string | null;
+  /** Messages in the log after the checkpoint; null when not known. */
+  behind: number | null;
+  upToDate: boolean | null;
+  applied: number;
+  skipped: number;
+  batches: number;
+  lastCommittedAt: string | null;
+  failingSince: string | null;
+  /** Since when a rebuild holds this source's writes while it swaps the tables in. */
+  pausedSince: string | null;
+  lastError: string | null;
+}
+
+export interface StatusDeps {
+  nc: ServiceDeps['nc'];
+  sink: SqlSink;
+  sources: readonly ProjectionSource[];
+  /** False with EventStoreDB: the log's end is then not in JetStream positions. */
+  eventsInJetStream: boolean;
+}
+
+export async function projectionsStatus(deps: StatusDeps): Promise<{ sql: { location: string; dialect: string; reachable: boolean; error?: string }; sources: SourceReport[] }> {
+  let reachable = true;
+  let error: string | undefined;
+  await deps.sink.ping().catch((err: unknown) => {
+    reachable = false;
+    error = (err as Error).message;
+  });
+  const jsm = await jetstreamManager(deps.nc);
+  const sources = await Promise.all(
+    deps.sources.map(async (source): Promise<SourceReport> => {
+      const status = source.status();
+      let end: bigint | undefined;
+      let behind: number | null = null;
+      let known = true;
+      try {
+        if (status.kind === 'events') {
+          if (!deps.eventsInJetStream) known = false;
+          else {
+            const filter = `${EVENTS_SUBJECT_PREFIX}.${status.plantId ?? '*'}.>`;
+            const last = await lastMessage(deps.nc, jsm, EVENTS_STREAM, filter);
+            end = last ? lastEventPosition(last) : undefined;
+            behind = await messagesAfter(jsm, EVENTS_STREAM, filter, status.checkpoint === undefined ? 0 : splitJetStreamPosition(status.checkpoint).sequence);
+          }
+        } else {
+          const filter = telemetryFilter(status.plantId);
+          const last = await lastMessage(deps.nc, jsm, TELEMETRY_STREAM, filter);
+          end = last ? BigInt(last.seq) : undefined;
+          behind = await messagesAfter(jsm, TELEMETRY_STREAM, filter, status.checkpoint === undefined ? 0 : Number(status.checkpoint));
+        }
+      } catch {
+        known = false;
+      }
+      return {
+        source: status.source,
+        kind: status.kind,
+        plantId: status.plantId ?? null,
+        checkpoint: status.checkpoint?.toString() ?? null,
+        end: end?.toString() ?? null,
+        behind: known ? behind : null,
+        upToDate: known ? (end === undefined ? true : status.checkpoint !== undefined && status.checkpoint >= end) : null,
+        applied: status.stats.applied,
+        skipped: status.stats.skipped,
+        batches: status.stats.batches,
+        lastCommittedAt: status.stats.lastCommittedAt,
+        failingSince: status.stats.failingSince,
+        pausedSince: status.stats.pausedSince,
+        lastError: status.stats.lastError,
+      };
+    }),
+  );
+  return { sql: { location: deps.sink.location, dialect: deps.sink.dialect, reachable, ...(error ? { error } : {}) }, sources };
+}
+
+export function registerProjectionRoutes(deps: Pick<ServiceDeps, 'http' | 'eventStore'> & StatusDeps & { orderIndex: OrderIndex }): void {
+  deps.http.get<{ Params: { orderId: string } }>('/api/orders/:orderId/audit', async (request, reply) => {
+    try {
+      return reply.send(await auditOrder({ eventStore: deps.eventStore, orderIndex: deps.orderIndex }, request.params.orderId));
+    } catch (err) {
+      if (err instanceof AuditSubjectNotFoundError) return reply.code(404).send({ error: 'order_not_found', message: err.message });
+      throw err;
+    }
+  });
+  deps.http.get('/api/projections/status', async (_request, reply) => reply.send(await projectionsStatus(deps)));
+}

@@ -1,0 +1,216 @@
+// The `mes` command (CONTRACT §5): `mes audit order <OrderID>`, `mes audit machine <MachineID>`
+// (`--json`: one JSON object per line) and `mes projections rebuild`. It reads the same
+// environment as the services (NATS_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS).
+// Exit codes: 0 done, 1 error (with one clear message), 2 wrong usage.
+import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX } from '@mes/contracts';
+import {
+  ConfigError,
+  connectNats,
+  createEventStoreDbClient,
+  createLogger,
+  drainNats,
+  EventStoreDbEventStore,
+  JetStreamEventStore,
+  loadConfig,
+  loadPlantConfigFile,
+  openSqlSink,
+  withoutCredentials,
+  type Config,
+  type EventStore,
+} from '@mes/platform';
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Writable } from 'node:stream';
+import { auditMachine, auditOrder, AuditSubjectNotFoundError } from '../application/audit.js';
+import { rebuildReportingTables, type RebuildProgress } from '../application/rebuildReportingTables.js';
+import { kvOrderIndex } from '../adapters/orderIndex.js';
+import { rebuildDeps } from '../adapters/rebuildSources.js';
+import { formatAuditLine, type AuditEntry } from '../domain/auditTrail.js';
+
+export const USAGE = `Usage:
+  mes audit order <OrderID> [--json]      history of a maintenance order, oldest first
+  mes audit machine <MachineID> [--json]  condition changes and orders of a machine, oldest first
+  mes projections rebuild [--batch-size N]
+                                          drop and rebuild the SQL reporting tables from the event log
+  mes help
+
+--json prints one JSON object per line. Settings come from the environment: NATS_URL,
+EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS (see README "Configuration").`;
+
+export type CliCommand =
+  | { kind: 'help' }
+  | { kind: 'auditOrder'; orderId: string; json: boolean }
+  | { kind: 'auditMachine'; machineId: string; json: boolean }
+  | { kind: 'rebuild'; batchSize: number | undefined };
+
+export type ParsedArgs = CliCommand | { kind: 'usage'; error: string };
+
+export function parseCliArgs(argv: readonly string[]): ParsedArgs {
+  const flags = argv.filter((arg) => arg.startsWith('-'));
+  const words = argv.filter((arg, index) => !arg.startsWith('-') && !(index > 0 && argv[index - 1] === '--batch-size'));
+  if (words.length === 0 || words[0] === 'help' || flags.includes('--help') || flags.includes('-h')) {
+    return words.length === 0 && flags.length === 0 ? { kind: 'usage', error: 'no command given' } : { kind: 'help' };
+  }
+  const [group, action, subject, ...rest] = words;
+  if (group === 'audit') {
+    const unknown = flags.filter((flag) => flag !== '--json');
+    if (unknown.length > 0) return { kind: 'usage', error: `unknown option ${unknown[0]} for mes audit` };
+    if (action !== 'order' && action !== 'machine') return { kind: 'usage', error: `mes audit takes order or machine${action === undefined ? '' : ` (got "${action}")`}` };
+    if (subject === undefined) return { kind: 'usage', error: `mes audit ${action} needs the ${action === 'order' ? 'OrderID' : 'MachineID'}` };
+    if (rest.length > 0) return { kind: 'usage', error: `unexpected argument "${rest[0]}"` };
+    const json = flags.includes('--json');
+    return action === 'order' ? { kind: 'auditOrder', orderId: subject, json } : { kind: 'auditMachine', machineId: subject, json };
+  }
+  if (group === 'projections') {
+    if (action !== 'rebuild') return { kind: 'usage', error: `mes projections takes rebuild${action === undefined ? '' : ` (got "${action}")`}` };
+    if (subject !== undefined) return { kind: 'usage', error: `unexpected argument "${subject}"` };
+    let batchSize: number | undefined;
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i]!;
+      if (!arg.startsWith('-')) continue;
+      if (arg !== '--batch-size') return { kind: 'usage', error: `unknown option ${arg} for mes projections rebuild` };
+      const value = argv[i + 1];
+      if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 100_000) {
+        return { kind: 'usage', error: '--batch-size takes a whole number from 1 to 100000' };
+      }
+      batchSize = Number(value);
+    }
+    return { kind: 'rebuild', batchSize };
+  }
+  return { kind: 'usage', error: `unknown command "${group}"` };
+}
+
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+}
+
+/** An error the person can act on: printed as `mes: message`, exit code 1. */
+class CliError extends Error {}
+
+const line = (stream: Writable, text: string) => void stream.write(`${text}\n`);
+const count = (n: number) => n.toLocaleString('en-US');
+
+export function formatProgress(progress: RebuildProgress): string {
+  const what = progress.source === 'events' ? 'events' : 'readings';
+  const at = progress.position === undefined ? 'none yet' : progress.position.toString();
+  const of = progress.end === undefined ? '' : ` of ${progress.end.toString()}`;
+  return `rebuild: ${progress.phase} ${what}: ${count(progress.applied)} applied (${count(progress.rate)}/s), position ${at}${of}, ${(progress.elapsedMs / 1000).toFixed(1)} s`;
+}
+
+async function openEventStore(config: Config, nc: NatsConnection): Promise<{ store: EventStore; close(): Promise<void> }> {
+  if (config.eventStoreUrl !== undefined) {
+    const client = createEventStoreDbClient(config.eventStoreUrl);
+    const store = new EventStoreDbEventStore({ client });
+    return {
+      store,
+      async close() {
+        await store.close();
+        await client.dispose();
+      },
+    };
+  }
+  try {
+    await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) {
+      throw new CliError(`no event log at ${config.natsUrl} (NATS_URL): JetStream has no stream ${EVENTS_STREAM}; has MES run against this server?`);
+    }
+    throw err;
+  }
+  const store = new JetStreamEventStore({ nc, stream: EVENTS_STREAM, subjectPrefix: EVENTS_SUBJECT_PREFIX });
+  return { store, close: () => store.close() };
+}
+
+function printEntries(io: CliIo, entries: AuditEntry[], json: boolean): void {
+  for (const entry of entries) line(io.stdout, json ? JSON.stringify(entry) : formatAuditLine(entry));
+}
+
+async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(io.env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message);
+    throw err;
+  }
+  const logger = createLogger({ service: 'mes', level: 'warn', destination: io.stderr });
+  const nc = await connectNats({ url: config.natsUrl, name: 'mes-cli', logger, initialTimeoutMs: 5_000 }).catch((err: unknown) => {
+    throw new CliError((err as Error).message);
+  });
+  try {
+    const events = await openEventStore(config, nc);
+    try {
+      switch (command.kind) {
+        case 'auditOrder': {
+          const audit = await auditOrder({ eventStore: events.store, orderIndex: kvOrderIndex(nc) }, command.orderId);
+          if (!command.json) line(io.stdout, `Order ${audit.orderId}: machine ${audit.machineId}, plant ${audit.plantId}, workflow ${audit.workflowId}`);
+          printEntries(io, audit.entries, command.json);
+          return;
+        }
+        case 'auditMachine': {
+          const plants = config.plants ?? Object.keys(loadPlantConfigFile(config.plantConfigPath).plants);
+          const audit = await auditMachine({ eventStore: events.store, orderIndex: kvOrderIndex(nc) }, command.machineId, plants);
+          if (!command.json) {
+            line(io.stdout, `Machine ${audit.machineId}: plant ${audit.plants.join(', ')}; orders: ${audit.orders.length === 0 ? 'none' : audit.orders.join(', ')}`);
+          }
+          printEntries(io, audit.entries, command.json);
+          return;
+        }
+        case 'rebuild': {
+          const sink = await openSqlSink(config.sqlUrl).catch((err: unknown) => {
+            throw new CliError(`cannot open the reporting database ${withoutCredentials(config.sqlUrl)} (SQL_URL): ${(err as Error).message}`);
+          });
+          try {
+            line(io.stdout, `rebuild: reporting tables in ${sink.location}, from the event log at ${config.eventStoreUrl === undefined ? config.natsUrl : withoutCredentials(config.eventStoreUrl)}`);
+            const report = await rebuildReportingTables(rebuildDeps({ sink, eventStore: events.store, nc, eventsInJetStream: config.eventStoreUrl === undefined }), {
+              ...(command.batchSize === undefined ? {} : { batchSize: command.batchSize }),
+              onProgress: (progress) => line(io.stdout, formatProgress(progress)),
+            });
+            const seconds = report.elapsedMs / 1000;
+            const total = report.events.applied + report.telemetry.applied;
+            line(
+              io.stdout,
+              `rebuild: done in ${seconds.toFixed(1)} s: ${count(report.events.applied)} events (to position ${report.events.position?.toString() ?? 'none'}) and ` +
+                `${count(report.telemetry.applied)} readings (to sequence ${report.telemetry.position?.toString() ?? 'none'}), ${count(Math.round(total / Math.max(seconds, 0.001)))}/s; ` +
+                `MESData, MaintenanceOrders, Resources and Approvals replaced (swap attempts: ${report.swapAttempts})`,
+            );
+          } finally {
+            await sink.close();
+          }
+          return;
+        }
+        default: {
+          const _exhaustive: never = command;
+          return _exhaustive;
+        }
+      }
+    } finally {
+      await events.close();
+    }
+  } finally {
+    await drainNats(nc);
+  }
+}
+
+/** Runs one `mes` command line; resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const command = parseCliArgs(argv);
+  if (command.kind === 'usage') {
+    line(io.stderr, `mes: ${command.error}\n\n${USAGE}`);
+    return 2;
+  }
+  if (command.kind === 'help') {
+    line(io.stdout, USAGE);
+    return 0;
+  }
+  try {
+    await run(command, io);
+    return 0;
+  } catch (err) {
+    if (err instanceof CliError || err instanceof AuditSubjectNotFoundError) line(io.stderr, `mes: ${err.message}`);
+    else line(io.stderr, `mes: ${(err as Error).message ?? String(err)}`);
+    return 1;
+  }
+}

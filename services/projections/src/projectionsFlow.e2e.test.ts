@@ -1,0 +1,263 @@
+// A whole order's life through every service in one process (ingest, workflow, maintenance,
+// approvals, resources, projections) against real nats-server, Mosquitto, an SMTP server and a
+// SQLite file: then every column of every reporting row it touched is checked against CONTRACT §2
+// and the event log, and its audit trail is read over HTTP and with the `mes` CLI.
+import { COMMANDS_STREAM, TELEMETRY_STREAM, streamName, type EventEnvelope, type TelemetryReading } from '@mes/contracts';
+import { start as approvals } from '@mes/approvals';
+import { start as ingest } from '@mes/ingest';
+import { start as maintenance } from '@mes/maintenance';
+import { readRange, startRuntime, type RecordedEvent, type Runtime } from '@mes/platform';
+import { freePort } from '@mes/platform/testing';
+import { start as resources } from '@mes/resources';
+import { start as workflow } from '@mes/workflow';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import Database from 'better-sqlite3';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { start as projections } from './index.js';
+import { runCli } from './cli/mesCli.js';
+import type { AuditEntry } from './domain/auditTrail.js';
+import { approvalLinks, eventually, publishReading, startFlowFixture, submitDecision, type FlowFixture } from './testing/flowFixture.js';
+import { waitUntilCaughtUp } from './testing/projectionsFixture.js';
+
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const padded = (position: bigint) => position.toString().padStart(39, '0');
+
+/** The declared columns of CONTRACT §2 (SQLite's closest types) and our bookkeeping, in order. */
+const EXPECTED_COLUMNS: Record<string, [string, string, 0 | 1][]> = {
+  MESData: [
+    ['EventID', 'TEXT', 1], ['ID', 'TEXT', 1], ['PlantID', 'TEXT', 1], ['MachineStatus', 'TEXT', 1], ['QualityTrend', 'TEXT', 1],
+    ['ProductionTarget', 'REAL', 1], ['ProductionActual', 'REAL', 1], ['Timestamp', 'TEXT', 1], ['LastPosition', 'TEXT', 1],
+  ],
+  MaintenanceOrders: [
+    ['OrderID', 'TEXT', 1], ['MachineID', 'TEXT', 1], ['PlantID', 'TEXT', 1], ['Status', 'TEXT', 1], ['Reason', 'TEXT', 1], ['CreatedAt', 'TEXT', 1],
+    ['UpdatedAt', 'TEXT', 1], ['DecidedBy', 'TEXT', 0], ['DecidedAt', 'TEXT', 0], ['TechnicianID', 'TEXT', 0], ['EquipmentID', 'TEXT', 0], ['LastPosition', 'TEXT', 1],
+  ],
+  Resources: [
+    ['ResourceID', 'TEXT', 1], ['ResourceType', 'TEXT', 1], ['PlantID', 'TEXT', 1], ['Name', 'TEXT', 1], ['Status', 'TEXT', 1], ['OrderID', 'TEXT', 0],
+    ['UpdatedAt', 'TEXT', 1], ['UnavailableReason', 'TEXT', 0], ['LastPosition', 'TEXT', 1],
+  ],
+  Approvals: [
+    ['ApprovalID', 'TEXT', 1], ['OrderID', 'TEXT', 1], ['Approver', 'TEXT', 1], ['Status', 'TEXT', 1], ['RequestedAt', 'TEXT', 1], ['DecidedAt', 'TEXT', 0],
+    ['Comment', 'TEXT', 0], ['LastPosition', 'TEXT', 1],
+  ],
+};
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await runCli(args, { stdout, stderr, env });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+describe('reporting tables and audit trail of an order, from the fault reading to completion', () => {
+  let fixture: FlowFixture;
+  let runtime: Runtime;
+  let resourcesServed = false;
+  let db: Database.Database;
+  let orderId: string;
+  const api = (path: string, init: RequestInit = {}, token: string | null = fixture.env.API_TOKEN!) =>
+    fetch(`${runtime.httpUrl}${path}`, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.body ? { 'content-type': 'application/json' } : {}) } });
+  const store = () => runtime.deps.eventStore;
+  const streamEvents = async (category: 'order' | 'approval' | 'resource' | 'workflow', id: string) => (await store().readStream(streamName('P1', category, id))).events;
+  const last = (events: RecordedEvent[], type: string) => events.filter((e) => e.type === type).at(-1);
+  const caughtUp = () => waitUntilCaughtUp(runtime.httpUrl, 30_000, fixture.env.API_TOKEN);
+  const row = (table: string, where: string, value: string) => db.prepare(`SELECT * FROM "${table}" WHERE "${where}" = ?`).get(value) as Record<string, unknown> | undefined;
+
+  beforeAll(async () => {
+    fixture = await startFlowFixture();
+    const port = await freePort();
+    runtime = await startRuntime('flow', { projections, resources, maintenance, approvals, workflow, ingest }, { ...fixture.env, HTTP_PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
+    // The resources service is being written alongside; allocation is checked when it handles commands.
+    resourcesServed = await (await jetstreamManager(runtime.deps.nc)).consumers.info(COMMANDS_STREAM, 'resources-P1').then(() => true, () => false);
+    if (!resourcesServed) console.warn('projections flow test: the resources service handles no commands yet; allocation is not checked');
+  });
+  afterAll(async () => {
+    db?.close();
+    await runtime?.stop();
+    await fixture?.dispose();
+  });
+
+  it('fills every column of every row the order touched, as CONTRACT §2 says', async () => {
+    await publishReading(fixture.mosquitto.url, 'P1', 'M-1', { machineStatus: 'Running', qualityTrend: 'Stable', productionTarget: 100, productionActual: 97.5, timestamp: '2026-11-25T11:00:00+01:00', messageId: 'flow-1' });
+    await publishReading(fixture.mosquitto.url, 'P1', 'M-1', { machineStatus: 'Fault', qualityTrend: 'Declining', productionTarget: 100, productionActual: 40.25, timestamp: '2026-11-25T10:00:05.123Z', messageId: 'flow-2' });
+    const mail = await eventually('the email to alice', async () => fixture.smtp.messages.find((m) => m.subject?.includes('M-1')));
+    const links = approvalLinks(mail);
+    orderId = links.orderId;
+    expect((await submitDecision(links.approveUrl, 'Go ahead')).status).toBe(200);
+
+    const [technicianId, equipmentId] = resourcesServed ? ['T-01', 'EQ-01'] : [null, null];
+    if (resourcesServed) {
+      await eventually('the allocation', async () => last(await streamEvents('order', orderId), 'MaintenanceOrderResourcesAllocated'));
+      await caughtUp();
+      db = new Database(fixture.env.SQL_URL!.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+      // While the work goes on, the resources show who holds them.
+      expect(row('Resources', 'ResourceID', 'T-01')).toMatchObject({ Status: 'Allocated', OrderID: orderId });
+      expect(row('Resources', 'ResourceID', 'EQ-01')).toMatchObject({ Status: 'Allocated', OrderID: orderId });
+      expect(row('MaintenanceOrders', 'OrderID', orderId)).toMatchObject({ Status: 'ResourcesAllocated', TechnicianID: 'T-01', EquipmentID: 'EQ-01' });
+    } else {
+      await eventually('the approval', async () => last(await streamEvents('order', orderId), 'MaintenanceOrderApproved'));
+    }
+
+    const completed = await api(`/api/orders/${orderId}/complete`, { method: 'POST', body: JSON.stringify({ by: 'dana@plant1.example' }) });
+    expect(completed.status).toBe(200);
+    const opened = (await streamEvents('order', orderId)).find((e) => e.type === 'MaintenanceOrderOpened')!;
+    await eventually('the workflow to end', async () => last(await streamEvents('workflow', opened.correlationId), 'WorkflowCompleted'));
+    if (resourcesServed) {
+      for (const id of ['T-01', 'EQ-01']) await eventually(`the release of ${id}`, async () => last(await streamEvents('resource', id), 'ResourceReleased'));
+    }
+    await caughtUp();
+    db ??= new Database(fixture.env.SQL_URL!.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+
+    for (const [table, columns] of Object.entries(EXPECTED_COLUMNS)) {
+      const info = db.prepare(`SELECT name, type, "notnull" FROM pragma_table_info(?)`).all(table) as { name: string; type: string; notnull: number }[];
+      expect(info.map((c) => [c.name, c.type, c.notnull]), table).toEqual(columns);
+    }
+
+    // MESData: one row per accepted reading, keyed by the reading event's id, at its stream sequence.
+    const jsm = await jetstreamManager(runtime.deps.nc);
+    const readings: { seq: number; envelope: EventEnvelope<'MachineReadingRecorded', TelemetryReading> }[] = [];
+    for await (const msg of readRange(jetstream(runtime.deps.nc), jsm, TELEMETRY_STREAM, 'telemetry.P1.M-1', 1)) readings.push({ seq: msg.seq, envelope: msg.json() });
+    expect(readings).toHaveLength(2);
+    const mesRows = db.prepare(`SELECT * FROM "MESData" WHERE "ID" = 'M-1' ORDER BY "Timestamp"`).all();
+    expect(mesRows).toEqual([
+      { EventID: readings[0]!.envelope.eventId, ID: 'M-1', PlantID: 'P1', MachineStatus: 'Running', QualityTrend: 'Stable', ProductionTarget: 100, ProductionActual: 97.5, Timestamp: '2026-11-25T10:00:00.000Z', LastPosition: padded(BigInt(readings[0]!.seq)) },
+      { EventID: readings[1]!.envelope.eventId, ID: 'M-1', PlantID: 'P1', MachineStatus: 'Fault', QualityTrend: 'Declining', ProductionTarget: 100, ProductionActual: 40.25, Timestamp: '2026-11-25T10:00:05.123Z', LastPosition: padded(BigInt(readings[1]!.seq)) },
+    ]);
+
+    // MaintenanceOrders: the order's current state, every time from its events.
+    const orderStream = await streamEvents('order', orderId);
+    const approvedEvent = last(orderStream, 'MaintenanceOrderApproved')!;
+    const completedEvent = last(orderStream, 'MaintenanceOrderCompleted')!;
+    const decided = approvedEvent.data as { decidedAt: string; decidedBy: string };
+    expect(row('MaintenanceOrders', 'OrderID', orderId)).toEqual({
+      OrderID: orderId,
+      MachineID: 'M-1',
+      PlantID: 'P1',
+      Status: 'Completed',
+      Reason: 'Machine fault',
+      CreatedAt: new Date((opened.data as { openedAt: string }).openedAt).toISOString(),
+      UpdatedAt: new Date((completedEvent.data as { completedAt: string }).completedAt).toISOString(),
+      DecidedBy: 'alice@plant1.example',
+      DecidedAt: new Date(decided.decidedAt).toISOString(),
+      TechnicianID: technicianId,
+      EquipmentID: equipmentId,
+      LastPosition: padded(completedEvent.position),
+    });
+
+    // Approvals: the one request, approved by its approver with the comment.
+    const approvalStream = await streamEvents('approval', orderId);
+    const requested = last(approvalStream, 'ApprovalRequested')!.data as { approvalId: string; requestedAt: string };
+    const decidedEvent = last(approvalStream, 'ApprovalDecided')!;
+    expect(db.prepare(`SELECT * FROM "Approvals" WHERE "OrderID" = ?`).all(orderId)).toEqual([
+      {
+        ApprovalID: requested.approvalId,
+        OrderID: orderId,
+        Approver: 'alice@plant1.example',
+        Status: 'Approved',
+        RequestedAt: new Date(requested.requestedAt).toISOString(),
+        DecidedAt: new Date((decidedEvent.data as { decidedAt: string }).decidedAt).toISOString(),
+        Comment: 'Go ahead',
+        LastPosition: padded(decidedEvent.position),
+      },
+    ]);
+
+    // Resources: registered from the plant configuration, allocated, released after completion.
+    if (resourcesServed) {
+      for (const [id, type, name] of [['T-01', 'Technician', 'Dana Ruiz'], ['EQ-01', 'Equipment', 'Scissor lift']] as const) {
+        const released = last(await streamEvents('resource', id), 'ResourceReleased')!;
+        expect(row('Resources', 'ResourceID', id)).toEqual({
+          ResourceID: id, ResourceType: type, PlantID: 'P1', Name: name, Status: 'Available', OrderID: null,
+          UpdatedAt: new Date((released.data as { at: string }).at).toISOString(), UnavailableReason: null, LastPosition: padded(released.position),
+        });
+      }
+    }
+    for (const table of ['MaintenanceOrders', 'Approvals', 'Resources', 'MESData']) {
+      for (const record of db.prepare(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[]) {
+        for (const column of ['Timestamp', 'CreatedAt', 'UpdatedAt', 'DecidedAt', 'RequestedAt']) {
+          if (record[column] !== undefined && record[column] !== null) expect(record[column], `${table}.${column}`).toMatch(ISO_UTC);
+        }
+      }
+    }
+  });
+
+  it('serves the order history from the event log, oldest first, with the approver and the decision', async () => {
+    expect((await api(`/api/orders/${orderId}/audit`, {}, null)).status).toBe(401);
+    const response = await api(`/api/orders/${orderId}/audit`);
+    expect(response.status).toBe(200);
+    const audit = (await response.json()) as { orderId: string; machineId: string; plantId: string; entries: AuditEntry[] };
+    expect(audit).toMatchObject({ orderId, machineId: 'M-1', plantId: 'P1' });
+    const types = audit.entries.map((e) => e.eventType);
+    const story = ['MachineStatusChanged', 'MaintenanceOrderOpened', 'ApprovalRequested', 'ApprovalEmailSent', 'ApprovalDecided', ...(resourcesServed ? ['MaintenanceOrderResourcesAllocated'] : []), 'MaintenanceOrderCompleted'];
+    const at = story.map((type) => types.indexOf(type));
+    expect(at.every((index) => index >= 0), `${story.join(', ')} in ${types.join(', ')}`).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    expect(audit.entries.map((e) => BigInt(e.position))).toEqual(audit.entries.map((e) => BigInt(e.position)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    expect(types.filter((t) => t === 'MachineStatusChanged')).toHaveLength(1);
+
+    const trigger = audit.entries[at[0]!]!;
+    expect(trigger).toMatchObject({ actor: { kind: 'device', id: 'M-1' }, data: { current: { machineStatus: 'Fault' }, reading: { messageId: 'flow-2' } } });
+    expect(audit.entries[at[3]!]).toMatchObject({ actor: { kind: 'service', id: 'approvals' }, data: { to: 'alice@plant1.example' } });
+    const decision = audit.entries[at[4]!]!;
+    expect(decision).toMatchObject({
+      actor: { kind: 'person', id: 'alice@plant1.example', name: 'Alice Novak' },
+      data: { decision: 'approved', approver: { email: 'alice@plant1.example', name: 'Alice Novak' }, comment: 'Go ahead', userAgent: 'flow-test-browser/1.0' },
+    });
+    expect(decision.time).toMatch(ISO_UTC);
+    expect(decision.summary).toMatch(/^approved by Alice Novak <alice@plant1\.example> at .*: "Go ahead"/);
+    expect(audit.entries.at(-1)!.time >= decision.time).toBe(true);
+    expect(audit.entries[at.at(-1)!]).toMatchObject({ actor: { kind: 'person', id: 'dana@plant1.example' } });
+
+    const unknown = await api('/api/orders/MO_unknown/audit');
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ error: 'order_not_found', message: 'no maintenance order MO_unknown' });
+  });
+
+  it('prints the same history with mes audit, one JSON object per line with --json', async () => {
+    const env = { ...fixture.env, LOG_LEVEL: 'warn' };
+    const json = await cli(['audit', 'order', orderId, '--json'], env);
+    expect(json).toMatchObject({ code: 0, stderr: '' });
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+    const fromApi = ((await (await api(`/api/orders/${orderId}/audit`)).json()) as { entries: AuditEntry[] }).entries;
+    expect(lines).toEqual(fromApi);
+
+    const text = await cli(['audit', 'order', orderId], env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^Order ${orderId}: machine M-1, plant P1, workflow WF_`));
+    expect(text.stdout).toMatch(/ApprovalDecided\s+Alice Novak <alice@plant1\.example>\s+approved by Alice Novak/);
+
+    const machine = await cli(['audit', 'machine', 'M-1', '--json'], env);
+    expect(machine.code).toBe(0);
+    const machineEntries = machine.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+    // Both condition changes (Running, then Fault) and the whole order.
+    expect(machineEntries.filter((e) => e.eventType === 'MachineStatusChanged')).toHaveLength(2);
+    expect(machineEntries.map((e) => e.eventId)).toEqual(expect.arrayContaining(lines.map((e) => e.eventId)));
+
+    expect(await cli(['audit', 'order', 'MO_nope'], env)).toEqual({ code: 1, stdout: '', stderr: 'mes: no maintenance order MO_nope\n' });
+    expect((await cli(['audit', 'machine', 'M-404'], env)).stderr).toBe('mes: no machine M-404 in the event log of plant P1\n');
+    expect((await cli(['audit', 'order'], env)).code).toBe(2);
+    expect((await cli(['audit', 'order', orderId], { ...env, NATS_URL: 'nats://127.0.0.1:1' })).stderr).toMatch(/^mes: cannot reach NATS at nats:\/\/127\.0\.0\.1:1 \(NATS_URL\)/);
+  });
+
+  it('rebuilds the tables with mes projections rebuild, to the same content', async () => {
+    const dump = () => Object.fromEntries(Object.keys(EXPECTED_COLUMNS).map((table) => [table, db.prepare(`SELECT * FROM "${table}" ORDER BY 1`).all()]));
+    const before = dump();
+    const rebuild = await cli(['projections', 'rebuild'], { ...fixture.env, LOG_LEVEL: 'warn' });
+    expect(rebuild.stderr).toBe('');
+    expect(rebuild.code).toBe(0);
+    expect(rebuild.stdout).toMatch(/^rebuild: reporting tables in sqlite:.*mes\.sqlite/);
+    expect(rebuild.stdout).toMatch(/rebuild: copying events: \d+ applied \(\d+\/s\), position \d+ of \d+/);
+    expect(rebuild.stdout).toMatch(/rebuild: done in [\d.]+ s: \d+ events .* and 2 readings/);
+    db.close();
+    db = new Database(fixture.env.SQL_URL!.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+    expect(dump()).toEqual(before);
+  });
+});
