@@ -5,9 +5,9 @@ import { start as approvals } from '@mes/approvals';
 import { start as ingest } from '@mes/ingest';
 import { start as maintenance } from '@mes/maintenance';
 import { startRuntime, type Runtime } from '@mes/platform';
-import { freePort } from '@mes/platform/testing';
+import { freePort, startServiceProcess } from '@mes/platform/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,25 +23,8 @@ describe('workflow service crash while waiting for approval', () => {
 
   /** Runs the workflow service alone in its own process, as a deployment would; resolves once it serves. */
   async function startWorkflowProcess(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [workflowMain], {
-      env: { PATH: process.env.PATH, ...fixture.env, LOG_LEVEL: 'info', HTTP_PORT: String(await freePort()) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = await startServiceProcess(workflowMain, { ...fixture.env, LOG_LEVEL: 'info', HTTP_PORT: String(await freePort()) });
     children.push(child);
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`workflow process did not start:\n${output}`)), 20_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('MES is running')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`workflow process exited with ${code}:\n${output}`)));
-    });
     return child;
   }
 

@@ -110,3 +110,30 @@ export async function startManagedServer(binary: string, args: string[], port: n
   await managed.start();
   return managed;
 }
+
+/**
+ * Runs a service entry point (`node <entry>`) in a process of its own, as a deployment would, and
+ * resolves once it printed its banner (`MES is running`); rejects with its output if it exits or
+ * takes longer than `timeoutMs`.
+ */
+export async function startServiceProcess(entry: string, env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [entry], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${entry} did not start within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-20_000);
+      if (output.includes('MES is running')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${entry} exited with ${signal ?? `code ${String(code)}`}:\n${output}`));
+    });
+  });
+  return child;
+}

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start as projections } from './index.js';
 import { runCli } from './cli/mesCli.js';
 import type { AuditEntry } from './domain/auditTrail.js';
-import { approvalLinks, eventually, publishReading, startFlowFixture, submitDecision, type FlowFixture } from './testing/flowFixture.js';
+import { approvalEmail, eventually, publishReading, startFlowFixture, submitDecision, type FlowFixture } from './testing/flowFixture.js';
 import { waitUntilCaughtUp } from './testing/projectionsFixture.js';
 
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -90,7 +90,7 @@ describe('reporting tables and audit trail of an order, from the fault reading t
     await publishReading(fixture.mosquitto.url, 'P1', 'M-1', { machineStatus: 'Running', qualityTrend: 'Stable', productionTarget: 100, productionActual: 97.5, timestamp: '2026-11-25T11:00:00+01:00', messageId: 'flow-1' });
     await publishReading(fixture.mosquitto.url, 'P1', 'M-1', { machineStatus: 'Fault', qualityTrend: 'Declining', productionTarget: 100, productionActual: 40.25, timestamp: '2026-11-25T10:00:05.123Z', messageId: 'flow-2' });
     const mail = await eventually('the email to alice', async () => fixture.smtp.messages.find((m) => m.subject?.includes('M-1')));
-    const links = approvalLinks(mail);
+    const links = approvalEmail(mail);
     orderId = links.orderId;
     expect((await submitDecision(links.approveUrl, 'Go ahead')).status).toBe(200);
 

@@ -2,9 +2,9 @@
 // a new process resumes from the checkpoints committed with the rows, and the tables end up
 // exactly as those of a run that was never interrupted.
 import { openSqlSink, type Runtime } from '@mes/platform';
-import { freePort } from '@mes/platform/testing';
+import { freePort, startServiceProcess } from '@mes/platform/testing';
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,25 +25,8 @@ describe('projections service killed mid-batch', () => {
 
   /** Runs the projections service alone in its own process, as a deployment would; resolves once it serves. */
   async function startProjectionsProcess(sqlUrl: string, port: number): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [projectionsMain], {
-      env: { PATH: process.env.PATH, ...fixture.env, SQL_URL: sqlUrl, LOG_LEVEL: 'info', HTTP_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = await startServiceProcess(projectionsMain, { ...fixture.env, SQL_URL: sqlUrl, LOG_LEVEL: 'info', HTTP_PORT: String(port) });
     children.push(child);
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`projections process did not start:\n${output}`)), 20_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('MES is running')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`projections process exited with ${code}:\n${output}`)));
-    });
     return child;
   }
 

@@ -1,9 +1,9 @@
 // Crashes mid-allocation: a booking left half done is completed, a booking that raced a release is
 // given back, and a copy killed (SIGKILL) during a burst leaves no double booking and no leak.
 import type { EventStore } from '@mes/platform';
-import { newEvent } from '@mes/platform/testing';
+import { newEvent, startServiceProcess } from '@mes/platform/testing';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,22 +83,8 @@ describe('a copy killed during a burst of requests and releases', () => {
     if (!existsSync(resourcesMain)) throw new Error(`${resourcesMain} is missing: run npx tsc -b first (npm test does)`);
     const plantId = newPlantId();
     const config = await fixture.writePlantConfig(plantId, plantId, resourceList(5, 5));
-    const child = spawn(process.execPath, [resourcesMain], { env: { PATH: process.env.PATH, ...fixture.env(config), LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = await startServiceProcess(resourcesMain, { ...fixture.env(config), LOG_LEVEL: 'info' });
     children.push(child);
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the resources process did not start:\n${output}`)), 20_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('MES is running')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`the resources process exited with ${String(code)}:\n${output}`)));
-    });
 
     const orders = Array.from({ length: 60 }, (_, i) => `MO_${String(i).padStart(2, '0')}`);
     const released = orders.slice(0, 20);
