@@ -77,3 +77,4 @@ export type {
   SqlWriteOptions,
 } from './sql/sqlSink.js';
 export { createOrderedConsumer, deleteConsumerQuietly, readRange } from './eventStore/jetStreamLog.js';
+export { escapeHtml } from './http/escapeHtml.js';

@@ -1,5 +1,6 @@
 // The web console at GET /: a read-only start page that says what runs here and where to go.
 // Every value put into the page is escaped.
+import { escapeHtml } from '@mes/platform';
 
 export interface ConsolePageContent {
   /** Whether GET /dev/mailbox exists (SMTP_URL unset). */
@@ -11,11 +12,6 @@ export interface ConsolePageContent {
 /** No scripts, no external resources, no forms. */
 export const CONSOLE_CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
-
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"'`]/g, (char) => ENTITIES[char] ?? char);
-}
 
 export function consolePage(content: ConsolePageContent): string {
   const routes = content.apiRoutes.length === 0 ? '<p>No API routes are registered yet.</p>' : `<ul>\n${content.apiRoutes.map((route) => `<li><code>${escapeHtml(route)}</code></li>`).join('\n')}\n</ul>`;

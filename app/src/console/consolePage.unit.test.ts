@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { consolePage, escapeHtml } from './consolePage.js';
+import { escapeHtml } from '@mes/platform';
+import { consolePage } from './consolePage.js';
 
 describe('console page', () => {
   it('links to /health, to the development mailbox when there is one, and lists the API routes', () => {

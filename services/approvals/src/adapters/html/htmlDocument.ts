@@ -1,19 +1,9 @@
 // Plain HTML pages without external resources: every value is escaped where it is put in, and the
 // pages carry a Content-Security-Policy of their own (no scripts, inline styles only).
+import { escapeHtml } from '@mes/platform';
 
-/** Text for HTML element content and quoted attribute values. */
-export function escapeHtml(value: string | number): string {
-  return String(value).replace(/[&<>"'`]/g, (char) => HTML_ENTITIES[char] ?? char);
-}
+export { escapeHtml };
 
-const HTML_ENTITIES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-  '`': '&#96;',
-};
 
 /**
  * The policy of these pages. Stricter than the server-wide one, and without
