@@ -35,7 +35,7 @@ export type { CommandHandlerOptions } from './messaging/commandBus.js';
 export { retryDelayMs, startDurableWorker } from './messaging/durableWorker.js';
 export type { DurableWorker, DurableWorkerOptions, WorkOutcome } from './messaging/durableWorker.js';
 export { startEventConsumer } from './messaging/eventConsumer.js';
-export type { EventConsumerOptions } from './messaging/eventConsumer.js';
+export type { EventConsumerOptions, EventDelivery } from './messaging/eventConsumer.js';
 export { resolveSecrets } from './config/developmentSecrets.js';
 export type { ResolvedSecrets } from './config/developmentSecrets.js';
 export { HealthRegistry, natsHealthCheck } from './http/health.js';

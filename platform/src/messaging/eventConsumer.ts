@@ -19,7 +19,12 @@ export interface EventConsumerOptions {
   /** Events stream name (tests use their own). */
   stream?: string;
   subjectPrefix?: string;
-  handle(event: RecordedEvent): Promise<void>;
+  /** `delivery.redelivered`: JetStream delivered this event before (a handler failed, or a copy died holding it). */
+  handle(event: RecordedEvent, delivery: EventDelivery): Promise<void>;
+}
+
+export interface EventDelivery {
+  redelivered: boolean;
 }
 
 export async function startEventConsumer(options: EventConsumerOptions): Promise<{ stop(): Promise<void> }> {
@@ -47,7 +52,8 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
           } catch (err) {
             return { kind: 'term', reason: (err as Error).message };
           }
-          for (const event of events) await options.handle(event);
+          const delivery: EventDelivery = { redelivered: msg.info.redelivered };
+          for (const event of events) await options.handle(event, delivery);
           return { kind: 'ack' };
         },
       }),

@@ -18,10 +18,13 @@ import {
 import { AckPolicy, DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import {
+  foldEvents,
   handleCommand,
+  toDomainMessage,
   sendCommand,
   startDurableWorker,
   startEventConsumer,
+  type EventDelivery,
   type RecordedEvent,
   type RunningService,
   type ServiceDeps,
@@ -33,6 +36,7 @@ import {
   workflowIds,
   type ApprovalPolicy,
   type WorkflowEffect,
+  type WorkflowEvent,
   type WorkflowInput,
   type WorkflowState,
 } from '../domain/maintenanceWorkflow.js';
@@ -85,8 +89,14 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
     return { approvers: plant.approvers, approvalTimeoutMs: plant.approvalTimeoutMs };
   };
 
-  /** Decides one input on the workflow's stream, then does what the resulting state calls for. */
-  const drive = async (plantId: string, workflowId: string, input: WorkflowInput, causationId: string | null): Promise<void> => {
+  /**
+   * Decides one input on the workflow's stream, then does what the resulting state calls for. The
+   * effects are idempotent, but not free (each command makes its service decide again), so they run
+   * when the input changed the workflow, or when it may have changed it before without the effects
+   * having run: a redelivered input (the copy that had it may have died in between) and, at
+   * start-up, every open workflow (see `resumeOpenWorkflows`).
+   */
+  const drive = async (plantId: string, workflowId: string, input: WorkflowInput, causationId: string | null, redelivered: boolean): Promise<void> => {
     const result = await handleCommand(
       { store: deps.eventStore, now },
       maintenanceWorkflowDecider,
@@ -95,7 +105,22 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
       { correlationId: workflowId, causationId, actor: ACTOR },
     );
     if (result.events.length > 0) logger.info({ workflowId, events: result.events.map((e) => e.type === 'WorkflowStepRecorded' ? `step:${e.data.step}` : e.type) }, 'workflow advanced');
-    if (result.state) await runEffects(result.state, workflowEffects(result.state));
+    if (result.state && (result.events.length > 0 || redelivered)) await runEffects(result.state, workflowEffects(result.state));
+  };
+
+  /** Does what each open workflow of the served plants calls for: a previous process may have died between deciding and doing. */
+  const resumeOpenWorkflows = async (): Promise<void> => {
+    const served = new Set(plants);
+    for await (const key of await openWorkflows.keys()) {
+      const [plantId] = key.split('.');
+      if (plantId === undefined || !served.has(plantId)) continue;
+      const entry = await openWorkflows.get(key);
+      if (!entry || entry.operation !== 'PUT') continue;
+      const workflowId = entry.string();
+      const { events } = await deps.eventStore.readStream(streamName(plantId, 'workflow', workflowId));
+      const state = foldEvents(maintenanceWorkflowDecider, events.map(toDomainMessage) as WorkflowEvent[]);
+      if (state) await runEffects(state, workflowEffects(state));
+    }
   };
 
   const command = (state: WorkflowState, commandId: string, body: Record<string, unknown>): Command =>
@@ -207,7 +232,7 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
     }
   };
 
-  const onConditionChanged = async (event: RecordedEvent, plantId: string): Promise<void> => {
+  const onConditionChanged = async (event: RecordedEvent, plantId: string, redelivered: boolean): Promise<void> => {
     const parsed = MachineStatusChangedSchema.shape.data.safeParse(event.data);
     if (!parsed.success) {
       logger.error({ eventId: event.eventId, issues: parsed.error.issues }, 'MachineStatusChanged with invalid data; ignored');
@@ -232,13 +257,13 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
       reason: match.rule.reason,
       trigger: readingSummaryOf(reading),
       at: now().toISOString(),
-    }, event.eventId);
+    }, event.eventId, redelivered);
   };
 
-  const onEvent = async (event: RecordedEvent): Promise<void> => {
+  const onEvent = async (event: RecordedEvent, { redelivered }: EventDelivery): Promise<void> => {
     const { plantId, category } = parseStreamName(event.stream);
     if (category === 'workflow') return;
-    if (event.type === 'MachineStatusChanged') return onConditionChanged(event, plantId);
+    if (event.type === 'MachineStatusChanged') return onConditionChanged(event, plantId, redelivered);
     if (!event.correlationId.startsWith('WF_')) return;
     await drive(plantId, event.correlationId, {
       type: 'ObserveEvent',
@@ -246,9 +271,10 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
       data: event.data as Record<string, unknown>,
       policy: policyOf(plantId),
       at: now().toISOString(),
-    }, event.eventId);
+    }, event.eventId, redelivered);
   };
 
+  await resumeOpenWorkflows();
   const events = await startEventConsumer({ nc: deps.nc, name: 'workflow', plants, logger, handle: onEvent });
 
   const timers = await Promise.all(
@@ -273,7 +299,8 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
           }
           const wait = Date.parse(timer.dueAt) - now().getTime();
           if (wait > 0) return { kind: 'later', ms: Math.min(wait, MAX_TIMER_HOLD_MS) };
-          await drive(timer.plantId, timer.workflowId, { type: 'FireTimeout', timeoutId: timer.timeoutId, policy: policyOf(timer.plantId), at: now().toISOString() }, timer.timeoutId);
+          // Held-back timer messages always count as redelivered; a due one runs its effects either way.
+          await drive(timer.plantId, timer.workflowId, { type: 'FireTimeout', timeoutId: timer.timeoutId, policy: policyOf(timer.plantId), at: now().toISOString() }, timer.timeoutId, true);
           return { kind: 'ack' };
         },
       }),
