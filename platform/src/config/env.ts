@@ -64,6 +64,11 @@ const EnvSchema = z.object({
     })
     .transform(Number),
   HTTP_HOST: z.string().trim().min(1).default('0.0.0.0'),
+  MQTT_CLIENT_ID: z
+    .string()
+    .trim()
+    .regex(/^[\x21-\x7e]{1,128}$/, { error: (issue) => `must be 1 to 128 printable ASCII characters without spaces (got ${JSON.stringify(issue.input)})` })
+    .optional(),
   TRUST_PROXY: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false').transform((value) => value === 'true'),
   API_TOKEN: z.string().min(16, { error: 'must be at least 16 characters; use a long random value' }).optional(),
   APPROVAL_SECRET: z.string().min(32, { error: 'must be at least 32 characters; use a long random value (e.g. openssl rand -hex 32)' }).optional(),
@@ -94,6 +99,8 @@ type Env = z.output<typeof EnvSchema>;
 export interface Config {
   natsUrl: string;
   mqttUrl: string;
+  /** Ingest's MQTT client id: stable across restarts, unique per copy (not in CONTRACT §6). Unset: `mes-ingest-{hostname}`. */
+  mqttClientId: string | undefined;
   /** Unset: the event store is JetStream. */
   eventStoreUrl: string | undefined;
   sqlUrl: string;
@@ -136,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     natsUrl: e.NATS_URL,
     mqttUrl: e.MQTT_URL,
+    mqttClientId: e.MQTT_CLIENT_ID,
     eventStoreUrl: e.EVENTSTORE_URL,
     sqlUrl: e.SQL_URL,
     smtpUrl: e.SMTP_URL,

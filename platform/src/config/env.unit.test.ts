@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       expect(loadConfig({})).toEqual({
         natsUrl: 'nats://127.0.0.1:4222',
         mqttUrl: 'mqtt://127.0.0.1:1883',
+        mqttClientId: undefined,
         eventStoreUrl: undefined,
         sqlUrl: 'sqlite:./data/mes.sqlite',
         smtpUrl: undefined,
@@ -93,6 +94,7 @@ describe('loadConfig', () => {
       ['PLANTS', 'P1,bad plant', /not valid: "bad plant"/],
       ['DEDUPE_WINDOW', '2 minutes', /DEDUPE_WINDOW|duration/i],
       ['LOG_LEVEL', 'loud', /one of fatal, error/],
+      ['MQTT_CLIENT_ID', 'with space', /printable ASCII characters without spaces/],
     ])('refuses %s=%s naming the variable and the reason', (variable, value, reason) => {
       const issues = issuesOf({ [variable]: value });
       expect(issues).toHaveLength(1);

@@ -63,18 +63,10 @@ export interface IngestService extends RunningService {
 const DEFAULT_WINDOW = 2000;
 const DEFAULT_SHARED_GROUP = 'mes-ingest';
 
-/** Ingest settings from the environment beyond CONTRACT §6. TODO(platform): move MQTT_CLIENT_ID into Config. */
-export function ingestOptionsFromEnv(env: NodeJS.ProcessEnv): IngestOptions {
-  const clientId = env.MQTT_CLIENT_ID?.trim();
-  if (clientId === undefined || clientId === '') return {};
-  if (!/^[\x21-\x7e]{1,128}$/.test(clientId)) throw new Error(`MQTT_CLIENT_ID must be 1 to 128 printable ASCII characters without spaces (got ${JSON.stringify(clientId)})`);
-  return { clientId };
-}
-
 /** Starts the ingest service on shared dependencies; `npm start` runs every service in one process this way. */
 export async function start(deps: ServiceDeps): Promise<IngestService> {
   registerDeadLetterRoutes(deps.http, deps.nc);
-  return startIngest(deps, ingestOptionsFromEnv(process.env));
+  return startIngest(deps, deps.config.mqttClientId === undefined ? {} : { clientId: deps.config.mqttClientId });
 }
 
 /** What ingest uses of the shared dependencies. */
