@@ -44,8 +44,6 @@ import {
 const ACTOR: Actor = { kind: 'service', id: 'workflow' };
 /** Longest a timer message is held back at once; a longer wait is re-checked this often. */
 const MAX_TIMER_HOLD_MS = 60 * 60 * 1000;
-/** How long an approval link stays valid (CONTRACT §4 default). */
-const APPROVAL_LINK_TTL_MS = 24 * 60 * 60 * 1000;
 
 interface TimerMessage {
   timeoutId: string;
@@ -158,7 +156,8 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
             machineId: state.machineId,
             approver,
             level: effect.level,
-            expiresAt: new Date(now().getTime() + APPROVAL_LINK_TTL_MS).toISOString(),
+            // When this level escalates or expires; the links' own validity (24 h) is the approvals service's.
+            expiresAt: effect.decideBy ?? new Date(now().getTime() + policy.approvalTimeoutMs).toISOString(),
             ...(effect.supersedesApprovalId ? { supersedesApprovalId: effect.supersedesApprovalId } : {}),
           }));
           break;

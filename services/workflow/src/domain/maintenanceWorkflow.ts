@@ -260,7 +260,8 @@ export const maintenanceWorkflowDecider: Decider<WorkflowInput, WorkflowEvent, W
 /** What the workflow must have done in its current state; each effect is idempotent. */
 export type WorkflowEffect =
   | { kind: 'openOrder'; commandId: string }
-  | { kind: 'requestApproval'; commandId: string; level: number; approvalId: string; supersedesApprovalId?: string }
+  /** `decideBy`: when this level's timeout escalates or expires the request. */
+  | { kind: 'requestApproval'; commandId: string; level: number; approvalId: string; decideBy?: string; supersedesApprovalId?: string }
   | { kind: 'scheduleTimeout'; timeoutId: string; dueAt: string; level: number }
   | { kind: 'recordDecision'; commandId: string; decision: Decision; approvalId: string }
   | { kind: 'expireApproval'; commandId: string; approvalId: string }
@@ -286,6 +287,7 @@ export function workflowEffects(state: WorkflowState | null): WorkflowEffect[] {
           commandId: `${wf}/request-approval/${state.level}`,
           level: state.level,
           approvalId,
+          ...(timeout ? { decideBy: timeout.dueAt } : {}),
           ...(state.level > 0 ? { supersedesApprovalId: workflowIds.approval(wf, state.level - 1) } : {}),
         },
       ];

@@ -104,7 +104,14 @@ describe('maintenance workflow', () => {
     it('asks for approval and schedules the timeout, superseding the earlier request after an escalation', () => {
       const state = foldEvents(maintenanceWorkflowDecider, [...waiting, ...askedLevel(1)]);
       expect(workflowEffects(state)).toEqual([
-        { kind: 'requestApproval', commandId: `${WF}/request-approval/1`, level: 1, approvalId: workflowIds.approval(WF, 1), supersedesApprovalId: workflowIds.approval(WF, 0) },
+        {
+          kind: 'requestApproval',
+          commandId: `${WF}/request-approval/1`,
+          level: 1,
+          approvalId: workflowIds.approval(WF, 1),
+          decideBy: '2026-11-25T10:35:00.000Z',
+          supersedesApprovalId: workflowIds.approval(WF, 0),
+        },
         { kind: 'scheduleTimeout', timeoutId: workflowIds.timeout(WF, 1), dueAt: '2026-11-25T10:35:00.000Z', level: 1 },
       ]);
     });
