@@ -9,7 +9,9 @@ import { startRuntime, type Runtime } from '@mes/platform';
 import { freePort } from '@mes/platform/testing';
 import { start as workflow } from '@mes/workflow';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { runCli } from '@mes/projections';
 import mqtt from 'mqtt';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -139,6 +141,14 @@ describe('maintenance flow: fault reading to approval decision', () => {
     });
     const bad400 = await fetch(`${runtime.httpUrl}/api/dead-letters?limit=0`, { headers: { authorization: `Bearer ${fixture.env.API_TOKEN}` } });
     expect(bad400.status).toBe(400);
+
+    // Operators see the same on the command line.
+    let printed = '';
+    const stdout = new Writable({ write: (chunk, _encoding, done) => void ((printed += String(chunk)), done()) });
+    const exitCode = await runCli(['dead-letters', '--plant', 'P1', '--json'], { stdout, stderr: stdout, env: fixture.env });
+    expect(exitCode).toBe(0);
+    const lines = printed.trim().split('\n').map((l) => JSON.parse(l) as { reason: string });
+    expect(lines.map((l) => l.reason)).toEqual(listed.map((d) => d.reason));
   });
 
   describe('order completion and cancellation over the API', () => {

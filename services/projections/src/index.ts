@@ -9,3 +9,5 @@ export { rebuildDeps } from './adapters/rebuildSources.js';
 export { kvOrderIndex } from './adapters/orderIndex.js';
 export { formatAuditLine } from './domain/auditTrail.js';
 export type { AuditEntry } from './domain/auditTrail.js';
+export { runCli } from './cli/mesCli.js';
+export type { CliIo } from './cli/mesCli.js';

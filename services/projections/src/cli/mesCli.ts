@@ -1,5 +1,6 @@
 // The `mes` command (CONTRACT §5): `mes audit order <OrderID>`, `mes audit machine <MachineID>`
-// (`--json`: one JSON object per line) and `mes projections rebuild`. It reads the same
+// (`--json`: one JSON object per line), `mes projections rebuild`, and `mes dead-letters` (the
+// rejected telemetry of CONTRACT §1, newest first). It reads the same
 // environment as the services (NATS_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS).
 // Exit codes: 0 done, 1 error (with one clear message), 2 wrong usage.
 import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX } from '@mes/contracts';
@@ -21,6 +22,7 @@ import {
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Writable } from 'node:stream';
+import { listDeadLetters, type StoredDeadLetter } from '@mes/ingest';
 import { auditMachine, auditOrder, AuditSubjectNotFoundError } from '../application/audit.js';
 import { rebuildReportingTables, type RebuildProgress } from '../application/rebuildReportingTables.js';
 import { kvOrderIndex } from '../adapters/orderIndex.js';
@@ -32,6 +34,8 @@ export const USAGE = `Usage:
   mes audit machine <MachineID> [--json]  condition changes and orders of a machine, oldest first
   mes projections rebuild [--batch-size N]
                                           drop and rebuild the SQL reporting tables from the event log
+  mes dead-letters [--plant P1] [--limit N] [--json]
+                                          rejected telemetry, newest first (default 50)
   mes help
 
 --json prints one JSON object per line. Settings come from the environment: NATS_URL,
@@ -41,13 +45,17 @@ export type CliCommand =
   | { kind: 'help' }
   | { kind: 'auditOrder'; orderId: string; json: boolean }
   | { kind: 'auditMachine'; machineId: string; json: boolean }
-  | { kind: 'rebuild'; batchSize: number | undefined };
+  | { kind: 'rebuild'; batchSize: number | undefined }
+  | { kind: 'deadLetters'; plantId: string | undefined; limit: number; json: boolean };
+
+/** Options that take a value (the next argument). */
+const VALUE_OPTIONS = ['--batch-size', '--plant', '--limit'];
 
 export type ParsedArgs = CliCommand | { kind: 'usage'; error: string };
 
 export function parseCliArgs(argv: readonly string[]): ParsedArgs {
   const flags = argv.filter((arg) => arg.startsWith('-'));
-  const words = argv.filter((arg, index) => !arg.startsWith('-') && !(index > 0 && argv[index - 1] === '--batch-size'));
+  const words = argv.filter((arg, index) => !arg.startsWith('-') && !(index > 0 && VALUE_OPTIONS.includes(argv[index - 1]!)));
   if (words.length === 0 || words[0] === 'help' || flags.includes('--help') || flags.includes('-h')) {
     return words.length === 0 && flags.length === 0 ? { kind: 'usage', error: 'no command given' } : { kind: 'help' };
   }
@@ -77,7 +85,33 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
     }
     return { kind: 'rebuild', batchSize };
   }
+  if (group === 'dead-letters') {
+    if (action !== undefined) return { kind: 'usage', error: `unexpected argument "${action}"` };
+    let plantId: string | undefined;
+    let limit = 50;
+    let json = false;
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i]!;
+      if (!arg.startsWith('-')) continue;
+      if (arg === '--json') json = true;
+      else if (arg === '--plant') {
+        plantId = argv[++i];
+        if (plantId === undefined || plantId.startsWith('-')) return { kind: 'usage', error: '--plant takes a plant id' };
+      } else if (arg === '--limit') {
+        const value = argv[++i];
+        if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 10_000) return { kind: 'usage', error: '--limit takes a whole number from 1 to 10000' };
+        limit = Number(value);
+      } else return { kind: 'usage', error: `unknown option ${arg} for mes dead-letters` };
+    }
+    return { kind: 'deadLetters', plantId, limit, json };
+  }
   return { kind: 'usage', error: `unknown command "${group}"` };
+}
+
+/** One line per dead letter for a person: when, where, why, and the start of what was sent. */
+export function formatDeadLetter(letter: StoredDeadLetter): string {
+  const preview = letter.encoding === 'utf8' ? JSON.stringify(letter.payload.length > 80 ? `${letter.payload.slice(0, 80)}…` : letter.payload) : `(${letter.payloadBytes} bytes, not UTF-8)`;
+  return `${letter.receivedAt}  ${letter.topic}  ${letter.reason}  payload ${preview}${letter.truncated ? ` (first 64 KiB of ${letter.payloadBytes} bytes)` : ''}`;
 }
 
 export interface CliIo {
@@ -140,6 +174,14 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
     throw new CliError((err as Error).message);
   });
   try {
+    if (command.kind === 'deadLetters') {
+      const letters = await listDeadLetters(nc, { limit: command.limit, ...(command.plantId === undefined ? {} : { plantId: command.plantId }) }).catch((err: unknown) => {
+        throw new CliError(`cannot read the dead letters at ${config.natsUrl} (NATS_URL): ${(err as Error).message}`);
+      });
+      if (!command.json && letters.length === 0) line(io.stdout, `no dead letters${command.plantId === undefined ? '' : ` for plant ${command.plantId}`}`);
+      for (const letter of letters) line(io.stdout, command.json ? JSON.stringify(letter) : formatDeadLetter(letter));
+      return;
+    }
     const events = await openEventStore(config, nc);
     try {
       switch (command.kind) {

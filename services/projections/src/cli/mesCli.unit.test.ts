@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatProgress, parseCliArgs } from './mesCli.js';
+import { formatDeadLetter, formatProgress, parseCliArgs } from './mesCli.js';
 
 describe('mes command line', () => {
   it('reads the audit commands, with or without --json', () => {
@@ -35,6 +35,23 @@ describe('mes command line', () => {
     );
     expect(formatProgress({ phase: 'done', source: 'telemetry', applied: 0, rate: 0, position: undefined, end: undefined, elapsedMs: 10 })).toBe(
       'rebuild: done readings: 0 applied (0/s), position none yet, 0.0 s',
+    );
+  });
+
+  it('reads the dead-letters command and its options', () => {
+    expect(parseCliArgs(['dead-letters'])).toEqual({ kind: 'deadLetters', plantId: undefined, limit: 50, json: false });
+    expect(parseCliArgs(['dead-letters', '--plant', 'P1', '--limit', '5', '--json'])).toEqual({ kind: 'deadLetters', plantId: 'P1', limit: 5, json: true });
+    expect(parseCliArgs(['dead-letters', '--limit', '0'])).toEqual({ kind: 'usage', error: '--limit takes a whole number from 1 to 10000' });
+    expect(parseCliArgs(['dead-letters', '--plant'])).toEqual({ kind: 'usage', error: '--plant takes a plant id' });
+    expect(parseCliArgs(['dead-letters', 'P1'])).toEqual({ kind: 'usage', error: 'unexpected argument "P1"' });
+    expect(parseCliArgs(['dead-letters', '--since'])).toEqual({ kind: 'usage', error: 'unknown option --since for mes dead-letters' });
+  });
+
+  it('shows a dead letter on one line: when, topic, reason, the start of the payload', () => {
+    const letter = { sequence: 3, topic: 'mes/P1/M-1/telemetry', payload: '{not json', encoding: 'utf8' as const, truncated: false, payloadBytes: 9, reason: 'payload is not valid JSON', receivedAt: '2026-11-25T10:00:00.000Z', plantId: 'P1' };
+    expect(formatDeadLetter(letter)).toBe('2026-11-25T10:00:00.000Z  mes/P1/M-1/telemetry  payload is not valid JSON  payload "{not json"');
+    expect(formatDeadLetter({ ...letter, payload: 'AAEC', encoding: 'base64', payloadBytes: 70_000, truncated: true })).toBe(
+      '2026-11-25T10:00:00.000Z  mes/P1/M-1/telemetry  payload is not valid JSON  payload (70000 bytes, not UTF-8) (first 64 KiB of 70000 bytes)',
     );
   });
 });
