@@ -13,6 +13,7 @@ import {
   SqlValueError,
   assertMigrations,
   assertOp,
+  readAppliedMigrations,
   columnOf,
   decodePosition,
   encodePosition,
@@ -303,10 +304,8 @@ export class MssqlSink implements SqlSink {
     return applied;
   }
 
-  async appliedMigrations(): Promise<AppliedMigration[]> {
-    if (!(await this.listTables()).includes(MIGRATIONS_TABLE.name)) return [];
-    const rows = await this.select(MIGRATIONS_TABLE, { orderBy: ['Version'] });
-    return rows.map((row) => ({ version: row.Version as number, description: row.Description as string, appliedAt: row.AppliedAt as string }));
+  appliedMigrations(): Promise<AppliedMigration[]> {
+    return readAppliedMigrations(this);
   }
 
   async write(ops: readonly SqlOp[], options: SqlWriteOptions = {}): Promise<boolean> {

@@ -143,6 +143,13 @@ export interface SqlSink {
   close(): Promise<void>;
 }
 
+/** The migrations recorded in a sink, oldest first; none before the first migration ran. */
+export async function readAppliedMigrations(sink: Pick<SqlSink, 'listTables' | 'select'>): Promise<AppliedMigration[]> {
+  if (!(await sink.listTables()).includes(MIGRATIONS_TABLE.name)) return [];
+  const rows = await sink.select(MIGRATIONS_TABLE, { orderBy: ['Version'] });
+  return rows.map((row) => ({ version: row.Version as number, description: row.Description as string, appliedAt: row.AppliedAt as string }));
+}
+
 /** A value does not fit its column (too long, wrong kind, not a time): a bug or bad data, never transient. */
 export class SqlValueError extends Error {
   readonly code = 'SQL_VALUE_INVALID';

@@ -11,6 +11,7 @@ import {
   SqlSinkUnavailableError,
   assertMigrations,
   assertOp,
+  readAppliedMigrations,
   columnOf,
   decodePosition,
   encodePosition,
@@ -117,10 +118,8 @@ export class SqliteSink implements SqlSink {
     return applied;
   }
 
-  async appliedMigrations(): Promise<AppliedMigration[]> {
-    if (!(await this.listTables()).includes(MIGRATIONS_TABLE.name)) return [];
-    const rows = await this.select(MIGRATIONS_TABLE, { orderBy: ['Version'] });
-    return rows.map((row) => ({ version: row.Version as number, description: row.Description as string, appliedAt: row.AppliedAt as string }));
+  appliedMigrations(): Promise<AppliedMigration[]> {
+    return readAppliedMigrations(this);
   }
 
   async write(ops: readonly SqlOp[], options: SqlWriteOptions = {}): Promise<boolean> {
