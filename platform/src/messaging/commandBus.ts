@@ -1,11 +1,43 @@
 // Commands between services travel on JetStream, deduplicated by their `commandId` (`Nats-Msg-Id`),
 // so a retried or repeated send never runs a command twice within the stream's duplicate window.
-import { COMMAND_TARGETS, COMMANDS_STREAM, CommandSchema, commandSubject, serviceCommandsFilter, type Command, type ServiceName } from '@mes/contracts';
+import {
+  COMMAND_TARGETS,
+  COMMANDS_STREAM,
+  CommandSchema,
+  commandSubject,
+  serviceCommandsFilter,
+  type Actor,
+  type Command,
+  type CommandOfType,
+  type CommandType,
+  type ServiceName,
+} from '@mes/contracts';
 import { AckPolicy, DeliverPolicy, jetstream, type PubAck } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/decider.js';
 import { startDurableWorker, type DurableWorker } from './durableWorker.js';
+
+/** What every command carries besides its own fields. */
+export interface CommandMetadata {
+  /** Deterministic where a repeat must be recognised, e.g. `${workflowId}/open-order`. */
+  commandId: string;
+  correlationId: string;
+  causationId?: string | null;
+  plantId: string;
+  issuedAt: string;
+  actor: Actor;
+}
+
+/** A command of `type` with its metadata and its own fields, type-checked against the contract. */
+export function buildCommand<Type extends CommandType>(
+  type: Type,
+  metadata: CommandMetadata,
+  fields: Omit<CommandOfType<Type>, keyof CommandMetadata | 'type' | 'version'>,
+): CommandOfType<Type> {
+  const { causationId, ...rest } = metadata;
+  return { type, version: 1, ...rest, ...(causationId == null ? {} : { causationId }), ...fields } as CommandOfType<Type>;
+}
 
 /** Sends a command to the service that handles it. Resolves once JetStream stored it (or had it already). */
 export async function sendCommand(nc: NatsConnection, command: Command): Promise<PubAck> {

@@ -58,8 +58,10 @@ import {
   WrongExpectedRevisionError,
   foldEvents,
   handleCommand,
+  buildCommand,
   sendCommand,
   toDomainMessage,
+  type CommandMetadata,
   type EventStore,
   type Logger,
   type NewEvent,
@@ -257,19 +259,10 @@ export function createAllocator(deps: AllocatorDeps) {
         logger.error({ plantId, orderId: order.orderId, technicianId, equipmentId, code: err.code, reason: err.message }, 'reserved resources cannot be booked');
         continue;
       }
-      await sendCommand(deps.nc, {
-        type: 'RecordOrderResourcesAllocated',
-        version: 1,
-        commandId: `${order.orderId}/resources-allocated`,
-        correlationId: order.correlationId,
-        ...(cause.causationId === null ? {} : { causationId: cause.causationId }),
-        plantId,
-        issuedAt: now().toISOString(),
-        actor: RESOURCES_ACTOR,
-        orderId: order.orderId,
-        technicianId,
-        equipmentId,
-      });
+      await sendCommand(
+        deps.nc,
+        buildCommand('RecordOrderResourcesAllocated', commandMetadata(plantId, order, 'resources-allocated', cause), { orderId: order.orderId, technicianId, equipmentId }),
+      );
       booked.push(order);
     }
     if (booked.length === 0) return state;
@@ -286,19 +279,18 @@ export function createAllocator(deps: AllocatorDeps) {
     return confirmed;
   };
 
+  /** What maintenance is told about an order: a command id per fact, so a repeat is recognised. */
+  const commandMetadata = (plantId: string, order: QueuedOrder, fact: string, cause: Cause): CommandMetadata => ({
+    commandId: `${order.orderId}/${fact}`,
+    correlationId: order.correlationId,
+    causationId: cause.causationId,
+    plantId,
+    issuedAt: now().toISOString(),
+    actor: RESOURCES_ACTOR,
+  });
+
   const sendAwaitingResources = async (plantId: string, order: QueuedOrder, missing: ResourceType[], cause: Cause): Promise<void> => {
-    await sendCommand(deps.nc, {
-      type: 'MarkOrderAwaitingResources',
-      version: 1,
-      commandId: `${order.orderId}/awaiting-resources`,
-      correlationId: order.correlationId,
-      ...(cause.causationId === null ? {} : { causationId: cause.causationId }),
-      plantId,
-      issuedAt: now().toISOString(),
-      actor: RESOURCES_ACTOR,
-      orderId: order.orderId,
-      missing,
-    });
+    await sendCommand(deps.nc, buildCommand('MarkOrderAwaitingResources', commandMetadata(plantId, order, 'awaiting-resources', cause), { orderId: order.orderId, missing }));
     logger.info({ plantId, orderId: order.orderId, missing }, 'order waits for resources');
   };
 

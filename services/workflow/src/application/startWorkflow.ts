@@ -12,18 +12,19 @@ import {
   streamName,
   timerSubject,
   type Actor,
-  type Command,
   type PlantConfig,
 } from '@mes/contracts';
 import { AckPolicy, DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import {
+  buildCommand,
   foldEvents,
   handleCommand,
   toDomainMessage,
   sendCommand,
   startDurableWorker,
   startEventConsumer,
+  type CommandMetadata,
   type EventDelivery,
   type RecordedEvent,
   type RunningService,
@@ -121,24 +122,21 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
     }
   };
 
-  const command = (state: WorkflowState, commandId: string, body: Record<string, unknown>): Command =>
-    ({
-      version: 1,
-      commandId,
-      correlationId: state.workflowId,
-      plantId: state.plantId,
-      issuedAt: now().toISOString(),
-      actor: ACTOR,
-      ...body,
-    }) as Command;
+  /** The metadata of a command this workflow sends: deterministic id, correlated by the workflow id. */
+  const from = (state: WorkflowState, commandId: string): CommandMetadata => ({
+    commandId,
+    correlationId: state.workflowId,
+    plantId: state.plantId,
+    issuedAt: now().toISOString(),
+    actor: ACTOR,
+  });
 
   const runEffects = async (state: WorkflowState, effects: WorkflowEffect[]): Promise<void> => {
     const policy = policyOf(state.plantId);
     for (const effect of effects) {
       switch (effect.kind) {
         case 'openOrder':
-          await sendCommand(deps.nc, command(state, effect.commandId, {
-            type: 'OpenMaintenanceOrder',
+          await sendCommand(deps.nc, buildCommand('OpenMaintenanceOrder', from(state, effect.commandId), {
             orderId: state.orderId,
             machineId: state.machineId,
             workflowId: state.workflowId,
@@ -149,8 +147,7 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
         case 'requestApproval': {
           const approver = policy.approvers[effect.level];
           if (!approver) throw new Error(`plant ${state.plantId} has no approver at level ${effect.level}`);
-          await sendCommand(deps.nc, command(state, effect.commandId, {
-            type: 'RequestApproval',
+          await sendCommand(deps.nc, buildCommand('RequestApproval', from(state, effect.commandId), {
             approvalId: effect.approvalId,
             orderId: state.orderId,
             machineId: state.machineId,
@@ -168,8 +165,7 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
           break;
         }
         case 'recordDecision':
-          await sendCommand(deps.nc, command(state, effect.commandId, {
-            type: 'RecordOrderDecision',
+          await sendCommand(deps.nc, buildCommand('RecordOrderDecision', from(state, effect.commandId), {
             orderId: state.orderId,
             approvalId: effect.approvalId,
             decision: effect.decision.decision,
@@ -179,16 +175,16 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
           }));
           break;
         case 'expireApproval':
-          await sendCommand(deps.nc, command(state, effect.commandId, { type: 'ExpireApproval', approvalId: effect.approvalId, orderId: state.orderId }));
+          await sendCommand(deps.nc, buildCommand('ExpireApproval', from(state, effect.commandId), { approvalId: effect.approvalId, orderId: state.orderId }));
           break;
         case 'expireOrder':
-          await sendCommand(deps.nc, command(state, effect.commandId, { type: 'ExpireMaintenanceOrder', orderId: state.orderId }));
+          await sendCommand(deps.nc, buildCommand('ExpireMaintenanceOrder', from(state, effect.commandId), { orderId: state.orderId }));
           break;
         case 'allocateResources':
-          await sendCommand(deps.nc, command(state, effect.commandId, { type: 'AllocateResources', orderId: state.orderId, machineId: state.machineId }));
+          await sendCommand(deps.nc, buildCommand('AllocateResources', from(state, effect.commandId), { orderId: state.orderId, machineId: state.machineId }));
           break;
         case 'releaseResources':
-          await sendCommand(deps.nc, command(state, effect.commandId, { type: 'ReleaseResources', orderId: state.orderId }));
+          await sendCommand(deps.nc, buildCommand('ReleaseResources', from(state, effect.commandId), { orderId: state.orderId }));
           break;
         case 'releaseMachine':
           await releaseMachine(state);
