@@ -70,6 +70,8 @@ export interface EventStore {
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   /** Every event after `options.after`, then new ones as they are appended, at least once each. */
   subscribeToAll(options: SubscribeOptions): Subscription;
+  /** Resolves when the store answers (for /health); cheap enough to call every few seconds. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -300,6 +300,11 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   /** Stops the subscriptions; the client belongs to the caller, who disposes it. */
+  async ping(): Promise<void> {
+    // A read of a stream that need not exist: one round trip, nothing written.
+    await this.readStream('_health.machine.probe');
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
   }

@@ -193,6 +193,10 @@ export class JetStreamEventStore implements EventStore {
     return subscription;
   }
 
+  async ping(): Promise<void> {
+    await (await this.jsm()).streams.info(this.options.stream);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
   }

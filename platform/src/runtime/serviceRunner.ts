@@ -87,7 +87,7 @@ export async function startRuntime(processName: string, services: Record<string,
     logger.info(report, 'JetStream topology provisioned');
     eventStore = await createEventStore(config, nc, logger);
     health.register('eventStore', async () => {
-      await eventStore?.store.readStream('_health.machine.probe');
+      await eventStore?.store.ping();
     });
     const announcements: string[] = [];
     const deps: ServiceDeps = {

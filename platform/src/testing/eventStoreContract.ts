@@ -94,6 +94,10 @@ export function describeEventStoreContract(adapter: string, setup: () => Promise
       await fixture?.dispose();
     });
 
+    it('answers a ping', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
     describe('append and read', () => {
       it('reads back what was appended, in order, with the envelope intact', async () => {
         const stream = `${uniquePlant()}.order.MO_1`;
