@@ -179,7 +179,8 @@ describe('maintenance flow: fault reading to approval decision', () => {
       expect(completed.status).toBe(200);
       expect(await completed.json()).toEqual({ orderId, status: 'Completed', changed: true });
       const event = (await store().readStream(streamName('P1', 'order', orderId))).events.at(-1);
-      expect(event).toMatchObject({ type: 'MaintenanceOrderCompleted', actor: { kind: 'person', id: 'dana@plant1.example' } });
+      // The caller is on record (the token's holder); the name in the body is recorded as stated, not as the actor.
+      expect(event).toMatchObject({ type: 'MaintenanceOrderCompleted', actor: { kind: 'client', id: 'api' }, data: { completedBy: 'api', statedBy: 'dana@plant1.example' } });
 
       const cancelled = await api(`/api/orders/${orderId}/cancel`, { reason: 'too late' });
       expect(cancelled.status).toBe(409);

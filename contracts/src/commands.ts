@@ -70,14 +70,19 @@ export const ReleaseResourcesSchema = command('ReleaseResources', {
 });
 export type ReleaseResources = z.infer<typeof ReleaseResourcesSchema>;
 
+/** Who the caller says did or asked for it (free text, not verified); the actor is who called. */
+const StatedBySchema = z.string().trim().min(1).max(256);
+
 export const CompleteMaintenanceOrderSchema = command('CompleteMaintenanceOrder', {
   orderId: EntityIdSchema,
+  statedBy: StatedBySchema.optional(),
 });
 export type CompleteMaintenanceOrder = z.infer<typeof CompleteMaintenanceOrderSchema>;
 
 export const CancelMaintenanceOrderSchema = command('CancelMaintenanceOrder', {
   orderId: EntityIdSchema,
   reason: z.string().trim().min(1).max(400),
+  statedBy: StatedBySchema.optional(),
 });
 export type CancelMaintenanceOrder = z.infer<typeof CancelMaintenanceOrderSchema>;
 

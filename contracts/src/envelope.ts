@@ -4,10 +4,13 @@ import { z } from 'zod';
 /** An ISO-8601 instant with an explicit offset, e.g. `2026-11-25T10:00:00.000Z`. */
 export const IsoInstantSchema = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset, e.g. 2026-11-25T10:00:00Z' });
 
-/** Who caused an event: a person (approver), a service, or a device (machine). */
+/**
+ * Who caused an event: a person (approver, or someone signed in to the console), a service, a
+ * device (machine), or a client of the HTTP API authenticated by a named token.
+ */
 export const ActorSchema = z.object({
-  kind: z.enum(['person', 'service', 'device']),
-  /** Email for a person, service name for a service, machine id for a device. */
+  kind: z.enum(['person', 'service', 'device', 'client']),
+  /** Email for a person, service name for a service, machine id for a device, the token's holder for a client. */
   id: z.string().min(1).max(256),
   name: z.string().max(200).optional(),
 });

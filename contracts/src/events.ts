@@ -131,6 +131,8 @@ export const MaintenanceOrderCompletedSchema = event('MaintenanceOrderCompleted'
   completedAt: IsoInstantSchema,
   /** Actor id: an email for a person, a service or token name otherwise. */
   completedBy: z.string().min(1).max(256),
+  /** Who the caller said did the work (free text from the request, not verified). */
+  statedBy: z.string().min(1).max(256).optional(),
 }));
 export type MaintenanceOrderCompleted = z.infer<typeof MaintenanceOrderCompletedSchema>;
 
@@ -139,6 +141,8 @@ export const MaintenanceOrderCancelledSchema = event('MaintenanceOrderCancelled'
   cancelledAt: IsoInstantSchema,
   cancelledBy: z.string().min(1).max(256),
   reason: z.string().min(1).max(400),
+  /** Who the caller said asked for it (free text from the request, not verified). */
+  statedBy: z.string().min(1).max(256).optional(),
 }));
 export type MaintenanceOrderCancelled = z.infer<typeof MaintenanceOrderCancelledSchema>;
 

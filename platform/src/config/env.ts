@@ -1,15 +1,19 @@
 // The process configuration of CONTRACT §6, read from the environment once at start-up.
 // A bad value stops start-up with the variable's name and the reason.
 import { IDENTIFIER_PATTERN, parseIsoDuration } from '@mes/contracts';
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { ApiCredential } from '../http/apiCredentials.js';
+import type { TrustProxy } from '../http/httpServer.js';
 
 /** The plant configuration shipped with the project, used when MES_CONFIG is unset. */
 export const EXAMPLE_PLANT_CONFIG_PATH = fileURLToPath(new URL('../../config/plants.example.yaml', import.meta.url));
 
 /** Hides `user:password@` so a bad URL can be echoed in an error without leaking a secret. */
 export function withoutCredentials(url: string): string {
-  return url.replace(/\/\/[^/@\s]*@/, '//***@');
+  // Global, and stopping at commas: NATS_URL lists several servers, each may carry credentials.
+  return url.replace(/\/\/[^/@\s,]*@/g, '//***@');
 }
 
 function urlWithScheme(schemes: string[], example: string) {
@@ -23,6 +27,47 @@ function urlWithScheme(schemes: string[], example: string) {
     },
     { error: (issue) => `must be a URL starting with ${schemes.map((s) => `${s}://`).join(' or ')}, e.g. ${example} (got "${withoutCredentials(String(issue.input))}")` },
   );
+}
+
+/**
+ * TRUST_PROXY: `false`, a number of proxy hops, or proxy addresses / CIDRs. `true` is refused: it
+ * would take the left-most X-Forwarded-For entry, which the client itself writes.
+ */
+export function parseTrustProxy(value: string): TrustProxy | string {
+  if (value === 'false' || value === '0') return false;
+  if (value === 'true') {
+    return 'true would trust X-Forwarded-For entries the client wrote itself; give the number of proxies in front of the service (e.g. 1) or their addresses (e.g. 10.0.0.5,10.1.0.0/16)';
+  }
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  const bad = entries.filter((entry) => {
+    const [address, prefix, ...rest] = entry.split('/');
+    if (rest.length > 0 || address === undefined) return true;
+    const family = isIP(address);
+    if (family === 0) return true;
+    if (prefix === undefined) return false;
+    return !/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128);
+  });
+  if (bad.length > 0) {
+    return `must be false, a number of proxy hops, or comma-separated proxy addresses / CIDRs; not an address: ${bad.map((entry) => `"${entry}"`).join(', ')}`;
+  }
+  return entries;
+}
+
+/** API_TOKENS: `name:token,name:token`; each token at least 16 characters, names and tokens unique. */
+export function parseApiTokens(value: string): ApiCredential[] | string {
+  const credentials: ApiCredential[] = [];
+  for (const [index, pair] of value.split(',').entries()) {
+    const separator = pair.indexOf(':');
+    const name = separator < 0 ? '' : pair.slice(0, separator).trim();
+    const token = separator < 0 ? '' : pair.slice(separator + 1).trim();
+    if (!/^[^\s:,]{1,128}$/.test(name) || token === '') return `entry ${index + 1} must be name:token (a holder name without spaces, then the token)`;
+    if (token.length < 16) return `the token of ${name} must be at least 16 characters; use a long random value`;
+    if (credentials.some((c) => c.name === name)) return `${name} is named twice`;
+    if (credentials.some((c) => c.token === token)) return `${name} has the same token as ${credentials.find((c) => c.token === token)?.name ?? 'another holder'}; give each holder its own`;
+    credentials.push({ name, token });
+  }
+  return credentials;
 }
 
 const isoDuration = z.string().trim().transform((value, ctx) => {
@@ -40,7 +85,7 @@ const EnvSchema = z.object({
     .trim()
     .default('nats://127.0.0.1:4222')
     .refine((value) => value.split(',').every((server) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(server.trim())), {
-      error: (issue) => `must be one or more comma-separated nats:// URLs, e.g. nats://127.0.0.1:4222 (got "${String(issue.input)}")`,
+      error: (issue) => `must be one or more comma-separated nats:// URLs, e.g. nats://127.0.0.1:4222 (got "${withoutCredentials(String(issue.input))}")`,
     }),
   MQTT_URL: urlWithScheme(['mqtt', 'mqtts', 'ws', 'wss'], 'mqtt://127.0.0.1:1883').default('mqtt://127.0.0.1:1883'),
   EVENTSTORE_URL: urlWithScheme(['esdb', 'esdb+discover'], 'esdb://127.0.0.1:2113?tls=false').optional(),
@@ -69,8 +114,25 @@ const EnvSchema = z.object({
     .trim()
     .regex(/^[\x21-\x7e]{1,128}$/, { error: (issue) => `must be 1 to 128 printable ASCII characters without spaces (got ${JSON.stringify(issue.input)})` })
     .optional(),
-  TRUST_PROXY: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false').transform((value) => value === 'true'),
+  TRUST_PROXY: z.string().trim().default('false').transform((value, ctx): TrustProxy => {
+    const parsed = parseTrustProxy(value);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  }),
+  MES_ENV: z.enum(['development', 'production'], { error: (issue) => `must be development or production (got "${String(issue.input)}")` }).default('development'),
   API_TOKEN: z.string().min(16, { error: 'must be at least 16 characters; use a long random value' }).optional(),
+  API_TOKENS: z.string().trim().optional().transform((value, ctx): ApiCredential[] => {
+    if (value === undefined || value === '') return [];
+    const parsed = parseApiTokens(value);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  }),
   APPROVAL_SECRET: z.string().min(32, { error: 'must be at least 32 characters; use a long random value (e.g. openssl rand -hex 32)' }).optional(),
   MES_CONFIG: z.string().trim().min(1).default(EXAMPLE_PLANT_CONFIG_PATH),
   DATA_DIR: z.string().trim().min(1).default('./data'),
@@ -111,10 +173,14 @@ export interface Config {
   httpPort: number;
   /** Address the HTTP server binds (not in CONTRACT §6; default all interfaces, so approvers can reach the links). */
   httpHost: string;
-  /** Behind a reverse proxy: take the client address from X-Forwarded-For (not in CONTRACT §6). */
-  trustProxy: boolean;
+  /** Proxies in front (hops or addresses) whose X-Forwarded-For entries are believed; false: none. */
+  trustProxy: TrustProxy;
+  /** `production` requires real secrets and mail, serves no development mailbox, starts no embedded server. */
+  mesEnv: 'development' | 'production';
   /** Unset: generated in development (kept under DATA_DIR). */
   apiToken: string | undefined;
+  /** More bearer tokens, each naming its holder (API_TOKENS=name:token,...; not in CONTRACT §6). */
+  apiTokens: ApiCredential[];
   approvalSecret: string | undefined;
   plantConfigPath: string;
   dataDir: string;
@@ -123,6 +189,13 @@ export interface Config {
   dedupeWindowMs: number;
   logLevel: Env['LOG_LEVEL'];
 }
+
+const PRODUCTION_REQUIRED: readonly [string, string][] = [
+  ['SMTP_URL', 'otherwise approval emails would go to the development mailbox'],
+  ['API_TOKEN', 'otherwise a development token would be generated'],
+  ['APPROVAL_SECRET', 'otherwise approval links would be signed with a generated development key'],
+  ['PUBLIC_URL', 'the address approvers reach, used in the links of approval emails'],
+];
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -140,6 +213,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '?'), message: issue.message })));
   }
   const e = parsed.data;
+  if (e.MES_ENV === 'production') {
+    // Each of these has a development fallback that must never serve a plant.
+    const missing = PRODUCTION_REQUIRED.filter(([variable]) => present[variable] === undefined);
+    if (missing.length > 0) throw new ConfigError(missing.map(([variable, why]) => ({ variable, message: `must be set when MES_ENV=production (${why})` })));
+  }
   return {
     natsUrl: e.NATS_URL,
     mqttUrl: e.MQTT_URL,
@@ -152,7 +230,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpPort: e.HTTP_PORT,
     httpHost: e.HTTP_HOST,
     trustProxy: e.TRUST_PROXY,
+    mesEnv: e.MES_ENV,
     apiToken: e.API_TOKEN,
+    apiTokens: e.API_TOKENS,
     approvalSecret: e.APPROVAL_SECRET,
     plantConfigPath: e.MES_CONFIG,
     dataDir: e.DATA_DIR,

@@ -26,7 +26,9 @@ describe('loadConfig', () => {
         httpPort: 3000,
         httpHost: '0.0.0.0',
         trustProxy: false,
+        mesEnv: 'development',
         apiToken: undefined,
+        apiTokens: [],
         approvalSecret: undefined,
         plantConfigPath: EXAMPLE_PLANT_CONFIG_PATH,
         dataDir: './data',
@@ -95,6 +97,14 @@ describe('loadConfig', () => {
       ['DEDUPE_WINDOW', '2 minutes', /DEDUPE_WINDOW|duration/i],
       ['LOG_LEVEL', 'loud', /one of fatal, error/],
       ['MQTT_CLIENT_ID', 'with space', /printable ASCII characters without spaces/],
+      ['TRUST_PROXY', 'true', /client wrote itself; give the number of proxies/],
+      ['TRUST_PROXY', 'yes', /not an address: "yes"/],
+      ['TRUST_PROXY', '10.0.0.1,10.0.0.0/33', /not an address: "10.0.0.0\/33"/],
+      ['MES_ENV', 'staging', /development or production \(got "staging"\)/],
+      ['API_TOKENS', 'erp', /entry 1 must be name:token/],
+      ['API_TOKENS', 'erp:short', /token of erp must be at least 16 characters/],
+      ['API_TOKENS', `erp:${'e'.repeat(16)},erp:${'f'.repeat(16)}`, /erp is named twice/],
+      ['API_TOKENS', `erp:${'e'.repeat(16)},mes:${'e'.repeat(16)}`, /mes has the same token as erp/],
     ])('refuses %s=%s naming the variable and the reason', (variable, value, reason) => {
       const issues = issuesOf({ [variable]: value });
       expect(issues).toHaveLength(1);
@@ -116,9 +126,62 @@ describe('loadConfig', () => {
     });
 
     it('never echoes a password from a bad URL', () => {
-      const issues = issuesOf({ SQL_URL: 'postgres://sa:TopSecret@db/mes', SMTP_URL: 'http://u:TopSecret@mail' });
-      expect(issues).toHaveLength(2);
+      const issues = issuesOf({ SQL_URL: 'postgres://sa:TopSecret@db/mes', SMTP_URL: 'http://u:TopSecret@mail', NATS_URL: 'nats://a:TopSecret@n1:4222,http://b:TopSecret@n2:4222' });
+      expect(issues).toHaveLength(3);
       for (const issue of issues) expect(issue.message).not.toContain('TopSecret');
+    });
+  });
+
+  describe('TRUST_PROXY', () => {
+    it.each([
+      ['false', false],
+      ['0', false],
+      ['1', 1],
+      ['2', 2],
+      ['10.0.0.5', ['10.0.0.5']],
+      ['10.0.0.5, 10.1.0.0/16,::1', ['10.0.0.5', '10.1.0.0/16', '::1']],
+    ])('reads %s', (value, expected) => {
+      expect(loadConfig({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
+    });
+  });
+
+  describe('API_TOKENS', () => {
+    it('names each holder beside API_TOKEN', () => {
+      expect(loadConfig({ API_TOKENS: `erp:${'e'.repeat(16)}, maria@plant1.example:${'m'.repeat(20)}` }).apiTokens).toEqual([
+        { name: 'erp', token: 'e'.repeat(16) },
+        { name: 'maria@plant1.example', token: 'm'.repeat(20) },
+      ]);
+    });
+  });
+
+  describe('with MES_ENV=production', () => {
+    const complete = {
+      MES_ENV: 'production',
+      SMTP_URL: 'smtp://relay.plant1.example:587',
+      API_TOKEN: 'a'.repeat(16),
+      APPROVAL_SECRET: 'b'.repeat(32),
+      PUBLIC_URL: 'https://mes.plant1.example',
+    };
+
+    it('starts when mail, secrets and the public address are set', () => {
+      expect(loadConfig(complete)).toMatchObject({ mesEnv: 'production', smtpUrl: 'smtp://relay.plant1.example:587' });
+    });
+
+    it('names each missing variable, in one message', () => {
+      let error: unknown;
+      try {
+        loadConfig({ MES_ENV: 'production', API_TOKEN: 'a'.repeat(16) });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).issues.map((issue) => issue.variable)).toEqual(['SMTP_URL', 'APPROVAL_SECRET', 'PUBLIC_URL']);
+      expect((error as Error).message).toContain('SMTP_URL: must be set when MES_ENV=production');
+    });
+
+    it.each(['SMTP_URL', 'API_TOKEN', 'APPROVAL_SECRET', 'PUBLIC_URL'])('refuses to start without %s', (variable) => {
+      const issues = issuesOf({ ...complete, [variable]: '' });
+      expect(issues.map((issue) => issue.variable)).toEqual([variable]);
     });
   });
 });

@@ -1,26 +1,73 @@
 // The HTTP server shared by the services of one process: security headers, form bodies, /health,
-// and bearer-token protection for everything under /api (CONTRACT §5).
+// and the API's protection (CONTRACT §5). Protection is decided by the route a request matched,
+// never by the raw URL: the router decodes `/%61pi/...` to `/api/...`, so a check on the URL text
+// can be walked around, while a check attached to the route runs whatever spelling reached it.
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import type { Logger } from 'pino';
+import type { ApiCaller, ApiCredentials } from './apiCredentials.js';
 import type { HealthRegistry } from './health.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who called a protected route; set before its handler runs. */
+    apiCaller?: ApiCaller;
+  }
+  interface FastifyContextConfig {
+    /** Requires the API token (or another authenticator's credential) although the path is not under /api. */
+    protected?: boolean;
+  }
+}
+
+/** How the server decides the client's address from X-Forwarded-For (see TRUST_PROXY in the README). */
+export type TrustProxy = false | number | string[];
 
 export interface HttpServerOptions {
   logger: Logger;
   health: HealthRegistry;
-  /** Bearer token that /api requires. */
-  apiToken: string;
-  /** Trust X-Forwarded-For (only behind a reverse proxy; otherwise any client could forge its address). */
-  trustProxy?: boolean;
+  /** Bearer tokens that protected routes accept. */
+  credentials: ApiCredentials;
+  /** Proxies in front: a hop count or their addresses; false (default) takes the socket's address. */
+  trustProxy?: TrustProxy;
 }
 
-function tokenMatches(request: FastifyRequest, expected: Buffer): boolean {
-  const header = request.headers.authorization;
-  if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice('Bearer '.length).trim());
-  return given.length === expected.length && timingSafeEqual(given, expected);
+/** Identifies the caller of a protected route by something other than a bearer token (e.g. a console session). */
+export type Authenticator = (request: FastifyRequest) => ApiCaller | undefined;
+
+export interface RegisteredRoute {
+  method: string;
+  /** The route's pattern, e.g. `/api/orders/:orderId/cancel`. */
+  url: string;
+  protected: boolean;
+}
+
+interface ServerState {
+  routes: RegisteredRoute[];
+  authenticators: Authenticator[];
+}
+
+const serverStates = new WeakMap<FastifyInstance, ServerState>();
+
+function stateOf(http: FastifyInstance): ServerState {
+  const state = serverStates.get(http);
+  if (!state) throw new Error('this Fastify instance was not made by createHttpServer');
+  return state;
+}
+
+/** Every route registered so far, with whether it needs a credential (tests enumerate them). */
+export function registeredRoutes(http: FastifyInstance): readonly RegisteredRoute[] {
+  return stateOf(http).routes;
+}
+
+/** Adds a way to identify callers of protected routes besides the bearer token. */
+export function addAuthenticator(http: FastifyInstance, authenticator: Authenticator): void {
+  stateOf(http).authenticators.push(authenticator);
+}
+
+/** `/api` and everything below it, `/metrics`, and routes registered with `config: { protected: true }`. */
+export function isProtectedRoute(url: string, config: { protected?: boolean } | undefined): boolean {
+  return url === '/api' || url.startsWith('/api/') || url === '/metrics' || config?.protected === true;
 }
 
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
@@ -28,9 +75,29 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     loggerInstance: options.logger as FastifyBaseLogger,
     // Fastify's per-request logs carry the URL, and approval links carry tokens in theirs.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
     bodyLimit: 64 * 1024,
   });
+  const state: ServerState = { routes: [], authenticators: [] };
+  serverStates.set(app, state);
+
+  const requireCaller: onRequestHookHandler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const caller = options.credentials.identify(request.headers.authorization) ?? firstCaller(state.authenticators, request);
+    if (caller === undefined) {
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'send Authorization: Bearer <API_TOKEN>' });
+    }
+    request.apiCaller = caller;
+  };
+
+  // Registered before any route, so it sees every one, in every plugin scope.
+  app.addHook('onRoute', (route) => {
+    const isProtected = isProtectedRoute(route.url, route.config as { protected?: boolean } | undefined);
+    for (const method of [route.method].flat()) state.routes.push({ method, url: route.url, protected: isProtected });
+    if (!isProtected) return;
+    const own = route.onRequest === undefined ? [] : [route.onRequest].flat();
+    route.onRequest = [requireCaller, ...own];
+  });
+
   await app.register(helmet, {
     contentSecurityPolicy: {
       // No upgrade-insecure-requests: on a plain-http PUBLIC_URL it would send form posts to https.
@@ -38,14 +105,6 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     },
   });
   await app.register(formbody);
-
-  const expected = Buffer.from(options.apiToken);
-  app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith('/api/') && request.url !== '/api') return;
-    if (!tokenMatches(request, expected)) {
-      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'send Authorization: Bearer <API_TOKEN>' });
-    }
-  });
 
   app.get('/health', async (_request, reply) => {
     const report = await options.health.run();
@@ -59,4 +118,18 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     return reply.code(status).send({ error: error.code ?? (status === 500 ? 'internal_error' : 'bad_request'), message: status === 500 ? 'internal error; see the server log' : error.message });
   });
   return app;
+}
+
+/** A hop count as the function proxy-addr makes of one: the nearest `hops` addresses are proxies. */
+function fastifyTrustProxy(trust: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return trust === 0 ? false : (_address: string, hop: number) => hop < trust;
+  return trust;
+}
+
+function firstCaller(authenticators: readonly Authenticator[], request: FastifyRequest): ApiCaller | undefined {
+  for (const authenticate of authenticators) {
+    const caller = authenticate(request);
+    if (caller !== undefined) return caller;
+  }
+  return undefined;
 }

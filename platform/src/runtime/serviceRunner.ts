@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { resolveSecrets } from '../config/developmentSecrets.js';
 import { HealthRegistry, natsHealthCheck } from '../http/health.js';
+import { ApiCredentials, DEFAULT_TOKEN_HOLDER } from '../http/apiCredentials.js';
 import { createHttpServer } from '../http/httpServer.js';
 import { loadPlantConfigFile } from '../config/plantConfigFile.js';
 import { loadConfig, withoutCredentials, type Config } from '../config/env.js';
@@ -70,7 +71,8 @@ export async function startRuntime(processName: string, services: Record<string,
   const nc = await connectNats({ url: config.natsUrl, name: `mes-${processName}`, logger });
   const health = new HealthRegistry();
   health.register('nats', natsHealthCheck(nc));
-  const http = await createHttpServer({ logger: logger.child({ component: 'http' }), health, apiToken: secrets.apiToken, trustProxy: config.trustProxy });
+  const credentials = new ApiCredentials([{ name: DEFAULT_TOKEN_HOLDER, token: secrets.apiToken }, ...config.apiTokens]);
+  const http = await createHttpServer({ logger: logger.child({ component: 'http' }), health, credentials, trustProxy: config.trustProxy });
   const running: { name: string; service: RunningService }[] = [];
   let eventStore: EventStoreHandle | undefined;
   const stop = async () => {

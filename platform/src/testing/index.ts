@@ -7,6 +7,8 @@ export { startMosquitto } from './mosquitto.js';
 export type { MosquittoHandle } from './mosquitto.js';
 export { startNatsServer } from './natsServer.js';
 export type { NatsServerHandle } from './natsServer.js';
+export { pathSpellings, rawRequest } from './pathSpellings.js';
+export type { RawResponse } from './pathSpellings.js';
 export { freePort, startServiceProcess } from './processHarness.js';
 export { startSmtpCapture } from './smtpCapture.js';
 export type { SmtpCapture } from './smtpCapture.js';

@@ -72,8 +72,8 @@ beforeAll(async () => {
   await mailServer.start();
   fixture = await startApprovalsFixture(
     { linkTtlMs: LINK_TTL_MS, linkRateLimit: { max: RATE_LIMIT, timeWindowMs: 60_000 } },
-    // As behind a reverse proxy, so each test can present its own client address.
-    { SMTP_URL: `smtp://127.0.0.1:${mailServer.port}`, MAIL_FROM: 'maintenance@plant1.example', TRUST_PROXY: 'true' },
+    // As behind a reverse proxy on this host, so each test can present its own client address.
+    { SMTP_URL: `smtp://127.0.0.1:${mailServer.port}`, MAIL_FROM: 'maintenance@plant1.example', TRUST_PROXY: '127.0.0.1' },
   );
 });
 afterAll(async () => {

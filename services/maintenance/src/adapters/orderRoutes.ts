@@ -1,31 +1,37 @@
 // POST /api/orders/{orderId}/complete and /cancel (CONTRACT §5): decided on the order's stream
 // right away, so the caller learns the outcome; the workflow then releases the resources.
-// Bearer-protected by the platform's /api hook.
-import { streamName, type Actor } from '@mes/contracts';
-import { DomainError, handleCommand, type ServiceDeps } from '@mes/platform';
+// Protected by the platform (every /api route needs a credential); the actor recorded is the
+// authenticated caller, never a name the request body claims.
+import { streamName } from '@mes/contracts';
+import { actorOfCaller, DomainError, handleCommand, type ServiceDeps } from '@mes/platform';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { maintenanceOrderDecider, orderStatus, type OrderCommand } from '../domain/maintenanceOrder.js';
 import { findOrder } from '../application/startMaintenance.js';
 
 interface OrderActionBody {
   reason?: unknown;
-  /** Who asks, for the audit trail (an email or a name); default: the API. */
+  /** Who the caller says did or asked for it: recorded as stated, not as the actor. */
   by?: unknown;
 }
 
-function actorOf(body: OrderActionBody | undefined): Actor | string {
-  if (body?.by === undefined) return { kind: 'service', id: 'api' };
+function statedByOf(body: OrderActionBody | undefined): { statedBy?: string } | string {
+  if (body?.by === undefined) return {};
   if (typeof body.by !== 'string' || body.by.trim() === '' || body.by.length > 256) return '"by" must be a non-empty string of at most 256 characters (an email or a name)';
-  return { kind: 'person', id: body.by.trim() };
+  return { statedBy: body.by.trim() };
 }
 
 export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'nc' | 'eventStore' | 'logger'>): void {
   const act = (action: 'complete' | 'cancel') =>
-    async (request: { params: { orderId: string }; body: unknown }, reply: { code(status: number): { send(body: unknown): unknown } }) => {
+    async (request: FastifyRequest<{ Params: { orderId: string } }>, reply: FastifyReply) => {
       const { orderId } = request.params;
+      const caller = request.apiCaller;
+      // The platform refuses unauthenticated calls before this handler; a route outside /api would not be.
+      if (caller === undefined) throw new Error(`${request.routeOptions.url} ran without an authenticated caller`);
+      const actor = actorOfCaller(caller);
       const body = (typeof request.body === 'object' && request.body !== null ? request.body : undefined) as OrderActionBody | undefined;
-      const actor = actorOf(body);
-      if (typeof actor === 'string') return reply.code(400).send({ error: 'bad_request', message: actor });
+      const stated = statedByOf(body);
+      if (typeof stated === 'string') return reply.code(400).send({ error: 'bad_request', message: stated });
       let reason: string | undefined;
       if (action === 'cancel') {
         if (typeof body?.reason !== 'string' || body.reason.trim() === '' || body.reason.length > 400) {
@@ -40,8 +46,8 @@ export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'nc' | 'eve
       const issuedAt = new Date().toISOString();
       const command: OrderCommand =
         action === 'complete'
-          ? { type: 'CompleteMaintenanceOrder', orderId, issuedAt, actor }
-          : { type: 'CancelMaintenanceOrder', orderId, reason: reason!, issuedAt, actor };
+          ? { type: 'CompleteMaintenanceOrder', orderId, ...stated, issuedAt, actor }
+          : { type: 'CancelMaintenanceOrder', orderId, reason: reason!, ...stated, issuedAt, actor };
       try {
         const result = await handleCommand(
           { store: deps.eventStore, now: () => new Date(issuedAt), eventId: (index) => `${commandId}/${index}` },
@@ -50,7 +56,7 @@ export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'nc' | 'eve
           command,
           { correlationId: order.workflowId, causationId: null, actor },
         );
-        deps.logger.info({ orderId, action, changed: result.events.length > 0 }, 'order action from the API');
+        deps.logger.info({ orderId, action, caller: caller.name, changed: result.events.length > 0 }, 'order action from the API');
         return reply.code(200).send({ orderId, status: orderStatus(result.state), changed: result.events.length > 0 });
       } catch (err) {
         if (err instanceof DomainError) return reply.code(409).send({ error: err.code, message: err.message });

@@ -55,8 +55,8 @@ export type OpenOrderCommand = Pick<
   OpenMaintenanceOrder,
   'type' | 'orderId' | 'plantId' | 'machineId' | 'workflowId' | 'reason' | 'trigger' | 'issuedAt' | 'actor'
 >;
-export type CompleteOrderCommand = Pick<CompleteMaintenanceOrder, 'type' | 'orderId' | 'issuedAt' | 'actor'>;
-export type CancelOrderCommand = Pick<CancelMaintenanceOrder, 'type' | 'orderId' | 'reason' | 'issuedAt' | 'actor'>;
+export type CompleteOrderCommand = Pick<CompleteMaintenanceOrder, 'type' | 'orderId' | 'statedBy' | 'issuedAt' | 'actor'>;
+export type CancelOrderCommand = Pick<CancelMaintenanceOrder, 'type' | 'orderId' | 'reason' | 'statedBy' | 'issuedAt' | 'actor'>;
 
 /** Notes on the order that approval request `approvalId` went to `approver` (level 0, then escalations). */
 export interface RecordOrderApprovalRequest extends OrderCommandBasics {
@@ -391,7 +391,7 @@ function complete(command: CompleteOrderCommand, state: MaintenanceOrderState): 
         {
           type: 'MaintenanceOrderCompleted',
           version: 1,
-          data: { orderId: state.orderId, completedAt: command.issuedAt, completedBy: command.actor.id },
+          data: { orderId: state.orderId, completedAt: command.issuedAt, completedBy: command.actor.id, ...(command.statedBy === undefined ? {} : { statedBy: command.statedBy }) },
         },
       ];
     // A retried POST /complete: the order is completed already.
@@ -420,7 +420,13 @@ function cancel(command: CancelOrderCommand, state: MaintenanceOrderState): Orde
         {
           type: 'MaintenanceOrderCancelled',
           version: 1,
-          data: { orderId: state.orderId, cancelledAt: command.issuedAt, cancelledBy: command.actor.id, reason: command.reason },
+          data: {
+            orderId: state.orderId,
+            cancelledAt: command.issuedAt,
+            cancelledBy: command.actor.id,
+            reason: command.reason,
+            ...(command.statedBy === undefined ? {} : { statedBy: command.statedBy }),
+          },
         },
       ];
     // A retried POST /cancel: the order is cancelled already; the first reason stands.

@@ -28,6 +28,8 @@ export function describeActor(actor: Actor): string {
       return `service ${actor.id}`;
     case 'device':
       return `machine ${actor.id}`;
+    case 'client':
+      return `API client ${actor.id}`;
     default: {
       const _exhaustive: never = actor.kind;
       return _exhaustive;
@@ -36,6 +38,7 @@ export function describeActor(actor: Actor): string {
 }
 
 const person = (p: Person) => `${p.name} <${p.email}>`;
+const statedBy = (name: string | undefined) => (name === undefined ? '' : ` (stated: for ${name})`);
 const quoted = (comment: string | undefined) => (comment === undefined || comment === '' ? '' : `: "${comment}"`);
 
 /** The sentence for one event; the event's type alone when this build does not know it. */
@@ -83,12 +86,12 @@ export function describeEvent(event: DomainEvent): string {
     case 'MaintenanceOrderResourcesAllocated':
       return `technician ${event.data.technicianId} and equipment ${event.data.equipmentId} allocated`;
     case 'MaintenanceOrderCompleted':
-      return `order completed by ${event.data.completedBy}`;
+      return `order completed by ${event.data.completedBy}${statedBy(event.data.statedBy)}`;
     case 'MaintenanceOrderCancelled':
-      return `order cancelled by ${event.data.cancelledBy}: ${event.data.reason}`;
+      return `order cancelled by ${event.data.cancelledBy}${statedBy(event.data.statedBy)}: ${event.data.reason}`;
     case 'ApprovalRequested': {
       const { data } = event;
-      return `approval ${data.approvalId} requested from ${person(data.approver)} (level ${data.level}), links valid until ${data.expiresAt}`;
+      return `approval ${data.approvalId} requested from ${person(data.approver)} (level ${data.level}), decide by ${data.expiresAt}`;
     }
     case 'ApprovalEmailSent':
       return `approval email sent to ${event.data.to}${event.data.messageId ? ` (${event.data.messageId})` : ''}`;
