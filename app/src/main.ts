@@ -1,8 +1,8 @@
 // `npm start`: every service in one process, sharing one NATS connection and one event store, with
 // the development servers it needs: when nothing answers at NATS_URL / MQTT_URL on this machine it
-// starts nats-server (JetStream, store under DATA_DIR/nats) and an embedded MQTT broker, and stops
-// them after the services on Ctrl-C / SIGTERM (a second one exits at once). Exit status: 0 after a
-// clean stop, 1 with one message when start-up fails.
+// starts nats-server (JetStream, store under DATA_DIR/nats) and an embedded MQTT broker (never with
+// MES_ENV=production), and stops them after the services on Ctrl-C / SIGTERM (a second one exits at
+// once). Exit status: 0 after a clean stop, 1 with one message when start-up fails.
 import { start as approvals } from '@mes/approvals';
 import { start as ingest } from '@mes/ingest';
 import { start as maintenance } from '@mes/maintenance';
@@ -58,7 +58,9 @@ process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
 try {
-  servers = await startDevelopmentServers(loadConfig(process.env), { path: process.env.PATH, say, warn });
+  const config = loadConfig(process.env);
+  // Production runs against the plant's own NATS and MQTT broker: nothing embedded is started.
+  if (config.mesEnv === 'development') servers = await startDevelopmentServers(config, { path: process.env.PATH, say, warn });
 } catch (err) {
   cannotStart(err);
 }
@@ -66,7 +68,7 @@ try {
 try {
   runtime = await startRuntime('mes', { console: startConsole, projections, resources, maintenance, approvals, workflow, ingest });
 } catch (err) {
-  await servers.stop().catch(() => undefined);
+  await servers?.stop().catch(() => undefined);
   cannotStart(err);
 }
 

@@ -40,7 +40,7 @@ export { resolveSecrets } from './config/developmentSecrets.js';
 export type { ResolvedSecrets } from './config/developmentSecrets.js';
 export { HealthRegistry, natsHealthCheck } from './http/health.js';
 export type { HealthCheck, HealthReport } from './http/health.js';
-export { addAuthenticator, createHttpServer, isProtectedRoute, registeredRoutes } from './http/httpServer.js';
+export { addAuthenticator, createHttpServer, isLoopbackAddress, isProtectedRoute, registeredRoutes } from './http/httpServer.js';
 export type { Authenticator, HttpServerOptions, RegisteredRoute, TrustProxy } from './http/httpServer.js';
 export { actorOfCaller, ApiCredentials, DEFAULT_TOKEN_HOLDER } from './http/apiCredentials.js';
 export type { ApiCaller, ApiCredential } from './http/apiCredentials.js';

@@ -5,7 +5,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { resolveSecrets } from '../config/developmentSecrets.js';
+import { ensurePrivateDataDir, resolveSecrets } from '../config/developmentSecrets.js';
 import { HealthRegistry, natsHealthCheck } from '../http/health.js';
 import { ApiCredentials, DEFAULT_TOKEN_HOLDER } from '../http/apiCredentials.js';
 import { createHttpServer } from '../http/httpServer.js';
@@ -63,13 +63,14 @@ export async function startRuntime(processName: string, services: Record<string,
   }
   logger.info({ plantConfig: config.plantConfigPath, plants: Object.keys(plants.plants), serving: config.plants ?? 'all' }, 'plant configuration loaded');
 
+  if (ensurePrivateDataDir(config.dataDir)) logger.warn({ dataDir: config.dataDir }, 'DATA_DIR was readable by other users; narrowed to this user (0700)');
   const secrets = resolveSecrets(config);
   if (secrets.generated.length > 0) {
     logger.warn({ file: secrets.file, generated: secrets.generated }, 'development secrets in use (set API_TOKEN and APPROVAL_SECRET in production)');
   }
 
   const nc = await connectNats({ url: config.natsUrl, name: `mes-${processName}`, logger });
-  const health = new HealthRegistry();
+  const health = new HealthRegistry(logger.child({ component: 'health' }));
   health.register('nats', natsHealthCheck(nc));
   const credentials = new ApiCredentials([{ name: DEFAULT_TOKEN_HOLDER, token: secrets.apiToken }, ...config.apiTokens]);
   const http = await createHttpServer({ logger: logger.child({ component: 'http' }), health, credentials, trustProxy: config.trustProxy });
