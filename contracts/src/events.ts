@@ -200,6 +200,15 @@ export const ApprovalExpiredSchema = event('ApprovalExpired', z.object({
 }));
 export type ApprovalExpired = z.infer<typeof ApprovalExpiredSchema>;
 
+/** A pending request that no longer needs a decision (its order ended); its links change nothing. */
+export const ApprovalWithdrawnSchema = event('ApprovalWithdrawn', z.object({
+  approvalId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  reason: z.string().min(1).max(400),
+  withdrawnAt: IsoInstantSchema,
+}));
+export type ApprovalWithdrawn = z.infer<typeof ApprovalWithdrawnSchema>;
+
 // Resources
 
 export const ResourceRegisteredSchema = event('ResourceRegistered', z.object({
@@ -366,6 +375,7 @@ export const DomainEventSchema = z.discriminatedUnion('type', [
   ApprovalDecidedSchema,
   ApprovalEscalatedSchema,
   ApprovalExpiredSchema,
+  ApprovalWithdrawnSchema,
   ResourceRegisteredSchema,
   ResourceMarkedUnavailableSchema,
   ResourceAllocatedSchema,
@@ -415,6 +425,7 @@ const EVENT_DECODERS: { readonly [Type in DomainEventType]: Readonly<Record<numb
   ApprovalDecided: { 1: currentVersion(ApprovalDecidedSchema) },
   ApprovalEscalated: { 1: currentVersion(ApprovalEscalatedSchema) },
   ApprovalExpired: { 1: currentVersion(ApprovalExpiredSchema) },
+  ApprovalWithdrawn: { 1: currentVersion(ApprovalWithdrawnSchema) },
   ResourceRegistered: { 1: currentVersion(ResourceRegisteredSchema) },
   ResourceMarkedUnavailable: { 1: currentVersion(ResourceMarkedUnavailableSchema) },
   ResourceAllocated: { 1: currentVersion(ResourceAllocatedSchema) },

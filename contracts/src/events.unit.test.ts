@@ -54,6 +54,7 @@ const examples: { [Type in DomainEventType]: DomainEventData<Type> } = {
   },
   ApprovalEscalated: { approvalId: 'AP_1', orderId: 'MO_1', nextApprover: bob, level: 1, escalatedAt: LATER },
   ApprovalExpired: { approvalId: 'AP_2', orderId: 'MO_1', expiredAt: LATER },
+  ApprovalWithdrawn: { approvalId: 'AP_2', orderId: 'MO_1', reason: 'order cancelled', withdrawnAt: LATER },
   ResourceRegistered: { resourceId: 'T-01', plantId: 'P1', resourceType: 'Technician', name: 'Dana Ruiz', registeredAt: AT },
   ResourceMarkedUnavailable: { resourceId: 'T-01', reason: 'On leave', at: AT },
   ResourceAllocated: { resourceId: 'T-01', orderId: 'MO_1', at: AT },

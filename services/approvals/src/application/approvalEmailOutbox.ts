@@ -63,7 +63,9 @@ export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: Reco
 
     const order = orderSummaryOf((await store.readStream(streamName(requested.plantId, 'order', requested.orderId))).events);
     const sentAt = deps.now();
-    const linksExpireAt = sentAt.getTime() + deps.linkTtlMs;
+    // A decision after the decide-by time is refused anyway: the links stop working then, so the
+    // email, the pages and the audit all state one deadline (unless the links' own lifetime is shorter).
+    const linksExpireAt = Math.min(sentAt.getTime() + deps.linkTtlMs, Date.parse(request.expiresAt));
     const links = approvalLinkUrls(
       deps.publicUrl,
       { approvalId, plantId: requested.plantId, orderId: requested.orderId, approver: request.approver.email, expiresAt: linksExpireAt },

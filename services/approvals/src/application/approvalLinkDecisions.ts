@@ -19,6 +19,9 @@ import { approvalStream } from './approvalCommands.js';
 /** The Comment column of the Approvals table holds 2000 characters (CONTRACT §2). */
 export const MAX_COMMENT_LENGTH = 2000;
 
+/** Order statuses in which an approval decision still means something. */
+const AWAITING_DECISION = 'PendingApproval';
+
 export interface ApprovalLinkTarget {
   /** From the URL. */
   approvalId: string;
@@ -75,6 +78,10 @@ export type ApprovalLinkOutcome =
   | { kind: 'foreign'; approvalId: string }
   | { kind: 'superseded'; request: ApprovalRequestView; currentApprover: Person | null }
   | { kind: 'approval_expired'; request: ApprovalRequestView }
+  /** The decide-by time passed: the request escalates or expires (or already did). */
+  | { kind: 'too_late'; request: ApprovalRequestView }
+  /** The order ended (cancelled, completed, expired) or the request was withdrawn: no decision is needed. */
+  | { kind: 'not_needed'; request: ApprovalRequestView }
   | { kind: 'already_decided'; request: ApprovalRequestView; decided: RecordedDecisionView }
   | { kind: 'confirm'; request: ApprovalRequestView; lastReading: LastReadingView }
   | { kind: 'recorded'; request: ApprovalRequestView; decided: RecordedDecisionView }
@@ -112,6 +119,15 @@ function decisionView(record: ApprovalRequestRecord): RecordedDecisionView {
 
 export class ApprovalLinkDecisions {
   constructor(private readonly deps: ApprovalLinkDecisionsDeps) {}
+
+  /**
+   * True when `token` is a link we signed for this URL's request and decision and it has not
+   * expired: such a request is never throttled (CONTRACT §4); failed attempts are.
+   */
+  carriesValidLink(target: ApprovalLinkTarget): boolean {
+    const verified = verifyApprovalLink(target.token, this.deps.approvalSecret, this.deps.now().getTime());
+    return verified.ok && verified.claims.approvalId === target.approvalId && verified.claims.decision === target.decision;
+  }
 
   /** GET: the confirmation page's content, or why the link cannot be used. Reads only. */
   async open(target: ApprovalLinkTarget): Promise<ApprovalLinkOutcome> {
@@ -217,7 +233,11 @@ export class ApprovalLinkDecisions {
       return { kind: 'already_decided', request: view, decided: decisionView(decided) };
     }
     if (process.status === 'Expired') return { kind: 'approval_expired', request: view };
+    if (process.status === 'Withdrawn') return { kind: 'not_needed', request: view };
+    // The order ended before its withdrawal reached this stream (cancelled moments ago).
+    if (view.order.status !== null && view.order.status !== AWAITING_DECISION) return { kind: 'not_needed', request: view };
     if (request.status === 'Superseded') return { kind: 'superseded', request: view, currentApprover: currentApprovalRequest(process)?.approver ?? null };
+    if (!(this.deps.now().getTime() < Date.parse(request.expiresAt))) return { kind: 'too_late', request: view };
     return undefined;
   }
 }

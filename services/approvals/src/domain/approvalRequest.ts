@@ -1,14 +1,18 @@
 // The approval of one maintenance order across escalation levels: a request per level (each a row
-// of the Approvals table, CONTRACT §2), at most one decision, by the current level's approver only.
+// of the Approvals table, CONTRACT §2), at most one decision, by the current level's approver only,
+// before the request's decide-by time. The stream's order settles every race: a decision appended
+// before the escalation or expiry stands (and they change nothing), one appended after is refused.
 import type {
   ApprovalDecided,
   ApprovalEmailSent,
   ApprovalEscalated,
   ApprovalExpired,
   ApprovalRequested,
+  ApprovalWithdrawn,
   Person,
   RecordApprovalDecision,
   RequestApproval,
+  WithdrawApprovals,
 } from '@mes/contracts';
 import { DomainError, type Decider } from '@mes/platform';
 
@@ -19,6 +23,8 @@ export const APPROVAL_ERROR_CODES = [
   'APPROVAL_ALREADY_DECIDED',
   'APPROVAL_SUPERSEDED',
   'APPROVAL_EXPIRED',
+  'APPROVAL_TOO_LATE',
+  'APPROVAL_WITHDRAWN',
   'APPROVAL_WRONG_APPROVER',
 ] as const;
 export type ApprovalErrorCode = (typeof APPROVAL_ERROR_CODES)[number];
@@ -52,16 +58,19 @@ export interface ExpireApproval {
   issuedAt: string;
 }
 
-export type ApprovalCommand = RequestApprovalCommand | RecordApprovalEmailSent | RecordApprovalDecisionCommand | ExpireApproval;
+/** The order ended while its approval was pending: no decision is needed any more. */
+export type WithdrawApprovalsCommand = Pick<WithdrawApprovals, 'type' | 'reason' | 'issuedAt'>;
 
-export type ApprovalEvent = ApprovalRequested | ApprovalEmailSent | ApprovalDecided | ApprovalEscalated | ApprovalExpired;
+export type ApprovalCommand = RequestApprovalCommand | RecordApprovalEmailSent | RecordApprovalDecisionCommand | ExpireApproval | WithdrawApprovalsCommand;
+
+export type ApprovalEvent = ApprovalRequested | ApprovalEmailSent | ApprovalDecided | ApprovalEscalated | ApprovalExpired | ApprovalWithdrawn;
 
 /** Status values of the Approvals table (CONTRACT §2), one per request. */
 export const APPROVAL_REQUEST_STATUSES = ['Pending', 'Approved', 'Rejected', 'Expired', 'Superseded'] as const;
 export type ApprovalRequestStatus = (typeof APPROVAL_REQUEST_STATUSES)[number];
 
-/** Where the whole process stands: the status of its current request. */
-export type ApprovalProcessStatus = Exclude<ApprovalRequestStatus, 'Superseded'>;
+/** Where the whole process stands: the status of its current request, or Withdrawn when its order ended first. */
+export type ApprovalProcessStatus = 'Pending' | 'Approved' | 'Rejected' | 'Expired' | 'Withdrawn';
 
 /** One request to one approver: an Approvals row, with the decision details of CONTRACT §4. */
 export interface ApprovalRequestRecord {
@@ -71,6 +80,7 @@ export interface ApprovalRequestRecord {
   level: number;
   status: ApprovalRequestStatus;
   requestedAt: string;
+  /** The decide-by time: a decision must be recorded before it; then the request escalates or expires. */
   expiresAt: string;
   emailSentAt: string | null;
   decidedAt: string | null;
@@ -88,6 +98,8 @@ export interface ApprovalProcessState {
   currentApprovalId: string;
   /** Every request, oldest (level 0) first. */
   requests: readonly ApprovalRequestRecord[];
+  /** Why no decision is needed any more, once withdrawn. */
+  withdrawnReason?: string;
 }
 
 /** `null` until the first request. */
@@ -209,12 +221,19 @@ function recordEmailSent(command: RecordApprovalEmailSent, state: ApprovalState)
 }
 
 /**
- * The time on a request (`expiresAt`) is not checked here: the workflow's timer escalates or
- * expires the request, and the link's own expiry is checked where the link is verified.
+ * A decision counts when it is recorded before the request's decide-by time (`expiresAt`, the
+ * command's `issuedAt` being when it was submitted) and before anything else settled the request.
  */
 function recordDecision(command: RecordApprovalDecisionCommand, state: ApprovalState): ApprovalEvent[] {
   const [process, request] = requireRequest(state, command.approvalId, command.decision);
   const details = { approvalId: command.approvalId, orderId: process.orderId };
+  if (process.status === 'Withdrawn') {
+    throw new DomainError(
+      'APPROVAL_WITHDRAWN',
+      `order ${process.orderId} no longer needs a decision (${process.withdrawnReason ?? 'withdrawn'}); approval ${command.approvalId} cannot be ${command.decision}`,
+      details,
+    );
+  }
   if (process.status === 'Expired') {
     throw new DomainError(
       'APPROVAL_EXPIRED',
@@ -249,6 +268,14 @@ function recordDecision(command: RecordApprovalDecisionCommand, state: ApprovalS
       { ...details, approver: request.approver.email },
     );
   }
+  // `!(a < b)` also refuses a time that does not parse.
+  if (!(Date.parse(command.issuedAt) < Date.parse(request.expiresAt))) {
+    throw new DomainError(
+      'APPROVAL_TOO_LATE',
+      `approval ${command.approvalId} had to be decided by ${request.expiresAt}; a decision at ${command.issuedAt} is too late (the request escalates or expires)`,
+      { ...details, decideBy: request.expiresAt },
+    );
+  }
   const data: ApprovalDecided['data'] = {
     approvalId: command.approvalId,
     orderId: process.orderId,
@@ -270,6 +297,18 @@ function expire(command: ExpireApproval, state: ApprovalState): ApprovalEvent[] 
   return [{ type: 'ApprovalExpired', version: 1, data: { approvalId: command.approvalId, orderId: process.orderId, expiredAt: command.issuedAt } }];
 }
 
+function withdraw(command: WithdrawApprovalsCommand, state: ApprovalState): ApprovalEvent[] {
+  // Nothing was requested yet, or nothing is pending any more: nothing to withdraw.
+  if (state === null) return [];
+  return state.requests
+    .filter((request) => request.status === 'Pending')
+    .map((request) => ({
+      type: 'ApprovalWithdrawn' as const,
+      version: 1 as const,
+      data: { approvalId: request.approvalId, orderId: state.orderId, reason: command.reason, withdrawnAt: command.issuedAt },
+    }));
+}
+
 function decide(command: ApprovalCommand, state: ApprovalState): ApprovalEvent[] {
   switch (command.type) {
     case 'RequestApproval':
@@ -280,6 +319,8 @@ function decide(command: ApprovalCommand, state: ApprovalState): ApprovalEvent[]
       return recordDecision(command, state);
     case 'ExpireApproval':
       return expire(command, state);
+    case 'WithdrawApprovals':
+      return withdraw(command, state);
     default: {
       const _exhaustive: never = command;
       return _exhaustive;
@@ -345,6 +386,10 @@ function evolve(state: ApprovalState, event: ApprovalEvent): ApprovalState {
     }
     case 'ApprovalExpired':
       return { ...withRequest(state, event.data.approvalId, (request) => ({ ...request, status: 'Expired' })), status: 'Expired' };
+    case 'ApprovalWithdrawn': {
+      const withdrawn = withRequest(state, event.data.approvalId, (request) => ({ ...request, status: 'Superseded' }));
+      return state.currentApprovalId === event.data.approvalId ? { ...withdrawn, status: 'Withdrawn', withdrawnReason: event.data.reason } : withdrawn;
+    }
     default: {
       const _exhaustive: never = event;
       return _exhaustive;

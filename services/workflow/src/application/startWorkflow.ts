@@ -183,6 +183,9 @@ async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions)
         case 'allocateResources':
           await sendCommand(deps.nc, buildCommand('AllocateResources', from(state, effect.commandId), { orderId: state.orderId, machineId: state.machineId }));
           break;
+        case 'withdrawApprovals':
+          await sendCommand(deps.nc, buildCommand('WithdrawApprovals', from(state, effect.commandId), { orderId: state.orderId, reason: effect.reason }));
+          break;
         case 'releaseResources':
           await sendCommand(deps.nc, buildCommand('ReleaseResources', from(state, effect.commandId), { orderId: state.orderId }));
           break;

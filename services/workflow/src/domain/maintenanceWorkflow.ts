@@ -130,6 +130,31 @@ function askApprover(state: WorkflowState, level: number, at: string, policy: Ap
   ];
 }
 
+/** The level of one of this workflow's approval requests, up to the current level; undefined for any other id. */
+function levelOfApproval(state: WorkflowState, approvalId: unknown): number | undefined {
+  for (let level = 0; level <= state.level; level++) if (workflowIds.approval(state.workflowId, level) === approvalId) return level;
+  return undefined;
+}
+
+/**
+ * The approvals service records at most one decision per order, and only before the request's
+ * decide-by time and before any escalation or expiry of it is recorded: a decision it recorded is
+ * final, even when this workflow's timer fired meanwhile and it already asked for the next level
+ * or for the expiry (those then change nothing there).
+ */
+function receiveDecision(state: WorkflowState, input: ObserveEvent): WorkflowEvent[] {
+  const { data, at } = input;
+  const level = levelOfApproval(state, data.approvalId);
+  if (level === undefined) return [];
+  const decision: Decision = {
+    decision: data.decision as Decision['decision'],
+    approver: data.approver as Person,
+    decidedAt: data.decidedAt as string,
+    ...(typeof data.comment === 'string' ? { comment: data.comment } : {}),
+  };
+  return [step(state, at, 'decision-received', { level, approvalId: workflowIds.approval(state.workflowId, level), decision, detail: `${decision.decision} by ${decision.approver.email}` })];
+}
+
 function observe(state: WorkflowState, input: ObserveEvent): WorkflowEvent[] {
   const { eventType, data, at } = input;
   // Cancellation and completion end the workflow whatever it was waiting for.
@@ -140,22 +165,16 @@ function observe(state: WorkflowState, input: ObserveEvent): WorkflowEvent[] {
     case 'OpeningOrder':
       return eventType === 'MaintenanceOrderOpened' ? askApprover(state, 0, at, input.policy) : [];
     case 'AwaitingDecision':
-      if (eventType === 'ApprovalDecided' && data.approvalId === state.approvalId) {
-        const decision: Decision = {
-          decision: data.decision as Decision['decision'],
-          approver: data.approver as Person,
-          decidedAt: data.decidedAt as string,
-          ...(typeof data.comment === 'string' ? { comment: data.comment } : {}),
-        };
-        return [step(state, at, 'decision-received', { level: state.level, approvalId: state.approvalId ?? undefined, decision, detail: `${decision.decision} by ${decision.approver.email}` })];
+    case 'ExpiringApproval':
+      if (eventType === 'ApprovalDecided') return receiveDecision(state, input);
+      if (state.phase === 'ExpiringApproval' && eventType === 'ApprovalExpired' && data.approvalId === state.approvalId) {
+        return [step(state, at, 'approval-expired', { approvalId: state.approvalId ?? undefined })];
       }
       return [];
     case 'RecordingDecision':
       if (eventType === 'MaintenanceOrderApproved') return [step(state, at, 'awaiting-resources')];
       if (eventType === 'MaintenanceOrderRejected') return [completed(state, at, 'Rejected')];
       return [];
-    case 'ExpiringApproval':
-      return eventType === 'ApprovalExpired' && data.approvalId === state.approvalId ? [step(state, at, 'approval-expired', { approvalId: state.approvalId ?? undefined })] : [];
     case 'ExpiringOrder':
       return eventType === 'MaintenanceOrderExpired' ? [completed(state, at, 'Expired')] : [];
     case 'AwaitingResources':
@@ -236,7 +255,8 @@ export const maintenanceWorkflowDecider: Decider<WorkflowInput, WorkflowEvent, W
           case 'approval-escalated':
             return { ...state, phase: 'AwaitingDecision', level: d.level ?? state.level, approvalId: d.approvalId ?? state.approvalId };
           case 'decision-received':
-            return { ...state, phase: 'RecordingDecision', decision: d.decision ?? null };
+            // The decided request may be of an earlier level than the one last asked for (see receiveDecision).
+            return { ...state, phase: 'RecordingDecision', decision: d.decision ?? null, approvalId: d.approvalId ?? state.approvalId, level: d.level ?? state.level };
           case 'approval-expiring':
             return { ...state, phase: 'ExpiringApproval' };
           case 'approval-expired':
@@ -269,6 +289,8 @@ export type WorkflowEffect =
   | { kind: 'allocateResources'; commandId: string }
   /** Give back what the order holds, or take it out of the waiting queue. */
   | { kind: 'releaseResources'; commandId: string }
+  /** The order ended while its approval was pending: its requests need no decision any more. */
+  | { kind: 'withdrawApprovals'; commandId: string; reason: string }
   | { kind: 'releaseMachine' };
 
 export function workflowEffects(state: WorkflowState | null): WorkflowEffect[] {
@@ -304,11 +326,17 @@ export function workflowEffects(state: WorkflowState | null): WorkflowEffect[] {
       return [{ kind: 'allocateResources', commandId: `${wf}/allocate-resources` }];
     case 'ResourcesAllocated':
       return [];
-    case 'Completed':
+    case 'Completed': {
+      const effects: WorkflowEffect[] = [];
+      // A cancelled order may have been waiting for a decision; asking approvals is harmless if not.
+      if (state.outcome === 'Cancelled' && state.approvalId !== null && state.decision === null) {
+        effects.push({ kind: 'withdrawApprovals', commandId: `${wf}/withdraw-approvals`, reason: 'order cancelled' });
+      }
       // Only an order that was approved can hold resources or wait for them.
-      return state.outcome === 'Completed' || state.outcome === 'Cancelled'
-        ? [{ kind: 'releaseResources', commandId: `${wf}/release-resources` }, { kind: 'releaseMachine' }]
-        : [{ kind: 'releaseMachine' }];
+      if (state.outcome === 'Completed' || state.outcome === 'Cancelled') effects.push({ kind: 'releaseResources', commandId: `${wf}/release-resources` });
+      effects.push({ kind: 'releaseMachine' });
+      return effects;
+    }
     default: {
       const _exhaustive: never = state.phase;
       return _exhaustive;
