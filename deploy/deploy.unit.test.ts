@@ -11,6 +11,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePlantConfigText } from '@mes/platform';
 import { describe, expect, it } from 'vitest';
+import ts from 'typescript';
 import { parseAllDocuments } from 'yaml';
 
 const deployDir = dirname(fileURLToPath(import.meta.url));
@@ -119,6 +120,34 @@ function kubernetesSchemaProblems(manifest: Manifest): string[] {
   } catch (error) {
     return [`${where}: ${(error as Error).message}`];
   }
+}
+
+/**
+ * Unknown fields, which the schemas above let through (as the API server does without strict field
+ * validation): each object is type-checked, in memory, as an object literal of kubernetes-models'
+ * TypeScript interface for its kind, where TypeScript refuses any property the interface lacks.
+ */
+function unknownFieldProblems(list: Manifest[]): string[] {
+  const sources = new Map<string, Manifest>();
+  const text = new Map<string, string>();
+  list.forEach((manifest, index) => {
+    const path = join(deployDir, '__in_memory__', `manifest${index}.ts`);
+    const kind = textAt(manifest.object, 'kind') ?? '?';
+    sources.set(path, manifest);
+    text.set(path, `import type { I${kind} } from 'kubernetes-models/${textAt(manifest.object, 'apiVersion') ?? '?'}/${kind}';\nexport const manifest: I${kind} = ${JSON.stringify(manifest.object)};\n`);
+  });
+  const options: ts.CompilerOptions = { strict: true, noEmit: true, skipLibCheck: true, types: [], target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler };
+  const host = ts.createCompilerHost(options);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.getSourceFile = (name, language, ...rest) => (text.has(name) ? ts.createSourceFile(name, text.get(name)!, language) : getSourceFile.call(host, name, language, ...rest));
+  host.fileExists = (name) => text.has(name) || fileExists.call(host, name);
+  host.readFile = (name) => text.get(name) ?? readFile.call(host, name);
+  const program = ts.createProgram([...text.keys()], options, host);
+  return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
+    const manifest = diagnostic.file && sources.get(diagnostic.file.fileName);
+    const where = manifest ? `${manifest.file} ${textAt(manifest.object, 'kind') ?? '?'} ${textAt(manifest.object, 'metadata', 'name') ?? '?'}` : (diagnostic.file?.fileName ?? 'TypeScript');
+    return `${where}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`;
+  });
 }
 
 // ---------- what the code registers, and the route table ----------
@@ -459,6 +488,18 @@ describe('Kubernetes manifests', () => {
     const unknownKind = clone(deployment);
     unknownKind.object.kind = 'Deploymnet';
     expect(kubernetesSchemaProblems(unknownKind)).toEqual([`${deployment.file} Deploymnet ${nameOf(deployment.object)}: no Kubernetes schema for apps/v1 Deploymnet`]);
+  });
+
+  it('name no field that Kubernetes does not know', () => {
+    expect(unknownFieldProblems(manifests)).toEqual([]);
+  });
+
+  it('a copy with a misspelled field is refused', () => {
+    const deployment = clone(manifests.find((manifest) => manifest.object.kind === 'Deployment')!);
+    const container = objectAt(listAt(deployment.object, 'spec', 'template', 'spec', 'containers')[0]);
+    container.livenesProbe = container.livenessProbe;
+    delete container.livenessProbe;
+    expect(unknownFieldProblems([deployment]).join('\n')).toMatch(/Deployment \S+: .*'"livenesProbe"' does not exist in type 'IContainer'/);
   });
 
   it('run every service with two copies, /health probes and a budget that selects them; Services select workloads', () => {
