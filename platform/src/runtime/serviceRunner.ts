@@ -88,7 +88,7 @@ export async function startRuntime(processName: string, services: Record<string,
   try {
     const report = await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: config.dedupeWindowMs });
     logger.info(report, 'JetStream topology provisioned');
-    eventStore = await createEventStore(config, nc, logger);
+    eventStore = await createEventStore(config, nc, logger, health);
     health.register('eventStore', async () => {
       await eventStore?.store.ping();
     });
@@ -125,7 +125,7 @@ interface EventStoreHandle {
   close(): Promise<void>;
 }
 
-async function createEventStore(config: Config, nc: NatsConnection, logger: Logger): Promise<EventStoreHandle> {
+async function createEventStore(config: Config, nc: NatsConnection, logger: Logger, health: HealthRegistry): Promise<EventStoreHandle> {
   if (config.eventStoreUrl === undefined) {
     logger.info({ stream: EVENTS_STREAM }, 'event store: JetStream');
     const store = new JetStreamEventStore({ nc, stream: EVENTS_STREAM, subjectPrefix: EVENTS_SUBJECT_PREFIX, logger });
@@ -139,6 +139,9 @@ async function createEventStore(config: Config, nc: NatsConnection, logger: Logg
       startEventRelay({ source: store, nc, logger, name: plantId === undefined ? 'events' : `events-${plantId}`, ...(plantId === undefined ? {} : { plantId }) }),
     ),
   );
+  health.register('eventRelay', async () => {
+    await Promise.all(relays.map((relay) => relay.check()));
+  });
   logger.info({ eventStore: withoutCredentials(config.eventStoreUrl) }, 'event store: EventStoreDB, relayed to JetStream');
   return {
     store,
