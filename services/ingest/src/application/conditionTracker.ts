@@ -44,7 +44,15 @@ export interface ConditionTrackerDeps {
   eventLog: MachineEventLog;
   edgesByPlant: ReadonlyMap<string, readonly number[]>;
   logger: Logger;
+  /**
+   * Machines whose last condition is kept in memory (default 10,000). Past it, the machine seen
+   * longest ago with nothing in progress is forgotten and read from KV again on its next reading,
+   * so readings for ever new machine ids (an open plant) cannot grow memory without bound.
+   */
+  maxMachines?: number;
 }
+
+export const DEFAULT_MAX_TRACKED_MACHINES = 10_000;
 
 const MAX_BACKOFF_MS = 5_000;
 
@@ -69,12 +77,21 @@ export class ConditionTracker {
     return this.repairs;
   }
 
+  /** Machines whose condition is in memory now. */
+  get trackedMachines(): number {
+    return this.machines.size;
+  }
+
   /** Queues a reading whose publish has started; settle it with the returned functions. */
   track(reading: TrackedReading): { acked(checkCondition: boolean): void } {
     const { plantId, machineId } = reading.envelope.data;
     const key = conditionKey(plantId, machineId);
     let record = this.machines.get(key);
-    if (record === undefined) {
+    if (record !== undefined) {
+      // The map's order is the order machines were last seen: oldest first, for eviction.
+      this.machines.delete(key);
+      this.machines.set(key, record);
+    } else {
       record = {
         key,
         stream: streamName(plantId, 'machine', machineId),
@@ -85,6 +102,7 @@ export class ConditionTracker {
         confirmed: false,
       };
       this.machines.set(key, record);
+      this.evictIdle();
     }
     const queued: QueuedReading = { ...reading, state: 'pending' };
     record.queue.push(queued);
@@ -103,6 +121,17 @@ export class ConditionTracker {
     if (record === undefined || record.busy || record.known === undefined || record.known.revision >= revision) return;
     record.known = undefined;
     record.confirmed = false;
+  }
+
+  private evictIdle(): void {
+    let excess = this.machines.size - (this.deps.maxMachines ?? DEFAULT_MAX_TRACKED_MACHINES);
+    if (excess <= 0) return;
+    for (const [key, record] of this.machines) {
+      if (excess <= 0) break;
+      if (record.busy || record.queue.length > 0) continue;
+      this.machines.delete(key);
+      excess--;
+    }
   }
 
   /** Abandons readings still waiting (their transitions are found again from KV on the next reading). */

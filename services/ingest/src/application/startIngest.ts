@@ -27,6 +27,8 @@ export interface IngestOptions {
   sessionExpirySeconds?: number;
   /** Wait for a PubAck this long before publishing again. Default 5000 ms. */
   ackTimeoutMs?: number;
+  /** Machines whose last condition is kept in memory; the one seen longest ago is forgotten past it. Default 10,000. */
+  maxTrackedMachines?: number;
   /** On stop, wait this long for messages in progress. Default 10000 ms. */
   stopTimeoutMs?: number;
   /** Wait this long for the first MQTT connection before starting anyway (it keeps retrying). Default 10000 ms. */
@@ -50,6 +52,8 @@ export interface IngestMetrics {
   publishRetries: number;
   /** Messages in progress. */
   inFlight: number;
+  /** Machines whose last condition is held in memory (bounded by maxTrackedMachines). */
+  trackedMachines: number;
   /** True while MQTT reading is paused because the window is full. */
   paused: boolean;
   /** Whether the MQTT subscription is shared (undefined before the first subscription). */
@@ -77,7 +81,11 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
   const window = options.window ?? DEFAULT_WINDOW;
   if (!(Number.isInteger(window) && window >= 1)) throw new Error(`ingest window must be a whole number >= 1 (got ${String(window)})`);
   const served = config.plants;
-  const scope: PlantScope = { configured: new Set(Object.keys(plants.plants)), served: served === undefined ? undefined : new Set(served) };
+  const scope: PlantScope = {
+    configured: new Set(Object.keys(plants.plants)),
+    served: served === undefined ? undefined : new Set(served),
+    machines: new Map(Object.entries(plants.plants).flatMap(([plantId, plant]) => (plant.machines === undefined ? [] : [[plantId, new Set(plant.machines)] as const]))),
+  };
   const encoder = new TextEncoder();
 
   const publisher = new JetStreamAckPublisher(nc, logger, { ackTimeoutMs: options.ackTimeoutMs });
@@ -87,6 +95,7 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
     eventLog: new MachineEventLog(eventStore, nc, config.eventStoreUrl === undefined ? publisher : undefined),
     edgesByPlant: productionEdgesByPlant(plants),
     logger,
+    ...(options.maxTrackedMachines === undefined ? {} : { maxMachines: options.maxTrackedMachines }),
   });
   const watch = await kv.watch((key, revision) => tracker.observe(key, revision), logger);
 
@@ -147,7 +156,7 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
         return;
       }
       const { reading } = result;
-      const outOfScope = plantRejection(scope, reading.plantId);
+      const outOfScope = plantRejection(scope, reading.plantId, reading.machineId);
       if (outOfScope !== undefined) {
         reject(message, outOfScope, stored, finish);
         return;
@@ -192,6 +201,7 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
       ...counts,
       statusChanges: tracker.statusChanges,
       conditionConflicts: tracker.casConflicts,
+      trackedMachines: tracker.trackedMachines,
       publishRetries: publisher.failedSends,
       inFlight,
       paused: source.paused,
