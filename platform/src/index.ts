@@ -20,9 +20,12 @@ export type {
   SubscribeOptions,
   Subscription,
 } from './eventStore/eventStore.js';
-export { JetStreamEventStore, jetStreamPosition, splitJetStreamPosition } from './eventStore/jetStreamEventStore.js';
+export { JetStreamEventStore } from './eventStore/jetStreamEventStore.js';
 export type { JetStreamEventStoreOptions } from './eventStore/jetStreamEventStore.js';
 export { connectNats, drainNats, NatsUnreachableError } from './nats/connection.js';
+export { JetStreamAckPublisher, JetStreamRefusedError, PublisherStoppedError } from './nats/jetStreamAckPublisher.js';
+export type { AckPublisherOptions, PubAck, PublishOptions } from './nats/jetStreamAckPublisher.js';
+export { PipelinedKv } from './nats/pipelinedKv.js';
 export type { NatsConnectOptions } from './nats/connection.js';
 export { ensureDurableConsumer, ensureStream, eventsStreamSpec, provisionTopology, TOPOLOGY_BUCKETS, topologyStreams } from './nats/topology.js';
 export type { ProvisionReport, StreamSpec, TopologyOptions } from './nats/topology.js';
@@ -47,8 +50,9 @@ export type { ApiCaller, ApiCredential } from './http/apiCredentials.js';
 export { createEventStoreDbClient, EventStoreDbEventStore } from './eventStore/eventStoreDbEventStore.js';
 export type { EventStoreDbEventStoreOptions } from './eventStore/eventStoreDbEventStore.js';
 export { RELAY_CHECKPOINTS_BUCKET, startEventRelay } from './eventStore/eventRelay.js';
+export { EventLogNotFoundError, openEventStore } from './eventStore/openEventStore.js';
+export type { EventStoreHandle, OpenEventStoreOptions } from './eventStore/openEventStore.js';
 export type { EventRelay, EventRelayOptions } from './eventStore/eventRelay.js';
-export { decodeAppend } from './eventStore/jetStreamEventStore.js';
 export { openSqlSink, parseSqlUrl } from './sql/openSqlSink.js';
 export type { MssqlLocation, OpenSqlSinkOptions, SqlLocation, SqliteLocation } from './sql/openSqlSink.js';
 export {
@@ -78,5 +82,5 @@ export type {
   SqlWhenNull,
   SqlWriteOptions,
 } from './sql/sqlSink.js';
-export { createOrderedConsumer, deleteConsumerQuietly, readRange } from './eventStore/jetStreamLog.js';
+export { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, lastMessageOf, readRange } from './nats/jetStreamLog.js';
 export { escapeHtml } from './http/escapeHtml.js';

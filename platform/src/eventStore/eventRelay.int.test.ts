@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureStream, eventsStreamSpec } from '../nats/topology.js';
 import { createLogger } from '../runtime/logger.js';
-import { newEvent } from '../testing/eventStoreContract.js';
+import { newEvent, withOverrides } from '../testing/eventStoreContract.js';
 import { startNatsServer, type NatsServerHandle } from '../testing/natsServer.js';
 import type { EventStore, RecordedEvent } from './eventStore.js';
 import { RELAY_CHECKPOINTS_BUCKET, startEventRelay } from './eventRelay.js';
@@ -102,13 +102,7 @@ describe('event relay', () => {
     // Copy B's store delivers the first event, then stalls until released.
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    const stalling: EventStore = {
-      ...source,
-      appendToStream: source.appendToStream.bind(source),
-      readStream: source.readStream.bind(source),
-      readAll: source.readAll.bind(source),
-      ping: source.ping.bind(source),
-      close: source.close.bind(source),
+    const stalling: EventStore = withOverrides(source, {
       subscribeToAll: (subscribeOptions) => {
         let delivered = 0;
         return source.subscribeToAll({
@@ -119,7 +113,7 @@ describe('event relay', () => {
           },
         });
       },
-    };
+    });
     const checkpoints = await new Kvm(nc).open(RELAY_CHECKPOINTS_BUCKET);
     const seen: bigint[] = [];
     const watch = await checkpoints.watch({ key: 'stall-test' });

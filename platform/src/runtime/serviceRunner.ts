@@ -1,6 +1,6 @@
 // The composition root every service's main.ts uses: config, logging, NATS, provisioning, the
 // event store, then the services themselves; a graceful stop on SIGINT / SIGTERM.
-import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, type PlantsConfig } from '@mes/contracts';
+import type { PlantsConfig } from '@mes/contracts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
@@ -10,11 +10,9 @@ import { HealthRegistry, natsHealthCheck } from '../http/health.js';
 import { ApiCredentials, DEFAULT_TOKEN_HOLDER } from '../http/apiCredentials.js';
 import { createHttpServer } from '../http/httpServer.js';
 import { loadPlantConfigFile } from '../config/plantConfigFile.js';
-import { loadConfig, withoutCredentials, type Config } from '../config/env.js';
+import { loadConfig, type Config } from '../config/env.js';
 import type { EventStore } from '../eventStore/eventStore.js';
-import { JetStreamEventStore } from '../eventStore/jetStreamEventStore.js';
-import { createEventStoreDbClient, EventStoreDbEventStore } from '../eventStore/eventStoreDbEventStore.js';
-import { startEventRelay } from '../eventStore/eventRelay.js';
+import { openEventStore, type EventStoreHandle } from '../eventStore/openEventStore.js';
 import { connectNats, drainNats } from '../nats/connection.js';
 import { provisionTopology } from '../nats/topology.js';
 import { createLogger } from './logger.js';
@@ -88,7 +86,8 @@ export async function startRuntime(processName: string, services: Record<string,
   try {
     const report = await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: config.dedupeWindowMs });
     logger.info(report, 'JetStream topology provisioned');
-    eventStore = await createEventStore(config, nc, logger, health);
+    eventStore = await openEventStore({ config, nc, logger, relay: { health } });
+    logger.info({ eventStore: eventStore.description }, 'event store opened');
     health.register('eventStore', async () => {
       await eventStore?.store.ping();
     });
@@ -118,39 +117,6 @@ export async function startRuntime(processName: string, services: Record<string,
     await stop();
     throw err;
   }
-}
-
-interface EventStoreHandle {
-  store: EventStore;
-  close(): Promise<void>;
-}
-
-async function createEventStore(config: Config, nc: NatsConnection, logger: Logger, health: HealthRegistry): Promise<EventStoreHandle> {
-  if (config.eventStoreUrl === undefined) {
-    logger.info({ stream: EVENTS_STREAM }, 'event store: JetStream');
-    const store = new JetStreamEventStore({ nc, stream: EVENTS_STREAM, subjectPrefix: EVENTS_SUBJECT_PREFIX, logger });
-    return { store, close: () => store.close() };
-  }
-  // EventStoreDB holds the log; a relay republishes it to JetStream, where the services follow it.
-  const client = createEventStoreDbClient(config.eventStoreUrl);
-  const store = new EventStoreDbEventStore({ client, logger });
-  const relays = await Promise.all(
-    (config.plants ?? [undefined]).map((plantId) =>
-      startEventRelay({ source: store, nc, logger, name: plantId === undefined ? 'events' : `events-${plantId}`, ...(plantId === undefined ? {} : { plantId }) }),
-    ),
-  );
-  health.register('eventRelay', async () => {
-    await Promise.all(relays.map((relay) => relay.check()));
-  });
-  logger.info({ eventStore: withoutCredentials(config.eventStoreUrl) }, 'event store: EventStoreDB, relayed to JetStream');
-  return {
-    store,
-    async close() {
-      await Promise.all(relays.map((relay) => relay.stop()));
-      await store.close();
-      await client.dispose();
-    },
-  };
 }
 
 /**

@@ -3,7 +3,7 @@
 // the redelivered event sends it again.
 import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, streamName } from '@mes/contracts';
 import { createLogger, handleCommand, JetStreamEventStore, provisionTopology, type EventStore, type RecordedEvent } from '@mes/platform';
-import { startNatsServer, startSmtpCapture, type NatsServerHandle, type SmtpCapture } from '@mes/platform/testing';
+import { startNatsServer, startSmtpCapture, withOverrides, type NatsServerHandle, type SmtpCapture } from '@mes/platform/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,14 +48,9 @@ describe('an approval email sent again after a crash', () => {
 
     // The first attempt: the mail server takes the email, then the append fails.
     let failAppends = true;
-    const crashing: EventStore = {
+    const crashing: EventStore = withOverrides(store, {
       appendToStream: (...args) => (failAppends ? Promise.reject(new Error('the process died here')) : store.appendToStream(...args)),
-      readStream: (name) => store.readStream(name),
-      readAll: (options) => store.readAll(options),
-      subscribeToAll: (options) => store.subscribeToAll(options),
-      ping: () => store.ping(),
-      close: () => store.close(),
-    };
+    });
     const mail = smtpMailSender(smtp.url);
     const outbox = (eventStore: EventStore) =>
       approvalEmailOutbox({ store: eventStore, mail, now, logger: createLogger({ service: 'test', level: 'silent' }), mailFrom: 'mes@localhost', publicUrl: 'http://127.0.0.1:3000', approvalSecret: APPROVAL_SECRET, linkTtlMs: 60_000 });

@@ -8,11 +8,11 @@
 // whose event it has not seen stored (after a crash between the two writes, or an entry written by
 // another copy) checks the stream's last event and appends it if missing, before going on.
 import { streamName, type TelemetryReading } from '@mes/contracts';
+import type { EventStore } from '@mes/platform';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { MachineConditionKv, StoredCondition, VersionedCondition } from '../adapters/machineConditionKv.js';
 import { conditionKey } from '../adapters/machineConditionKv.js';
-import type { MachineEventLog } from '../adapters/machineEventLog.js';
 import { decideConditionChange } from '../domain/machineCondition.js';
 import { statusChangedEvent, type ReadingEnvelope } from '../domain/readingEvents.js';
 
@@ -41,7 +41,8 @@ interface MachineRecord {
 
 export interface ConditionTrackerDeps {
   kv: MachineConditionKv;
-  eventLog: MachineEventLog;
+  /** The machine streams of the event store: an append (idempotent by event id) and a look at the last event. */
+  eventLog: Pick<EventStore, 'appendToStream' | 'lastEvent'>;
   edgesByPlant: ReadonlyMap<string, readonly number[]>;
   logger: Logger;
   /**
@@ -203,7 +204,7 @@ export class ConditionTracker {
       }
       record.known = { value, revision };
       record.confirmed = false;
-      await this.deps.eventLog.append(record.stream, event);
+      await this.deps.eventLog.appendToStream(record.stream, [event], { expectedRevision: 'any' });
       record.confirmed = true;
       this.changes++;
       return;
@@ -215,7 +216,7 @@ export class ConditionTracker {
    * the append). False when `known` turned out to be stale: it was re-read, decide again.
    */
   private async confirm(record: MachineRecord, revision: number, stored: StoredCondition): Promise<boolean> {
-    const lastId = await this.deps.eventLog.lastEventId(record.stream);
+    const lastId = (await this.deps.eventLog.lastEvent(record.stream))?.eventId;
     if (lastId !== stored.event.eventId) {
       // Only the current entry's event may be missing; a newer entry means ours was stale.
       const current = await this.deps.kv.get(record.key);
@@ -224,7 +225,7 @@ export class ConditionTracker {
         record.confirmed = false;
         return false;
       }
-      await this.deps.eventLog.append(record.stream, stored.event);
+      await this.deps.eventLog.appendToStream(record.stream, [stored.event], { expectedRevision: 'any' });
       this.repairs++;
       this.deps.logger.warn({ machine: record.key, eventId: stored.event.eventId }, 'appended a MachineStatusChanged that was recorded in KV but missing from the event store');
     }

@@ -5,9 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { deadLetterSubject, telemetrySubject, validateTelemetry } from '@mes/contracts';
 import { withoutCredentials, type RunningService, type ServiceDeps } from '@mes/platform';
-import { JetStreamAckPublisher, PublisherStoppedError } from '../adapters/jetStreamAckPublisher.js';
+import { JetStreamAckPublisher, PublisherStoppedError } from '@mes/platform';
 import { MachineConditionKv } from '../adapters/machineConditionKv.js';
-import { MachineEventLog } from '../adapters/machineEventLog.js';
 import { MqttTelemetrySource, type TelemetryMessage } from '../adapters/mqttTelemetrySource.js';
 import { registerDeadLetterRoutes } from '../adapters/deadLetterRoutes.js';
 import { deadLetterRecord } from '../domain/deadLetter.js';
@@ -92,7 +91,7 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
   const kv = await MachineConditionKv.open(nc, publisher);
   const tracker = new ConditionTracker({
     kv,
-    eventLog: new MachineEventLog(eventStore, nc, config.eventStoreUrl === undefined ? publisher : undefined),
+    eventLog: eventStore,
     edgesByPlant: productionEdgesByPlant(plants),
     logger,
     ...(options.maxTrackedMachines === undefined ? {} : { maxMachines: options.maxTrackedMachines }),

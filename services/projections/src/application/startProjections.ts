@@ -57,7 +57,6 @@ async function startProjections(deps: ServiceDeps, options: ProjectionsOptions):
     nc: deps.nc,
     sink,
     sources,
-    eventsInJetStream: deps.config.eventStoreUrl === undefined,
     orderIndex: kvOrderIndex(deps.nc),
   });
   deps.announce(`Reporting tables: ${sink.location}  (status: {httpUrl}/api/projections/status)`);

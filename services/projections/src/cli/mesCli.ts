@@ -206,7 +206,7 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
           });
           try {
             line(io.stdout, `rebuild: reporting tables in ${sink.location}, from the event log at ${config.eventStoreUrl === undefined ? config.natsUrl : withoutCredentials(config.eventStoreUrl)}`);
-            const report = await rebuildReportingTables(rebuildDeps({ sink, eventStore: events.store, nc, eventsInJetStream: config.eventStoreUrl === undefined }), {
+            const report = await rebuildReportingTables(rebuildDeps({ sink, eventStore: events.store, nc }), {
               ...(command.batchSize === undefined ? {} : { batchSize: command.batchSize }),
               onProgress: (progress) => line(io.stdout, formatProgress(progress)),
             });
