@@ -1,12 +1,12 @@
 // The platform kit every service shares. Test-only helpers live in `@mes/platform/testing`.
-export { handleCommand, toDomainMessage, TooManyConflictsError } from './application/commandHandler.js';
+export { handleCommand, TooManyConflictsError } from './application/commandHandler.js';
 export type { CommandContext, CommandHandlerDeps, CommandResult, HandleCommandOptions } from './application/commandHandler.js';
 export { ConfigError, EXAMPLE_PLANT_CONFIG_PATH, loadConfig, withoutCredentials } from './config/env.js';
 export type { Config } from './config/env.js';
 export { loadPlantConfigFile, parsePlantConfigText, PlantConfigError } from './config/plantConfigFile.js';
-export { DomainError, foldEvents } from './domain/decider.js';
-export type { Decider, DomainMessage } from './domain/decider.js';
-export { assertAppendable, EventStoreUnavailableError, MAX_EVENTS_PER_APPEND, WrongExpectedRevisionError } from './eventStore/eventStore.js';
+export { DomainError, domainEventDecoder, foldEvents, ForeignEventError, stateFrom } from './domain/decider.js';
+export type { Decider, DomainMessage, StoredMessage } from './domain/decider.js';
+export { assertAppendable, EventStoreUnavailableError, MAX_EVENTS_PER_APPEND, parseRecordedEvent, WrongExpectedRevisionError } from './eventStore/eventStore.js';
 export type {
   AppendResult,
   EventStore,
@@ -15,6 +15,7 @@ export type {
   NewEvent,
   ReadAllOptions,
   ReadStreamResult,
+  RecordedDomainEvent,
   RecordedEvent,
   StreamRevision,
   SubscribeOptions,

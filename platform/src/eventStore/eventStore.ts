@@ -1,6 +1,6 @@
 // The event store port. Services load an aggregate's stream, decide, and append with the revision
 // they read; JetStream (default) and EventStoreDB implement it and pass one contract suite.
-import type { EventEnvelope } from '@mes/contracts';
+import { parseDomainEvent, type DomainEvent, type EventEnvelope } from '@mes/contracts';
 
 /**
  * A stream's version as the store counts it: the value `readStream` or `appendToStream` returned.
@@ -23,6 +23,14 @@ export type NewEvent = Omit<EventEnvelope, 'stream'>;
 /** An event as read back from the store. */
 export interface RecordedEvent extends EventEnvelope {
   position: GlobalPosition;
+}
+
+/** A recorded event read as the contract event it is: its data validated and upcast to the current version. */
+export type RecordedDomainEvent = Omit<RecordedEvent, 'type' | 'version' | 'data'> & DomainEvent;
+
+/** Reads a recorded event as its contract event; throws EventDecodeError for a type or version this build does not know. */
+export function parseRecordedEvent(event: RecordedEvent): RecordedDomainEvent {
+  return { ...event, ...parseDomainEvent(event.type, event.version, event.data) };
 }
 
 export interface AppendResult {

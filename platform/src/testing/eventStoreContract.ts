@@ -61,6 +61,11 @@ const counter: Decider<{ writer: number }, CounterEvent, number> = {
   initialState: 0,
   decide: (command, value) => [{ type: 'Incremented', version: 1, data: { value: value + 1, writer: command.writer } }],
   evolve: (_value, event) => event.data.value,
+  decode: (stored) => {
+    const data = stored.data as { value?: unknown; writer?: unknown } | null;
+    if (stored.type !== 'Incremented' || typeof data?.value !== 'number' || typeof data.writer !== 'number') throw new Error(`not a counter event: ${stored.type}`);
+    return { type: 'Incremented', version: 1, data: { value: data.value, writer: data.writer } };
+  },
 };
 
 /** Appends `perStream` events to each stream, the streams written concurrently; returns what was written. */

@@ -2,7 +2,7 @@
 // accepts the email but recording ApprovalEmailSent fails (as if the process died in between), so
 // the redelivered event sends it again.
 import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, streamName } from '@mes/contracts';
-import { createLogger, handleCommand, JetStreamEventStore, provisionTopology, type EventStore, type RecordedEvent } from '@mes/platform';
+import { createLogger, handleCommand, JetStreamEventStore, parseRecordedEvent, provisionTopology, type EventStore } from '@mes/platform';
 import { startNatsServer, startSmtpCapture, withOverrides, type NatsServerHandle, type SmtpCapture } from '@mes/platform/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -44,7 +44,7 @@ describe('an approval email sent again after a crash', () => {
       expiresAt: new Date(Date.now() + 30 * 60_000).toISOString(),
       issuedAt: now().toISOString(),
     }, { correlationId: 'WF_resend', causationId: null, actor: { kind: 'service', id: 'workflow' } });
-    const [requested] = (await store.readStream(stream)).events as [RecordedEvent];
+    const requested = parseRecordedEvent((await store.readStream(stream)).events[0]!);
 
     // The first attempt: the mail server takes the email, then the append fails.
     let failAppends = true;

@@ -14,7 +14,7 @@ import type {
   RequestApproval,
   WithdrawApprovals,
 } from '@mes/contracts';
-import { DomainError, type Decider } from '@mes/platform';
+import { DomainError, domainEventDecoder, type Decider } from '@mes/platform/decider';
 
 export const APPROVAL_ERROR_CODES = [
   'APPROVAL_NOT_FOUND',
@@ -81,7 +81,7 @@ export interface ApprovalRequestRecord {
   status: ApprovalRequestStatus;
   requestedAt: string;
   /** The decide-by time: a decision must be recorded before it; then the request escalates or expires. */
-  expiresAt: string;
+  decideBy: string;
   emailSentAt: string | null;
   decidedAt: string | null;
   comment: string | null;
@@ -134,7 +134,7 @@ function requireRequest(state: ApprovalState, approvalId: string, what: string):
 function requested(command: RequestApprovalCommand): ApprovalRequested {
   return {
     type: 'ApprovalRequested',
-    version: 1,
+    version: 2,
     data: {
       approvalId: command.approvalId,
       orderId: command.orderId,
@@ -143,7 +143,8 @@ function requested(command: RequestApprovalCommand): ApprovalRequested {
       approver: command.approver,
       level: command.level,
       requestedAt: command.issuedAt,
-      expiresAt: command.expiresAt,
+      // The command's `expiresAt` is the decide-by time (its name predates ApprovalRequested v2).
+      decideBy: command.expiresAt,
     },
   };
 }
@@ -221,7 +222,7 @@ function recordEmailSent(command: RecordApprovalEmailSent, state: ApprovalState)
 }
 
 /**
- * A decision counts when it is recorded before the request's decide-by time (`expiresAt`, the
+ * A decision counts when it is recorded before the request's decide-by time (`decideBy`, the
  * command's `issuedAt` being when it was submitted) and before anything else settled the request.
  */
 function recordDecision(command: RecordApprovalDecisionCommand, state: ApprovalState): ApprovalEvent[] {
@@ -269,11 +270,11 @@ function recordDecision(command: RecordApprovalDecisionCommand, state: ApprovalS
     );
   }
   // `!(a < b)` also refuses a time that does not parse.
-  if (!(Date.parse(command.issuedAt) < Date.parse(request.expiresAt))) {
+  if (!(Date.parse(command.issuedAt) < Date.parse(request.decideBy))) {
     throw new DomainError(
       'APPROVAL_TOO_LATE',
-      `approval ${command.approvalId} had to be decided by ${request.expiresAt}; a decision at ${command.issuedAt} is too late (the request escalates or expires)`,
-      { ...details, decideBy: request.expiresAt },
+      `approval ${command.approvalId} had to be decided by ${request.decideBy}; a decision at ${command.issuedAt} is too late (the request escalates or expires)`,
+      { ...details, decideBy: request.decideBy },
     );
   }
   const data: ApprovalDecided['data'] = {
@@ -346,7 +347,7 @@ function evolve(state: ApprovalState, event: ApprovalEvent): ApprovalState {
       level: data.level,
       status: 'Pending',
       requestedAt: data.requestedAt,
-      expiresAt: data.expiresAt,
+      decideBy: data.decideBy,
       emailSentAt: null,
       decidedAt: null,
       comment: null,
@@ -401,4 +402,5 @@ export const approvalRequestDecider: Decider<ApprovalCommand, ApprovalEvent, App
   initialState: null,
   decide,
   evolve,
+  decode: domainEventDecoder('ApprovalRequested', 'ApprovalEmailSent', 'ApprovalDecided', 'ApprovalEscalated', 'ApprovalExpired', 'ApprovalWithdrawn'),
 };

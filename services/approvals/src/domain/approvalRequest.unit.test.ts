@@ -90,13 +90,13 @@ const command = {
 const event = {
   requested0: {
     type: 'ApprovalRequested',
-    version: 1,
-    data: { approvalId: 'AP_0', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: T0, expiresAt: T0_EXPIRES },
+    version: 2,
+    data: { approvalId: 'AP_0', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: T0, decideBy: T0_EXPIRES },
   },
   requested1: {
     type: 'ApprovalRequested',
-    version: 1,
-    data: { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: bob, level: 1, requestedAt: T1, expiresAt: T1_EXPIRES },
+    version: 2,
+    data: { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: bob, level: 1, requestedAt: T1, decideBy: T1_EXPIRES },
   },
   emailSent: (approvalId = 'AP_0', to = alice.email): ApprovalEvent => ({
     type: 'ApprovalEmailSent',
@@ -286,8 +286,8 @@ describe('ApprovalRequest', () => {
         { type: 'ApprovalEscalated', version: 1, data: { approvalId: 'AP_1', orderId: 'MO_1', nextApprover: carol, level: 2, escalatedAt: T2 } },
         {
           type: 'ApprovalRequested',
-          version: 1,
-          data: { approvalId: 'AP_2', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: carol, level: 2, requestedAt: T2, expiresAt: '2026-11-25T11:30:00.000Z' },
+          version: 2,
+          data: { approvalId: 'AP_2', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: carol, level: 2, requestedAt: T2, decideBy: '2026-11-25T11:30:00.000Z' },
         },
       ];
       spec.given(history.escalated).when(command.escalate('AP_2', 'AP_1', carol, 2)).then(escalated);
@@ -449,7 +449,7 @@ describe('ApprovalRequest', () => {
           level: 0,
           status: 'Superseded',
           requestedAt: T0,
-          expiresAt: T0_EXPIRES,
+          decideBy: T0_EXPIRES,
           emailSentAt: T0,
           decidedAt: null,
           comment: null,
@@ -463,7 +463,7 @@ describe('ApprovalRequest', () => {
           level: 1,
           status: 'Approved',
           requestedAt: T1,
-          expiresAt: T1_EXPIRES,
+          decideBy: T1_EXPIRES,
           emailSentAt: null,
           decidedAt: DECIDED,
           comment: 'ok from the floor',

@@ -18,7 +18,7 @@ import type {
   Person,
   ResourceType,
 } from '@mes/contracts';
-import { DomainError, type Decider } from '@mes/platform';
+import { DomainError, domainEventDecoder, type Decider } from '@mes/platform/decider';
 
 /** The Status values of the MaintenanceOrders table (CONTRACT §2). */
 export const ORDER_STATUSES = [
@@ -535,4 +535,15 @@ export const maintenanceOrderDecider: Decider<OrderCommand, OrderEvent, OrderSta
   initialState: null,
   decide,
   evolve,
+  decode: domainEventDecoder(
+    'MaintenanceOrderOpened',
+    'MaintenanceOrderApprovalRequested',
+    'MaintenanceOrderApproved',
+    'MaintenanceOrderRejected',
+    'MaintenanceOrderExpired',
+    'MaintenanceOrderAwaitingResources',
+    'MaintenanceOrderResourcesAllocated',
+    'MaintenanceOrderCompleted',
+    'MaintenanceOrderCancelled',
+  ),
 };

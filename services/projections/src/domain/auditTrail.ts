@@ -91,7 +91,7 @@ export function describeEvent(event: DomainEvent): string {
       return `order cancelled by ${event.data.cancelledBy}${statedBy(event.data.statedBy)}: ${event.data.reason}`;
     case 'ApprovalRequested': {
       const { data } = event;
-      return `approval ${data.approvalId} requested from ${person(data.approver)} (level ${data.level}), decide by ${data.expiresAt}`;
+      return `approval ${data.approvalId} requested from ${person(data.approver)} (level ${data.level}), decide by ${data.decideBy}`;
     }
     case 'ApprovalEmailSent':
       return `approval email sent to ${event.data.to}${event.data.messageId ? ` (${event.data.messageId})` : ''}`;

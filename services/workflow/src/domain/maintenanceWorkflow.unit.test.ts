@@ -1,3 +1,4 @@
+import type { DomainEvent } from '@mes/contracts';
 import { foldEvents } from '@mes/platform';
 import { deciderSpecification } from '@mes/platform/testing';
 import { describe, expect, it } from 'vitest';
@@ -24,7 +25,8 @@ const started: WorkflowEvent = {
   version: 1,
   data: { workflowId: WF, plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', triggeredBy: trigger, startedAt: T0 },
 };
-const observe = (eventType: string, data: Record<string, unknown> = {}, at = T1): WorkflowInput => ({ type: 'ObserveEvent', eventType, data, policy, at });
+/** Another service's event as the workflow receives it; only the fields the saga reads matter here. */
+const observe = (eventType: DomainEvent['type'], data: Record<string, unknown> = {}, at = T1): WorkflowInput => ({ type: 'ObserveEvent', event: { type: eventType, version: 1, data } as DomainEvent, policy, at });
 const askedLevel = (level: number, at = T1): WorkflowEvent[] => [
   {
     type: 'WorkflowStepRecorded',
