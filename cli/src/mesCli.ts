@@ -23,11 +23,17 @@ import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Writable } from 'node:stream';
 import { listDeadLetters, type StoredDeadLetter } from '@mes/ingest';
-import { auditMachine, auditOrder, AuditSubjectNotFoundError } from '../application/audit.js';
-import { rebuildReportingTables, type RebuildProgress } from '../application/rebuildReportingTables.js';
-import { kvOrderIndex } from '../adapters/orderIndex.js';
-import { rebuildDeps } from '../adapters/rebuildSources.js';
-import { formatAuditLine, type AuditEntry } from '../domain/auditTrail.js';
+import {
+  auditMachine,
+  auditOrder,
+  AuditSubjectNotFoundError,
+  formatAuditLine,
+  kvOrderIndex,
+  rebuildDeps,
+  rebuildReportingTables,
+  type AuditEntry,
+  type RebuildProgress,
+} from '@mes/projections';
 
 export const USAGE = `Usage:
   mes audit order <OrderID> [--json]      history of a maintenance order, oldest first
