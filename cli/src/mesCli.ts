@@ -1,8 +1,8 @@
 // The `mes` command (CONTRACT §5): `mes audit order <OrderID>`, `mes audit machine <MachineID>`
-// (`--json`: one JSON object per line), `mes projections rebuild`, and `mes dead-letters` (the
-// rejected telemetry of CONTRACT §1, newest first). It reads the same
-// environment as the services (NATS_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS).
-// Exit codes: 0 done, 1 error (with one clear message), 2 wrong usage.
+// (`--json`: one JSON object per line), `mes projections rebuild`, `mes dead-letters` (the
+// rejected telemetry of CONTRACT §1, newest first) and `mes simulate` (an edge simulator). It reads
+// the same environment as the services (NATS_URL, MQTT_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG,
+// PLANTS). Exit codes: 0 done, 1 error (with one clear message), 2 wrong usage.
 import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX } from '@mes/contracts';
 import {
   ConfigError,
@@ -21,6 +21,7 @@ import {
 } from '@mes/platform';
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { randomInt } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { listDeadLetters, type StoredDeadLetter } from '@mes/ingest';
 import {
@@ -34,6 +35,9 @@ import {
   type AuditEntry,
   type RebuildProgress,
 } from '@mes/projections';
+import { simulatedMachineIds } from './simulate/plantSimulation.js';
+import { formatSimulationSummary, MqttUnreachableError, runSimulation } from './simulate/runSimulation.js';
+import { parseSimulateArgs, SIMULATE_USAGE, type SimulateArgs } from './simulate/simulateArgs.js';
 
 export const USAGE = `Usage:
   mes audit order <OrderID> [--json]      history of a maintenance order, oldest first
@@ -42,17 +46,25 @@ export const USAGE = `Usage:
                                           drop and rebuild the SQL reporting tables from the event log
   mes dead-letters [--plant P1] [--limit N] [--json]
                                           rejected telemetry, newest first (default 50)
+${SIMULATE_USAGE}
   mes help
 
 --json prints one JSON object per line. Settings come from the environment: NATS_URL,
-EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS (see README "Configuration").`;
+MQTT_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS (see README "Configuration").
+
+mes simulate: --plant defaults to the first plant of MES_CONFIG; --machines to the plant's
+machines: list, or 5 (M-1 to M-5); --rate is readings per second for the whole plant (default 2,
+the machines take turns); --faults is faults per minute across the plant (default 1, the first
+one early; 0 for none); --duration an ISO-8601 duration (default PT1M); --seed repeats a run.
+Ctrl-C stops early and prints the summary.`;
 
 export type CliCommand =
   | { kind: 'help' }
   | { kind: 'auditOrder'; orderId: string; json: boolean }
   | { kind: 'auditMachine'; machineId: string; json: boolean }
   | { kind: 'rebuild'; batchSize: number | undefined }
-  | { kind: 'deadLetters'; plantId: string | undefined; limit: number; json: boolean };
+  | { kind: 'deadLetters'; plantId: string | undefined; limit: number; json: boolean }
+  | { kind: 'simulate'; args: SimulateArgs };
 
 /** Options that take a value (the next argument). */
 const VALUE_OPTIONS = ['--batch-size', '--plant', '--limit'];
@@ -60,6 +72,7 @@ const VALUE_OPTIONS = ['--batch-size', '--plant', '--limit'];
 export type ParsedArgs = CliCommand | { kind: 'usage'; error: string };
 
 export function parseCliArgs(argv: readonly string[]): ParsedArgs {
+  if (argv[0] === 'simulate') return parseSimulateArgs(argv.slice(1));
   const flags = argv.filter((arg) => arg.startsWith('-'));
   const words = argv.filter((arg, index) => !arg.startsWith('-') && !(index > 0 && VALUE_OPTIONS.includes(argv[index - 1]!)));
   if (words.length === 0 || words[0] === 'help' || flags.includes('--help') || flags.includes('-h')) {
@@ -124,6 +137,8 @@ export interface CliIo {
   stdout: Writable;
   stderr: Writable;
   env: NodeJS.ProcessEnv;
+  /** Aborted on Ctrl-C: `mes simulate` stops early and prints its summary. */
+  signal?: AbortSignal;
 }
 
 /** An error the person can act on: printed as `mes: message`, exit code 1. */
@@ -175,6 +190,7 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
     if (err instanceof ConfigError) throw new CliError(err.message);
     throw err;
   }
+  if (command.kind === 'simulate') return simulate(command.args, config, io);
   const logger = createLogger({ service: 'mes', level: 'warn', destination: io.stderr });
   const nc = await connectNats({ url: config.natsUrl, name: 'mes-cli', logger, initialTimeoutMs: 5_000 }).catch((err: unknown) => {
     throw new CliError((err as Error).message);
@@ -239,6 +255,45 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
     }
   } finally {
     await drainNats(nc);
+  }
+}
+
+async function simulate(args: SimulateArgs, config: Config, io: CliIo): Promise<void> {
+  let plants: Record<string, object>;
+  try {
+    plants = loadPlantConfigFile(config.plantConfigPath).plants;
+  } catch (err) {
+    throw new CliError(`${(err as Error).message} (MES_CONFIG)`);
+  }
+  const plantId = args.plantId ?? Object.keys(plants)[0]!;
+  const plant = plants[plantId];
+  if (plant === undefined) {
+    throw new CliError(`plant ${plantId} is not in ${config.plantConfigPath} (MES_CONFIG); its plants: ${Object.keys(plants).join(', ')}`);
+  }
+  let machineIds: string[];
+  try {
+    machineIds = simulatedMachineIds(plantId, plant, args.machines);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  const seed = args.seed ?? randomInt(0, 0x1_0000_0000);
+  // Unique per run, so the readings of a second run are not taken for repeats of the first (§1).
+  const runId = `sim${Date.now().toString(36)}${randomInt(0, 36 ** 3).toString(36)}`;
+  const settings = { plantId, machineIds, readingsPerSecond: args.readingsPerSecond, faultsPerMinute: args.faultsPerMinute, runId, seed };
+  const report = await runSimulation({
+    mqttUrl: config.mqttUrl,
+    settings,
+    durationMs: args.durationMs,
+    duration: args.duration,
+    print: (text) => line(io.stdout, text),
+    ...(io.signal === undefined ? {} : { signal: io.signal }),
+  }).catch((err: unknown) => {
+    throw err instanceof MqttUnreachableError ? new CliError(err.message) : err;
+  });
+  line(io.stdout, formatSimulationSummary(report, settings));
+  const missing = report.sent - report.acknowledged;
+  if (missing > 0) {
+    throw new CliError(`${missing.toLocaleString('en-US')} of ${report.sent.toLocaleString('en-US')} readings were not acknowledged by the MQTT broker at ${withoutCredentials(config.mqttUrl)} (MQTT_URL)`);
   }
 }
 
