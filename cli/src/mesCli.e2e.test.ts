@@ -1,7 +1,8 @@
 // The `mes` command line against a running system (every service in one process, real nats-server,
 // Mosquitto, an SMTP server and a SQLite file): one order is faulted, approved and completed, then
 // its history is printed with `mes audit` (the same entries as the HTTP audit) and the reporting
-// tables are rebuilt with `mes projections rebuild` to the same content.
+// tables are rebuilt with `mes projections rebuild` to the same content; `mes dead-letters` pages
+// through more dead letters than one bounded read holds.
 import { streamName } from '@mes/contracts';
 import { start as approvals } from '@mes/approvals';
 import { start as ingest } from '@mes/ingest';
@@ -12,6 +13,7 @@ import { start as projections, type AuditEntry } from '@mes/projections';
 import { start as resources } from '@mes/resources';
 import { start as workflow } from '@mes/workflow';
 import Database from 'better-sqlite3';
+import mqtt from 'mqtt';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,5 +136,25 @@ describe('mes audit and mes projections rebuild on a running system', () => {
     db.close();
     db = new Database(fixture.env.SQL_URL!.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
     expect(dump()).toEqual(before);
+  });
+
+  it('lists more dead letters than one bounded page holds, newest first, each once', async () => {
+    // 70 payloads of 70 KiB: each dead letter keeps 64 KiB, together more than one page (4 MiB).
+    const client = await mqtt.connectAsync(fixture.mosquitto.url);
+    for (let i = 0; i < 70; i++) await client.publishAsync('mes/P1/M-big/telemetry', `${i} `.padEnd(70 * 1024, 'x'), { qos: 1 });
+    await client.endAsync();
+    const listed = async () => {
+      const run = await cli(['dead-letters', '--plant', 'P1', '--limit', '100', '--json'], fixture.env);
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      return run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { sequence: number; payload: string; truncated: boolean });
+    };
+    const letters = await eventually('the 70 dead letters', async () => {
+      const all = await listed();
+      return all.length >= 70 ? all : undefined;
+    });
+    expect(letters).toHaveLength(70);
+    expect(letters.map((l) => Number.parseInt(l.payload, 10))).toEqual([...Array(70).keys()].reverse());
+    expect(letters.every((l) => l.truncated && l.payload.length === 64 * 1024)).toBe(true);
+    expect(new Set(letters.map((l) => l.sequence)).size).toBe(70);
   });
 });

@@ -23,7 +23,7 @@ import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io
 import type { NatsConnection } from '@nats-io/transport-node';
 import { randomInt } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { listDeadLetters, type StoredDeadLetter } from '@mes/ingest';
+import { readDeadLetters, type StoredDeadLetter } from '@mes/ingest';
 import {
   auditMachine,
   auditOrder,
@@ -197,11 +197,22 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
   });
   try {
     if (command.kind === 'deadLetters') {
-      const letters = await listDeadLetters(nc, { limit: command.limit, ...(command.plantId === undefined ? {} : { plantId: command.plantId }) }).catch((err: unknown) => {
-        throw new CliError(`cannot read the dead letters at ${config.natsUrl} (NATS_URL): ${(err as Error).message}`);
-      });
-      if (!command.json && letters.length === 0) line(io.stdout, `no dead letters${command.plantId === undefined ? '' : ` for plant ${command.plantId}`}`);
-      for (const letter of letters) line(io.stdout, command.json ? JSON.stringify(letter) : formatDeadLetter(letter));
+      // Page by page (each at most a few MiB, however large the letters), printed as it comes.
+      let printed = 0;
+      let before: number | undefined;
+      do {
+        const page = await readDeadLetters(nc, {
+          limit: command.limit - printed,
+          ...(command.plantId === undefined ? {} : { plantId: command.plantId }),
+          ...(before === undefined ? {} : { before }),
+        }).catch((err: unknown) => {
+          throw new CliError(`cannot read the dead letters at ${config.natsUrl} (NATS_URL): ${(err as Error).message}`);
+        });
+        for (const letter of page.deadLetters) line(io.stdout, command.json ? JSON.stringify(letter) : formatDeadLetter(letter));
+        printed += page.deadLetters.length;
+        before = page.nextBefore;
+      } while (before !== undefined && printed < command.limit);
+      if (!command.json && printed === 0) line(io.stdout, `no dead letters${command.plantId === undefined ? '' : ` for plant ${command.plantId}`}`);
       return;
     }
     const events = await openEventStore(config, nc);
