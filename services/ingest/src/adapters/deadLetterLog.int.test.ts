@@ -74,6 +74,17 @@ describe('dead letters read back in bounded pages', () => {
     expect(seen).toEqual([...bigSeqs].reverse());
   });
 
+  it('pages through every plant\'s letters together, newest first, each once', async () => {
+    const seen: number[] = [];
+    let before: number | undefined;
+    do {
+      const page = await readDeadLetters(nc, { limit: 10_000, maxBytes: 512 * 1024, ...(before === undefined ? {} : { before }) });
+      seen.push(...page.deadLetters.map((letter) => letter.sequence));
+      before = page.nextBefore;
+    } while (before !== undefined);
+    expect(seen).toEqual([...bigSeqs, ...smallSeqs].sort((a, b) => b - a));
+  });
+
   it('stops at the limit without calling it truncated, with a cursor for the older ones', async () => {
     const page = await readDeadLetters(nc, { limit: 7, plantId: 'PS' });
     expect(page.deadLetters.map((letter) => letter.sequence)).toEqual(smallSeqs.slice(-7).reverse());

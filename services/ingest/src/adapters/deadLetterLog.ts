@@ -2,7 +2,7 @@
 // by ingest, read back newest first for operators (GET /api/dead-letters, the CLI), a page of
 // bounded size at a time.
 import { DEAD_LETTERS_STREAM, DEAD_LETTERS_SUBJECT_PREFIX, IDENTIFIER_PATTERN, UNKNOWN_PLANT } from '@mes/contracts';
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, ReplayPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, ReplayPolicy, jetstream, jetstreamManager, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { DeadLetterRecord } from '../domain/deadLetter.js';
 
@@ -144,20 +144,22 @@ async function readRange(
   let dropped = false;
   try {
     let remaining = info.num_pending;
+    /** The last stream sequence delivered. */
+    let position = start - 1;
     if (remaining === 0) return { kept, dropped };
     const consumer = await jetstream(nc).consumers.get(DEAD_LETTERS_STREAM, info.name);
     let batchSize = FETCH_BATCH.first;
     let largest = 0;
-    while (remaining > 0) {
-      const batch = await consumer.fetch({ max_messages: Math.min(remaining, batchSize), expires: 5_000 });
+    while (remaining > 0 && position < end) {
+      // Never more than the range can still hold, so a pull is filled at once instead of waiting out its expiry.
+      const ask = Math.max(1, Math.min(batchSize, remaining, end - position));
+      const batch = await consumer.fetch({ max_messages: ask, expires: 5_000 });
       let received = 0;
       for await (const msg of batch) {
         received++;
         remaining = msg.info.pending;
-        if (msg.seq > end) {
-          remaining = 0;
-          break;
-        }
+        position = msg.seq;
+        if (msg.seq > end) break;
         // A copy, so a kept letter holds on to its own bytes only, not to the pull's whole buffer.
         kept.push({ seq: msg.seq, data: msg.data.slice(), subject: msg.subject, timestampNanos: msg.info.timestampNanos });
         keptBytes += msg.data.byteLength;
@@ -167,7 +169,14 @@ async function readRange(
           dropped = true;
         }
       }
-      if (received === 0) throw new Error(`reading ${DEAD_LETTERS_STREAM} stalled with ${remaining} dead letters still pending`);
+      if (received < ask && position < end && remaining > 0) {
+        // nats-server 2.9 can count more pending than a wildcard filter matches (seen: 258 for a
+        // range of 256), so a short pull may only mean the range is done: ask the stream itself.
+        // The typings know next_by_subj only for direct gets; STREAM.MSG.GET takes it too (2.9+).
+        const next = await jsm.streams.getMessage(DEAD_LETTERS_STREAM, { seq: position + 1, next_by_subj: filter } as MsgRequest);
+        if (next === null || next.seq > end) break;
+        if (received === 0) throw new Error(`reading ${DEAD_LETTERS_STREAM} stalled at sequence ${position} with dead letter ${next.seq} still to read`);
+      }
       batchSize = Math.min(FETCH_BATCH.max, Math.max(FETCH_BATCH.min, Math.floor(FETCH_BYTES / Math.max(largest, 1))));
     }
     return { kept, dropped };
