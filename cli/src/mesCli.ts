@@ -12,6 +12,7 @@ import {
   loadConfig,
   loadPlantConfigFile,
   openEventStore,
+  OrderIndex,
   openSqlSink,
   withoutCredentials,
   type Config,
@@ -24,7 +25,6 @@ import {
   auditOrder,
   AuditSubjectNotFoundError,
   formatAuditLine,
-  kvOrderIndex,
   rebuildDeps,
   rebuildReportingTables,
   type AuditEntry,
@@ -193,14 +193,14 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
     try {
       switch (command.kind) {
         case 'auditOrder': {
-          const audit = await auditOrder({ eventStore: events.store, orderIndex: kvOrderIndex(nc) }, command.orderId);
+          const audit = await auditOrder({ eventStore: events.store, orderIndex: new OrderIndex(nc) }, command.orderId);
           if (!command.json) line(io.stdout, `Order ${audit.orderId}: machine ${audit.machineId}, plant ${audit.plantId}, workflow ${audit.workflowId}`);
           printEntries(io, audit.entries, command.json);
           return;
         }
         case 'auditMachine': {
           const plants = config.plants ?? Object.keys(loadPlantConfigFile(config.plantConfigPath).plants);
-          const audit = await auditMachine({ eventStore: events.store, orderIndex: kvOrderIndex(nc) }, command.machineId, plants);
+          const audit = await auditMachine({ eventStore: events.store, orderIndex: new OrderIndex(nc) }, command.machineId, plants);
           if (!command.json) {
             line(io.stdout, `Machine ${audit.machineId}: plant ${audit.plants.join(', ')}; orders: ${audit.orders.length === 0 ? 'none' : audit.orders.join(', ')}`);
           }

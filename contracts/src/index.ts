@@ -28,6 +28,8 @@ export {
   timerSubject,
 } from './names.js';
 export type { ParsedStreamName, StreamCategory } from './names.js';
+export { FINAL_ORDER_STATUSES, InvalidWorkflowIdError, isOrderStatus, ORDER_STATUSES, orderIdForWorkflow } from './orders.js';
+export type { OrderLocation, OrderStatus } from './orders.js';
 export {
   MACHINE_STATUSES,
   MAX_TELEMETRY_PAYLOAD_BYTES,

@@ -4,7 +4,7 @@ export type { CommandContext, CommandHandlerDeps, CommandResult, HandleCommandOp
 export { ConfigError, EXAMPLE_PLANT_CONFIG_PATH, loadConfig, withoutCredentials } from './config/env.js';
 export type { Config } from './config/env.js';
 export { loadPlantConfigFile, parsePlantConfigText, PlantConfigError } from './config/plantConfigFile.js';
-export { DomainError, domainEventDecoder, foldEvents, ForeignEventError, stateFrom } from './domain/decider.js';
+export { derivedEventId, DomainError, domainEventDecoder, foldEvents, ForeignEventError, stateFrom, uuidV5 } from './domain/decider.js';
 export type { Decider, DomainMessage, StoredMessage } from './domain/decider.js';
 export { assertAppendable, EventStoreUnavailableError, MAX_EVENTS_PER_APPEND, parseRecordedEvent, WrongExpectedRevisionError } from './eventStore/eventStore.js';
 export type {
@@ -27,12 +27,15 @@ export { connectNats, drainNats, NatsUnreachableError } from './nats/connection.
 export { JetStreamAckPublisher, JetStreamRefusedError, PublisherStoppedError } from './nats/jetStreamAckPublisher.js';
 export type { AckPublisherOptions, PubAck, PublishOptions } from './nats/jetStreamAckPublisher.js';
 export { PipelinedKv } from './nats/pipelinedKv.js';
+export { OrderIndex } from './nats/orderIndex.js';
 export type { NatsConnectOptions } from './nats/connection.js';
 export { ensureDurableConsumer, ensureStream, eventsStreamSpec, provisionTopology, TOPOLOGY_BUCKETS, topologyStreams } from './nats/topology.js';
 export type { ProvisionReport, StreamSpec, TopologyOptions } from './nats/topology.js';
 export { createLogger, REDACTED_PATHS } from './runtime/logger.js';
 export type { Logger } from './runtime/logger.js';
 export { runServices, startRuntime } from './runtime/serviceRunner.js';
+export { runUntilSignalled } from './runtime/processLifecycle.js';
+export type { ProcessLifecycleOptions, StartedProcess } from './runtime/processLifecycle.js';
 export type { RunningService, Runtime, ServiceDeps, StartService } from './runtime/serviceRunner.js';
 export { buildCommand, sendCommand, startCommandHandlers } from './messaging/commandBus.js';
 export type { CommandHandlerOptions, CommandMetadata } from './messaging/commandBus.js';

@@ -76,3 +76,5 @@ export class DomainError extends Error {
     this.name = 'DomainError';
   }
 }
+
+export { derivedEventId, uuidV5 } from './deterministicId.js';

@@ -15,7 +15,7 @@ export interface EventConsumerOptions {
   nc: NatsConnection;
   /** Durable name prefix, e.g. `workflow`; the consumer of plant P1 is `workflow-events-P1`. */
   name: string;
-  plants: string[];
+  plants: readonly string[];
   logger: Logger;
   /** Events stream name (tests use their own). */
   stream?: string;

@@ -16,6 +16,7 @@ import { openEventStore, type EventStoreHandle } from '../eventStore/openEventSt
 import { connectNats, drainNats } from '../nats/connection.js';
 import { provisionTopology } from '../nats/topology.js';
 import { createLogger } from './logger.js';
+import { runUntilSignalled } from './processLifecycle.js';
 
 /** What every service receives; only the runner (or a test) creates these clients. */
 export interface ServiceDeps {
@@ -23,6 +24,8 @@ export interface ServiceDeps {
   /** API_TOKEN and APPROVAL_SECRET, generated under DATA_DIR in development when unset. */
   secrets: { apiToken: string; approvalSecret: string };
   plants: PlantsConfig;
+  /** The plants this process serves: PLANTS, or every plant of the configuration. */
+  servedPlants: readonly string[];
   logger: Logger;
   nc: NatsConnection;
   eventStore: EventStore;
@@ -96,6 +99,7 @@ export async function startRuntime(processName: string, services: Record<string,
       config,
       secrets: { apiToken: secrets.apiToken, approvalSecret: secrets.approvalSecret },
       plants,
+      servedPlants: config.plants ?? Object.keys(plants.plants),
       logger,
       nc,
       eventStore: eventStore.store,
@@ -119,35 +123,10 @@ export async function startRuntime(processName: string, services: Record<string,
   }
 }
 
-/**
- * Runs services until SIGINT or SIGTERM, then stops them gracefully; a second signal exits at once.
- * A start-up failure prints one clear message and exits with status 1.
- */
+/** Runs services until SIGINT or SIGTERM (see runUntilSignalled): what each service's main.ts does. */
 export async function runServices(processName: string, services: Record<string, StartService>): Promise<void> {
-  let runtime: Runtime;
-  try {
-    runtime = await startRuntime(processName, services);
-  } catch (err) {
-    process.stderr.write(`${processName}: cannot start: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-  process.stdout.write(`${runtime.banner.join('\n')}\n`);
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      runtime.deps.logger.warn({ signal }, 'second signal: exiting without waiting');
-      process.exit(130);
-    }
-    stopping = true;
-    runtime.deps.logger.info({ signal }, 'stopping');
-    runtime.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        runtime.deps.logger.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  await runUntilSignalled(processName, async () => {
+    const runtime = await startRuntime(processName, services);
+    return { banner: runtime.banner, stop: () => runtime.stop() };
+  });
 }

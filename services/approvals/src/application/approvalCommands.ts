@@ -3,8 +3,8 @@
 // can route the resulting events back to its instance.
 import { streamName, type Command } from '@mes/contracts';
 import { handleCommand, type EventStore, type Logger } from '@mes/platform';
+import { derivedEventId } from '@mes/platform/decider';
 import { approvalRequestDecider } from '../domain/approvalRequest.js';
-import { derivedEventId } from './derivedEventId.js';
 
 /** One stream per order's approval process, holding one request per escalation level. */
 export function approvalStream(plantId: string, orderId: string): string {

@@ -3,12 +3,12 @@
 // sending sends on redelivery, and a redelivery after recording sends nothing.
 import { parseStreamName, streamName } from '@mes/contracts';
 import { handleCommand, stateFrom, type EventStore, type Logger, type RecordedDomainEvent } from '@mes/platform';
+import { derivedEventId } from '@mes/platform/decider';
 import { isPermanentRecipientRefusal, type MailSender } from '../adapters/mail/mailSender.js';
 import { renderApprovalEmail } from '../adapters/mail/approvalEmail.js';
 import { approvalLinkUrls } from '../domain/approvalLinks.js';
 import { approvalRequestDecider, findApprovalRequest, type ApprovalState } from '../domain/approvalRequest.js';
 import { orderSummaryOf } from '../domain/orderSummary.js';
-import { derivedEventId } from './derivedEventId.js';
 
 export interface ApprovalEmailOutboxDeps {
   store: EventStore;

@@ -28,7 +28,7 @@ export const DEFAULT_LINK_RATE_LIMIT = { max: 30, timeWindowMs: 60_000 };
 export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): Promise<RunningService> {
   const { config, logger } = deps;
   const now = options.now ?? (() => new Date());
-  const plants = config.plants ?? Object.keys(deps.plants.plants);
+  const plants = deps.servedPlants;
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const step of stops.reverse()) await step().catch((err: unknown) => logger.error({ err }, 'approvals: a part did not stop cleanly'));

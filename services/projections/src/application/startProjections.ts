@@ -1,8 +1,7 @@
 // The projections service: migrates the reporting tables (CONTRACT §2) in SQL_URL, keeps them up
 // to date from the event log and the telemetry stream (per served plant, or all plants when PLANTS
 // is unset), and serves the audit trail and its own status over HTTP.
-import { openSqlSink, type RunningService, type ServiceDeps, type SqlSink } from '@mes/platform';
-import { kvOrderIndex } from '../adapters/orderIndex.js';
+import { OrderIndex, openSqlSink, type RunningService, type ServiceDeps, type SqlSink } from '@mes/platform';
 import { registerProjectionRoutes } from '../adapters/projectionRoutes.js';
 import { followTelemetry } from '../adapters/telemetryFollower.js';
 import { followEventLog, type ProjectionSource } from './projectionSources.js';
@@ -57,7 +56,7 @@ async function startProjections(deps: ServiceDeps, options: ProjectionsOptions):
     nc: deps.nc,
     sink,
     sources,
-    orderIndex: kvOrderIndex(deps.nc),
+    orderIndex: new OrderIndex(deps.nc),
   });
   deps.announce(`Reporting tables: ${sink.location}  (status: {httpUrl}/api/projections/status)`);
 

@@ -28,18 +28,11 @@ export interface WorkflowServiceOptions {
   now?: () => Date;
 }
 
-export function createWorkflowService(options: WorkflowServiceOptions = {}) {
-  return (deps: ServiceDeps) => startWorkflow(deps, options);
-}
-
-export async function start(deps: ServiceDeps): Promise<RunningService> {
-  return startWorkflow(deps, {});
-}
-
-async function startWorkflow(deps: ServiceDeps, options: WorkflowServiceOptions): Promise<RunningService> {
+/** Starts the workflow service on shared dependencies; `npm start` runs every service in one process this way. */
+export async function start(deps: ServiceDeps, options: WorkflowServiceOptions = {}): Promise<RunningService> {
   const now = options.now ?? (() => new Date());
   const { logger } = deps;
-  const plants = deps.config.plants ?? Object.keys(deps.plants.plants);
+  const plants = deps.servedPlants;
   const claims = await OpenWorkflowClaims.open(deps.nc);
 
   const plantConfig = (plantId: string): PlantConfig => {

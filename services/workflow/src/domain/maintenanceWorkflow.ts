@@ -2,6 +2,7 @@
 // events observed from other services, timeouts) decide workflow events; what to do next (commands to
 // send, timeouts to schedule, the machine to free) is a pure function of the resulting state, so it
 // can be done again safely after a crash.
+import { orderIdForWorkflow } from '@mes/contracts';
 import type {
   ApprovalDecided,
   DomainEvent,
@@ -88,7 +89,7 @@ export interface WorkflowState {
 
 /** Ids derived from the workflow id, so every retry names the same order, approval and timeout. */
 export const workflowIds = {
-  order: (workflowId: string) => `MO_${suffixOf(workflowId)}`,
+  order: orderIdForWorkflow,
   approval: (workflowId: string, level: number) => `AP_${suffixOf(workflowId)}_${level}`,
   timeout: (workflowId: string, level: number) => `TO_${suffixOf(workflowId)}_${level}`,
 };
