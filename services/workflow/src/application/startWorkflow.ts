@@ -12,11 +12,11 @@ import {
   decideWorkflow,
   ignoredBecause,
   maintenanceWorkflowDecider,
-  workflowEffects,
   workflowIds,
   type ApprovalPolicy,
   type WorkflowInput,
 } from '../domain/maintenanceWorkflow.js';
+import { workflowEffects } from '../domain/workflowEffects.js';
 
 /** The workflow id of the incident a condition change starts: derived from the event, so a redelivery names the same one. */
 export function workflowIdFor(triggerEventId: string): string {
