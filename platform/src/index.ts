@@ -24,7 +24,7 @@ export { JetStreamEventStore, jetStreamPosition, splitJetStreamPosition } from '
 export type { JetStreamEventStoreOptions } from './eventStore/jetStreamEventStore.js';
 export { connectNats, drainNats, NatsUnreachableError } from './nats/connection.js';
 export type { NatsConnectOptions } from './nats/connection.js';
-export { ensureDurableConsumer, ensureStream, eventsStreamSpec, provisionTopology, TOPOLOGY_BUCKETS, topologyStreams } from './nats/topology.js';
+export { ensureDurableConsumer, ensureStream, eventsStreamSpec, provisionTopology, ReplicasUnavailableError, TOPOLOGY_BUCKETS, topologyStreams } from './nats/topology.js';
 export type { ProvisionReport, StreamSpec, TopologyOptions } from './nats/topology.js';
 export { createLogger, REDACTED_PATHS } from './runtime/logger.js';
 export type { Logger } from './runtime/logger.js';

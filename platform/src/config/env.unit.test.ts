@@ -32,6 +32,7 @@ describe('loadConfig', () => {
         dataDir: './data',
         plants: undefined,
         dedupeWindowMs: 120_000,
+        natsReplicas: 1,
         logLevel: 'info',
       });
     });
@@ -58,6 +59,7 @@ describe('loadConfig', () => {
         DATA_DIR: '/var/lib/mes',
         PLANTS: 'P1, P2,P1',
         DEDUPE_WINDOW: 'PT5M',
+        NATS_REPLICAS: '3',
         LOG_LEVEL: 'debug',
       });
       expect(config).toMatchObject({
@@ -68,6 +70,7 @@ describe('loadConfig', () => {
         httpPort: 8080,
         plants: ['P1', 'P2'],
         dedupeWindowMs: 300_000,
+        natsReplicas: 3,
         logLevel: 'debug',
       });
     });
@@ -95,6 +98,10 @@ describe('loadConfig', () => {
       ['DEDUPE_WINDOW', '2 minutes', /DEDUPE_WINDOW|duration/i],
       ['LOG_LEVEL', 'loud', /one of fatal, error/],
       ['MQTT_CLIENT_ID', 'with space', /printable ASCII characters without spaces/],
+      ['NATS_REPLICAS', '0', /whole number from 1 to 5 .*\(got "0"\)/],
+      ['NATS_REPLICAS', 'three', /whole number from 1 to 5/],
+      ['NATS_REPLICAS', '2.5', /whole number from 1 to 5/],
+      ['NATS_REPLICAS', '7', /JetStream's limit/],
     ])('refuses %s=%s naming the variable and the reason', (variable, value, reason) => {
       const issues = issuesOf({ [variable]: value });
       expect(issues).toHaveLength(1);
