@@ -4,9 +4,11 @@ export type { DeciderSpecification, DeciderThen, DeciderWhen } from './deciderSp
 export { describeEventStoreContract, newEvent, uniquePlant, waitFor } from './eventStoreContract.js';
 export type { EventStoreFixture } from './eventStoreContract.js';
 export { startMosquitto } from './mosquitto.js';
-export type { MosquittoHandle } from './mosquitto.js';
+export type { MosquittoHandle, MosquittoOptions } from './mosquitto.js';
 export { startNatsServer } from './natsServer.js';
 export type { NatsServerHandle } from './natsServer.js';
+export { startNatsCluster } from './natsCluster.js';
+export type { NatsClusterHandle, NatsClusterNode, NatsClusterOptions } from './natsCluster.js';
 export { freePort, startServiceProcess } from './processHarness.js';
 export { startSmtpCapture } from './smtpCapture.js';
 export type { SmtpCapture } from './smtpCapture.js';

@@ -20,6 +20,14 @@
 // never comes back under its id leaves a session that keeps absorbing its share until the session
 // expires. Hence a stable client id per copy (MQTT_CLIENT_ID, default mes-ingest-{hostname}) and a
 // bounded session expiry (MQTT 5).
+//
+// Subscribing on every connection. Mosquitto 2.0.11 restores plain subscriptions from its
+// persistence file after a restart but not `$share/...` ones, so a session it reports as present
+// (`sessionPresent: true`) may hold no subscription at all. mqtt.js, trusting the session, neither
+// resubscribes nor sends a SUBSCRIBE for a filter it remembers as subscribed; ingest therefore turns
+// mqtt.js's own bookkeeping off (`resubscribe: false`) and sends its SUBSCRIBE on every connect
+// (repeating one the broker still has is harmless). Readings published after the broker is back but
+// before this SUBSCRIBE arrives are still acknowledged to the device and dropped by the broker.
 import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from 'pino';
 
@@ -95,7 +103,8 @@ export class MqttTelemetrySource {
       properties: { sessionExpiryInterval: this.options.sessionExpirySeconds },
       reconnectPeriod: 1_000,
       connectTimeout: 10_000,
-      resubscribe: true,
+      // We subscribe on every connect ourselves; see "Subscribing on every connection" above.
+      resubscribe: false,
     });
     this.client = client;
     const internal = client as unknown as { _sendPacket: SendPacket };
@@ -130,6 +139,7 @@ export class MqttTelemetrySource {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`cannot reach the MQTT broker at ${this.shownUrl} (MQTT_URL) within ${timeoutMs} ms; still retrying`)), timeoutMs);
       client.on('connect', (connack) => {
+        // Every connect, also with `sessionPresent: true`: the broker may have lost the subscription.
         logger.info({ mqttUrl: this.shownUrl, clientId: this.options.clientId, sessionPresent: connack.sessionPresent }, 'MQTT connected');
         this.subscribe().then(
           () => {
