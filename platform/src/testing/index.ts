@@ -10,6 +10,8 @@ export type { NatsServerHandle } from './natsServer.js';
 export { startNatsCluster } from './natsCluster.js';
 export type { NatsClusterHandle, NatsClusterNode, NatsClusterOptions } from './natsCluster.js';
 export { freePort, startServiceProcess } from './processHarness.js';
+export { CLUSTER_API_TOKEN, CLUSTER_APPROVAL_SECRET, REPOSITORY_ROOT, SERVICE_NAMES, serviceEntry, startServiceCluster } from './serviceCluster.js';
+export type { ServiceCluster, ServiceClusterOptions, ServiceCopy, ServiceName } from './serviceCluster.js';
 export { startSmtpCapture } from './smtpCapture.js';
 export type { SmtpCapture } from './smtpCapture.js';
 export { approvalEmail, eventsOf, eventually, mailsTo, orderEvents, publishReading, startFlowFixture, submitDecision } from './flowFixture.js';

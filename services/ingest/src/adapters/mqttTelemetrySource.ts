@@ -27,7 +27,8 @@
 // resubscribes nor sends a SUBSCRIBE for a filter it remembers as subscribed; ingest therefore turns
 // mqtt.js's own bookkeeping off (`resubscribe: false`) and sends its SUBSCRIBE on every connect
 // (repeating one the broker still has is harmless). Readings published after the broker is back but
-// before this SUBSCRIBE arrives are still acknowledged to the device and dropped by the broker.
+// before this SUBSCRIBE arrives are still acknowledged to the device and dropped by the broker;
+// ingest reconnects every 200 ms to keep that window shorter than a device's reconnect delay.
 import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from 'pino';
 
@@ -61,6 +62,8 @@ interface HeldPuback {
 type SendPacket = (packet: Packet, cb?: () => void, ...rest: unknown[]) => void;
 
 const SESSION_TAKEN_OVER = 142;
+const RECONNECT_PERIOD_MS = 200;
+const ERROR_LOG_INTERVAL_MS = 30_000;
 
 export class MqttTelemetrySource {
   private client: MqttClient | undefined;
@@ -101,7 +104,9 @@ export class MqttTelemetrySource {
       clean: false,
       protocolVersion: 5,
       properties: { sessionExpiryInterval: this.options.sessionExpirySeconds },
-      reconnectPeriod: 1_000,
+      // Quicker than a device's usual 1 s, so that after a broker restart ingest has subscribed again
+      // before the devices reconnect and publish (see "Subscribing on every connection").
+      reconnectPeriod: RECONNECT_PERIOD_MS,
       connectTimeout: 10_000,
       // We subscribe on every connect ourselves; see "Subscribing on every connection" above.
       resubscribe: false,
@@ -124,7 +129,16 @@ export class MqttTelemetrySource {
     };
     client.handleMessage = (packet, callback) => this.handle(packet as IPublishPacket, callback);
 
-    client.on('error', (err) => logger.warn({ err, mqttUrl: this.shownUrl }, 'MQTT error'));
+    // One line per outage, not one per reconnect attempt.
+    let lastErrorLoggedAt = 0;
+    client.on('error', (err) => {
+      if (Date.now() - lastErrorLoggedAt < ERROR_LOG_INTERVAL_MS) return;
+      lastErrorLoggedAt = Date.now();
+      logger.warn({ err, mqttUrl: this.shownUrl }, 'MQTT error');
+    });
+    client.on('connect', () => {
+      lastErrorLoggedAt = 0;
+    });
     client.on('offline', () => logger.warn({ mqttUrl: this.shownUrl }, 'MQTT broker unreachable; reconnecting'));
     client.on('close', () => {
       this.generation++;
