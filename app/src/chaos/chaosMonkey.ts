@@ -1,6 +1,7 @@
 // What goes wrong during a chaos run: every few seconds a random service copy is killed (SIGKILL)
-// and started again after a moment, as a process manager would; at set points a NATS node is
-// killed and brought back, and Mosquitto is restarted. One thing at a time per kind.
+// and started again after a moment, as a process manager would; at set points one NATS node is
+// killed and brought back (the same node each time), and Mosquitto is restarted. One thing at a
+// time per kind.
 import type { ServiceCluster, ServiceCopy } from '@mes/platform/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -71,10 +72,11 @@ export function startChaosMonkey(cluster: ServiceCluster, plan: ChaosPlan, rando
   })();
 
   const natsNodes = (async () => {
+    // One node, lost again and again: the cluster must take it back each time.
+    const node = cluster.nats.nodes[Math.floor(random() * cluster.nats.nodes.length)]!;
     for (const outage of plan.natsOutages) {
       await until(outage.atMs);
       if (stopped) return;
-      const node = cluster.nats.nodes[Math.floor(random() * cluster.nats.nodes.length)]!;
       await node.kill();
       log.natsRestarts.push({ at: since(), node: node.name, downMs: outage.downMs });
       await sleep(outage.downMs);

@@ -77,8 +77,8 @@ export interface ServiceCluster {
   copiesOf(service: string): ServiceCopy[];
   /** Starts every copy not running (a few at a time: this machine has few cores). */
   startAll(): Promise<void>;
-  /** Adds a process of the caller's (`node entry`) with the shared environment and its own HTTP port. */
-  addProcess(name: string, entry: string, env?: NodeJS.ProcessEnv): Promise<ServiceCopy>;
+  /** Adds a process of the caller's (`node entry`) with the shared environment and its own HTTP port (`httpPort`, or the next one). */
+  addProcess(name: string, entry: string, env?: NodeJS.ProcessEnv, httpPort?: number): Promise<ServiceCopy>;
   /** Peak resident memory seen per process (copies, NATS nodes, Mosquitto), in MiB. */
   peakMemory(): Record<string, number>;
   /** Stops the copies (SIGTERM), then Mosquitto and NATS; keeps `dir`. */
@@ -125,8 +125,8 @@ export async function startServiceCluster(options: ServiceClusterOptions): Promi
   const httpPort = async () => (nextHttpPort === undefined ? freePort() : nextHttpPort++);
   const copies: ServiceCopy[] = [];
   const peaks: Record<string, number> = {};
-  const makeCopy = async (service: string, index: number, entry: string, extraEnv: NodeJS.ProcessEnv, plants: readonly string[] | undefined) => {
-    const port = await httpPort();
+  const makeCopy = async (service: string, index: number, entry: string, extraEnv: NodeJS.ProcessEnv, plants: readonly string[] | undefined, fixedPort?: number) => {
+    const port = fixedPort ?? (await httpPort());
     const name = `${service}-${index}`;
     const copy = serviceCopy({
       service,
@@ -195,8 +195,8 @@ export async function startServiceCluster(options: ServiceClusterOptions): Promi
       }
       await Promise.all(starting);
     },
-    async addProcess(name, entry, extraEnv = {}) {
-      return makeCopy(name, 1, entry, extraEnv, undefined);
+    async addProcess(name, entry, extraEnv = {}, port) {
+      return makeCopy(name, 1, entry, extraEnv, undefined, port);
     },
     peakMemory: () => ({ ...peaks }),
     async stop() {
