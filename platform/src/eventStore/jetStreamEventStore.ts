@@ -37,7 +37,10 @@ import {
   type Subscription,
 } from './eventStore.js';
 import { JetStreamAckPublisher, JetStreamRefusedError } from '../nats/jetStreamAckPublisher.js';
-import { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, lastMessageOf, readRange } from '../nats/jetStreamLog.js';
+import { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, lastMessageOf, nextMessageOf, readRange } from '../nats/jetStreamLog.js';
+
+/** Appends read one by one before a read of a stream switches to a consumer. */
+const SHORT_STREAM_APPENDS = 8;
 
 /** Bits of a position that hold the index of an event within its append (MAX_EVENTS_PER_APPEND < 2^16). */
 const INDEX_BITS = 16n;
@@ -157,7 +160,18 @@ export class JetStreamEventStore implements EventStore {
     const jsm = await this.jsm();
     const events: RecordedEvent[] = [];
     let revision: bigint | 'no_stream' = 'no_stream';
-    for await (const msg of readRange(this.js, jsm, this.options.stream, subject, 1)) {
+    // Most aggregates hold a handful of appends: read those one request each, without a consumer;
+    // the rest of a longer stream through an ordered consumer.
+    let next = 1;
+    for (let read = 0; read < SHORT_STREAM_APPENDS; read++) {
+      const msg = await nextMessageOf(jsm, this.options.stream, subject, next);
+      if (msg === null) return { revision, events };
+      if (msg.subject !== subject) throw new Error(`read of ${stream} returned a message of ${msg.subject}: the subject filter was not applied`);
+      events.push(...decodeStored(msg.json(), msg.seq, msg.subject));
+      revision = BigInt(msg.seq);
+      next = msg.seq + 1;
+    }
+    for await (const msg of readRange(this.js, jsm, this.options.stream, subject, next)) {
       if (msg.subject !== subject) throw new Error(`read of ${stream} returned a message of ${msg.subject}: the consumer filter was not applied`);
       events.push(...decodeAppend(msg));
       revision = BigInt(msg.seq);

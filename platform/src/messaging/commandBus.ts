@@ -12,10 +12,11 @@ import {
   type CommandType,
   type ServiceName,
 } from '@mes/contracts';
-import { AckPolicy, DeliverPolicy, jetstream, type PubAck } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/decider.js';
+import { JetStreamAckPublisher, type PubAck } from '../nats/jetStreamAckPublisher.js';
 import { startDurableWorker, type DurableWorker } from './durableWorker.js';
 
 /** What every command carries besides its own fields. */
@@ -39,11 +40,26 @@ export function buildCommand<Type extends CommandType>(
   return { type, version: 1, ...rest, ...(causationId == null ? {} : { causationId }), ...fields } as CommandOfType<Type>;
 }
 
+/** One windowed publisher per connection for commands: no request (and no round trip awaited in turn) per send. */
+const commandPublishers = new WeakMap<NatsConnection, JetStreamAckPublisher>();
+const encoder = new TextEncoder();
+
+function commandPublisher(nc: NatsConnection): JetStreamAckPublisher {
+  let publisher = commandPublishers.get(nc);
+  if (publisher === undefined) {
+    publisher = new JetStreamAckPublisher(nc, undefined);
+    commandPublishers.set(nc, publisher);
+    // Its pending sends are abandoned with the connection.
+    void nc.closed().then(() => publisher?.stop());
+  }
+  return publisher;
+}
+
 /** Sends a command to the service that handles it. Resolves once JetStream stored it (or had it already). */
 export async function sendCommand(nc: NatsConnection, command: Command): Promise<PubAck> {
   const checked = CommandSchema.parse(command);
   const subject = commandSubject(checked.plantId, COMMAND_TARGETS[checked.type], checked.type);
-  return jetstream(nc).publish(subject, JSON.stringify(checked), { msgID: checked.commandId });
+  return commandPublisher(nc).publish(subject, encoder.encode(JSON.stringify(checked)), { msgId: checked.commandId });
 }
 
 export interface CommandHandlerOptions {

@@ -42,6 +42,9 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       timeout: options.initialTimeoutMs ?? 5_000,
+      // The client would build an Error (and its stack) for every request, in case it times out:
+      // about a tenth of a busy service's CPU. A timeout still says which request timed out.
+      noAsyncTraces: true,
     });
   } catch (err) {
     throw new NatsUnreachableError(options.url, err);

@@ -2,7 +2,7 @@
 // Every filtered read goes through `jsm.consumers.add` with the singular `filter_subject`:
 // nats-server 2.9 silently ignores the newer `filter_subjects` field (ARCHITECTURE.md, known traps),
 // which would mix other aggregates' events into a read.
-import { AckPolicy, DeliverPolicy, ReplayPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, ReplayPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 
 const FETCH_BATCH = 512;
@@ -94,4 +94,18 @@ export async function countAfterSequence(jsm: JetStreamManager, stream: string, 
   const { name, pending } = await createOrderedConsumer(jsm, stream, filter, afterSeq + 1);
   deleteConsumerQuietly(jsm, stream, name);
   return pending;
+}
+
+/**
+ * The first message of `subject` at or after sequence `fromSeq`, or null when there is none: one
+ * request to the stream, no consumer (cheaper for a few messages, and nothing to place on a node).
+ */
+export async function nextMessageOf(jsm: JetStreamManager, stream: string, subject: string, fromSeq: number): Promise<StoredMsg | null> {
+  try {
+    // The typings know next_by_subj only for direct gets; STREAM.MSG.GET takes it too (2.9+).
+    return await jsm.streams.getMessage(stream, { seq: fromSeq, next_by_subj: subject } as MsgRequest);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
+    throw err;
+  }
 }
