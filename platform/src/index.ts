@@ -57,6 +57,10 @@ export { createEventStoreDbClient, EventStoreDbEventStore } from './eventStore/e
 export type { EventStoreDbEventStoreOptions } from './eventStore/eventStoreDbEventStore.js';
 export { RELAY_CHECKPOINTS_BUCKET, startEventRelay } from './eventStore/eventRelay.js';
 export { EventLogNotFoundError, openEventStore } from './eventStore/openEventStore.js';
+export { canonicalJson, chainHash, checkLink, GENESIS_HASH } from './eventStore/hashChain.js';
+export type { ChainBreak } from './eventStore/hashChain.js';
+export { verifyChains } from './eventStore/verifyChains.js';
+export type { ChainVerification, VerifyChainsOptions } from './eventStore/verifyChains.js';
 export type { EventStoreHandle, OpenEventStoreOptions } from './eventStore/openEventStore.js';
 export type { EventRelay, EventRelayOptions } from './eventStore/eventRelay.js';
 export { openSqlSink, parseSqlUrl } from './sql/openSqlSink.js';
