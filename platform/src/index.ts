@@ -80,3 +80,5 @@ export type {
 } from './sql/sqlSink.js';
 export { createOrderedConsumer, deleteConsumerQuietly, readRange } from './eventStore/jetStreamLog.js';
 export { escapeHtml } from './http/escapeHtml.js';
+export { codeOfStatus, PROBLEM_CONTENT_TYPE, problemDetails, problemType, sendProblem } from './http/problemDetails.js';
+export type { ProblemDetails } from './http/problemDetails.js';

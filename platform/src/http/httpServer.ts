@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import type { ApiCaller, ApiCredentials } from './apiCredentials.js';
 import type { HealthRegistry } from './health.js';
+import { codeOfStatus, sendProblem } from './problemDetails.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -84,7 +85,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const requireCaller: onRequestHookHandler = async (request: FastifyRequest, reply: FastifyReply) => {
     const caller = options.credentials.identify(request.headers.authorization) ?? firstCaller(state.authenticators, request);
     if (caller === undefined) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'send Authorization: Bearer <API_TOKEN>' });
+      reply.header('www-authenticate', 'Bearer');
+      return sendProblem(reply, 401, 'UNAUTHORIZED', 'send Authorization: Bearer <API_TOKEN> (or sign in to the web console)');
     }
     request.apiCaller = caller;
   };
@@ -111,11 +113,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
 
+  // Every error the framework or a handler throws, as problem details (status codes unchanged).
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     // The route pattern, not the URL: query strings can hold tokens.
     if (status === 500) request.log.error({ err: error, route: request.routeOptions.url, method: request.method }, 'request failed');
-    return reply.code(status).send({ error: error.code ?? (status === 500 ? 'internal_error' : 'bad_request'), message: status === 500 ? 'internal error; see the server log' : error.message });
+    return sendProblem(reply, status, codeOfStatus(status), status === 500 ? 'internal error; see the server log' : error.message);
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    // The path without its query string, which can hold a token.
+    const path = request.url.split('?')[0] ?? '';
+    return sendProblem(reply, 404, 'NOT_FOUND', `no route answers ${request.method} ${path}`);
   });
   return app;
 }
