@@ -80,5 +80,8 @@ export type {
 } from './sql/sqlSink.js';
 export { createOrderedConsumer, deleteConsumerQuietly, readRange } from './eventStore/jetStreamLog.js';
 export { escapeHtml } from './http/escapeHtml.js';
+export { createMetrics, ScrapedGauge, secondsBetween } from './metrics/metrics.js';
+export type { GaugeSample, GaugeSource, MesMetrics } from './metrics/metrics.js';
+export { consumerPlant, registerJetStreamGauges } from './metrics/jetStreamGauges.js';
 export { codeOfStatus, PROBLEM_CONTENT_TYPE, problemDetails, problemType, sendProblem } from './http/problemDetails.js';
 export type { ProblemDetails } from './http/problemDetails.js';

@@ -7,6 +7,7 @@ import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApiCaller, ApiCredentials } from './apiCredentials.js';
+import type { MesMetrics } from '../metrics/metrics.js';
 import type { HealthRegistry } from './health.js';
 import { codeOfStatus, sendProblem } from './problemDetails.js';
 
@@ -31,6 +32,8 @@ export interface HttpServerOptions {
   credentials: ApiCredentials;
   /** Proxies in front: a hop count or their addresses; false (default) takes the socket's address. */
   trustProxy?: TrustProxy;
+  /** Counts and times every answered request when given. */
+  metrics?: MesMetrics;
 }
 
 /** Identifies the caller of a protected route by something other than a bearer token (e.g. a console session). */
@@ -99,6 +102,16 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     const own = route.onRequest === undefined ? [] : [route.onRequest].flat();
     route.onRequest = [requireCaller, ...own];
   });
+
+  const { metrics } = options;
+  if (metrics !== undefined) {
+    app.addHook('onResponse', async (request, reply) => {
+      // The route pattern keeps the label set small; a request no route took counts as `unmatched`.
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+      metrics.httpRequestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    });
+  }
 
   await app.register(helmet, {
     contentSecurityPolicy: {

@@ -2,7 +2,7 @@
 // approval streams). The email counts as sent once ApprovalEmailSent is recorded: a crash before
 // sending sends on redelivery, and a redelivery after recording sends nothing.
 import { ApprovalRequestedSchema, parseStreamName, streamName, type ApprovalRequested } from '@mes/contracts';
-import { foldEvents, handleCommand, toDomainMessage, type EventStore, type Logger, type RecordedEvent } from '@mes/platform';
+import { foldEvents, handleCommand, secondsBetween, toDomainMessage, type EventStore, type Logger, type MesMetrics, type RecordedEvent } from '@mes/platform';
 import { isPermanentRecipientRefusal, type MailSender } from '../adapters/mail/mailSender.js';
 import { renderApprovalEmail } from '../adapters/mail/approvalEmail.js';
 import { approvalLinkUrls } from '../domain/approvalLinks.js';
@@ -20,6 +20,8 @@ export interface ApprovalEmailOutboxDeps {
   approvalSecret: string;
   /** How long the links of an email work, from sending. */
   linkTtlMs: number;
+  /** Where the time from the triggering reading to the first approver's email is observed. */
+  metrics?: MesMetrics;
 }
 
 /**
@@ -101,5 +103,8 @@ export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: Reco
       { correlationId: event.correlationId, causationId: event.eventId, actor: { kind: 'service', id: 'approvals' } },
     );
     logger.info({ approvalId, orderId: requested.orderId, level: request.level }, 'approval email sent');
+    // The first approver's email ends the path from the fault; escalations wait by design.
+    const faultToEmail = request.level === 0 && order !== undefined ? secondsBetween(order.trigger.timestamp, sentAt.toISOString()) : undefined;
+    if (faultToEmail !== undefined) deps.metrics?.faultToEmailSeconds.observe({ plant: requested.plantId }, faultToEmail);
   };
 }

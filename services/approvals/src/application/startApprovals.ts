@@ -49,7 +49,7 @@ export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): 
     deps.health.register('smtp', () => mail.verify());
 
     const decisions = new ApprovalLinkDecisions({ store: deps.eventStore, now, approvalSecret: deps.secrets.approvalSecret, lastReading: lastMachineReadingFrom(deps.nc), logger });
-    await registerApprovalLinkRoutes(deps.http, { decisions, rateLimit: options.linkRateLimit ?? DEFAULT_LINK_RATE_LIMIT, logger });
+    await registerApprovalLinkRoutes(deps.http, { decisions, rateLimit: options.linkRateLimit ?? DEFAULT_LINK_RATE_LIMIT, logger, metrics: deps.metrics });
 
     const commands = await startCommandHandlers({
       nc: deps.nc,
@@ -74,6 +74,7 @@ export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): 
         publicUrl: config.publicUrl,
         approvalSecret: deps.secrets.approvalSecret,
         linkTtlMs: options.linkTtlMs ?? DEFAULT_LINK_TTL_MS,
+        metrics: deps.metrics,
       }),
     });
     stops.push(() => outbox.stop());

@@ -3,14 +3,15 @@
 // by a window: while it is full, MQTT reading pauses (and so does the broker, for this client).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { deadLetterSubject, telemetrySubject, validateTelemetry } from '@mes/contracts';
-import { withoutCredentials, type RunningService, type ServiceDeps } from '@mes/platform';
+import { deadLetterSubject, telemetrySubject, UNKNOWN_PLANT, validateTelemetry } from '@mes/contracts';
+import { withoutCredentials, type MesMetrics, type RunningService, type ServiceDeps } from '@mes/platform';
 import { JetStreamAckPublisher, PublisherStoppedError } from '../adapters/jetStreamAckPublisher.js';
 import { MachineConditionKv } from '../adapters/machineConditionKv.js';
 import { MachineEventLog } from '../adapters/machineEventLog.js';
 import { MqttTelemetrySource, type TelemetryMessage } from '../adapters/mqttTelemetrySource.js';
 import { registerDeadLetterRoutes } from '../adapters/deadLetterRoutes.js';
 import { deadLetterRecord } from '../domain/deadLetter.js';
+import { DeadLetterWarnings } from '../domain/deadLetterWarnings.js';
 import { productionEdgesByPlant } from '../domain/machineCondition.js';
 import { plantRejection, telemetryTopicFilters, type PlantScope } from '../domain/plantScope.js';
 import { readingEnvelope, readingMessageId } from '../domain/readingEvents.js';
@@ -31,6 +32,8 @@ export interface IngestOptions {
   stopTimeoutMs?: number;
   /** Wait this long for the first MQTT connection before starting anyway (it keeps retrying). Default 10000 ms. */
   connectTimeoutMs?: number;
+  /** Rejections of a plant within this interval are summed up in one warning. Default 60000 ms. */
+  deadLetterWarningIntervalMs?: number;
 }
 
 export interface IngestMetrics {
@@ -70,7 +73,7 @@ export async function start(deps: ServiceDeps): Promise<IngestService> {
 }
 
 /** What ingest uses of the shared dependencies. */
-export type IngestDeps = Pick<ServiceDeps, 'config' | 'plants' | 'logger' | 'nc' | 'eventStore' | 'health'>;
+export type IngestDeps = Pick<ServiceDeps, 'config' | 'plants' | 'logger' | 'nc' | 'eventStore' | 'health'> & { metrics?: MesMetrics };
 
 export async function startIngest(deps: IngestDeps, options: IngestOptions = {}): Promise<IngestService> {
   const { config, plants, logger, nc, eventStore } = deps;
@@ -91,6 +94,13 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
   const watch = await kv.watch((key, revision) => tracker.observe(key, revision), logger);
 
   const counts = { received: 0, accepted: 0, duplicates: 0, deadLetters: 0 };
+  const warningIntervalMs = options.deadLetterWarningIntervalMs ?? 60_000;
+  const deadLetterWarnings = new DeadLetterWarnings(warningIntervalMs);
+  const warnDue = () => {
+    for (const warning of deadLetterWarnings.due(Date.now())) logger.warn({ plantId: warning.plantId, deadLetters: warning.count, lastReason: warning.lastReason }, warning.message);
+  };
+  const warningTimer = setInterval(warnDue, Math.min(warningIntervalMs, 10_000));
+  warningTimer.unref();
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
@@ -124,6 +134,10 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
   function reject(message: TelemetryMessage, reason: string, stored: () => void, finish: () => void): void {
     counts.deadLetters++;
     const record = deadLetterRecord({ topic: message.topic, payload: message.payload, reason, receivedAt: message.receivedAt });
+    const plant = record.plantId ?? UNKNOWN_PLANT;
+    deps.metrics?.readingsDeadLettered.inc({ plant });
+    const warning = deadLetterWarnings.record(plant, reason, Date.now());
+    if (warning !== undefined) logger.warn({ plantId: plant, topic: message.topic, reason }, warning.message);
     publisher.publish(deadLetterSubject(record.plantId), encoder.encode(JSON.stringify(record)), { msgId: randomUUID() }).then(
       () => {
         stored();
@@ -158,7 +172,10 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
         (ack) => {
           stored();
           if (ack.duplicate) counts.duplicates++;
-          else counts.accepted++;
+          else {
+            counts.accepted++;
+            deps.metrics?.readingsAccepted.inc({ plant: reading.plantId });
+          }
           // A device's repeat is not a new reading; a repeat of our own earlier send (retries > 0) may be.
           tracked.acked(!ack.duplicate || ack.retries > 0);
         },
@@ -210,6 +227,8 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
           logger.warn({ inFlight, awaitingJetStream: publisher.pending, stopTimeoutMs }, 'stopping with messages still in progress; they were not PUBACKed, so the broker delivers them again');
         }
       }
+      clearInterval(warningTimer);
+      warnDue();
       tracker.stop();
       watch.stop();
       await source.stop();
