@@ -12,7 +12,7 @@ import { start as resources } from '@mes/resources';
 import { start as workflow } from '@mes/workflow';
 import { streamName } from '@mes/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConsole } from './console/consoleService.js';
+import { startConsole } from '@mes/console';
 import { approvalEmail, eventually, mailsTo, publishReading, startFlowFixture, type FlowFixture } from './testing/flowFixture.js';
 
 let fixture: FlowFixture;
