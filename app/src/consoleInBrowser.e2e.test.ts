@@ -178,6 +178,22 @@ describe('the web console, signed in', () => {
     expect(cancelled?.actor).toMatchObject({ kind: 'person', id: 'api' });
   });
 
+  it('completes an order with what was done, as it asks', async () => {
+    await publishReading(fixture.mosquitto.url, 'P1', 'M-C4', { machineStatus: 'Fault' });
+    const mail = await eventually('the approval email for M-C4', async () => mailsTo(fixture.smtp, 'alice@plant1.example').find((m) => m.subject?.includes('M-C4')));
+    const { orderId: completed, approveUrl } = approvalEmail(mail);
+    expect((await submitDecision(approveUrl)).status).toBe(200);
+    await page.goto(`${runtime.httpUrl}/#/orders/${completed}`);
+    await page.locator('.facts .badge', { hasText: 'ResourcesAllocated' }).waitFor();
+    await page.getByRole('button', { name: 'Complete…' }).click();
+    await page.locator('dialog[open] textarea').fill('Replaced the drive belt');
+    await page.locator('dialog[open]').getByRole('button', { name: 'Complete the order' }).click();
+    await page.locator('.facts .badge', { hasText: 'Completed' }).waitFor();
+    await page.locator('.timeline-entry', { hasText: 'Replaced the drive belt' }).waitFor();
+    const event = (await runtime.deps.eventStore.readStream(`P1.order.${completed}`)).events.find((e) => e.type === 'MaintenanceOrderCompleted');
+    expect(event?.data).toMatchObject({ reason: 'Replaced the drive belt', completedBy: 'api' });
+  });
+
   it('lists orders with filters, approvals waiting, resources with their queue, dead letters live, and the projections', async () => {
     await page.goto(`${runtime.httpUrl}/#/orders?status=Cancelled`);
     await page.locator('tbody tr', { hasText: orderId }).waitFor();

@@ -32,10 +32,11 @@ export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'nc' | 'eve
       const body = (typeof request.body === 'object' && request.body !== null ? request.body : undefined) as OrderActionBody | undefined;
       const stated = statedByOf(body);
       if (typeof stated === 'string') return sendProblem(reply, 400, 'INVALID_REQUEST', stated);
+      // Cancelling needs a reason; completing takes one (what was done) when given.
       let reason: string | undefined;
-      if (action === 'cancel') {
+      if (action === 'cancel' || body?.reason !== undefined) {
         if (typeof body?.reason !== 'string' || body.reason.trim() === '' || body.reason.length > 400) {
-          return sendProblem(reply, 400, 'INVALID_REQUEST', 'send a JSON body { "reason": "..." } with a reason of 1 to 400 characters');
+          return sendProblem(reply, 400, 'INVALID_REQUEST', `send a JSON body { "reason": "..." } with a reason of 1 to 400 characters${action === 'complete' ? ', or none' : ''}`);
         }
         reason = body.reason.trim();
       }
@@ -46,7 +47,7 @@ export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'nc' | 'eve
       const issuedAt = new Date().toISOString();
       const command: OrderCommand =
         action === 'complete'
-          ? { type: 'CompleteMaintenanceOrder', orderId, ...stated, issuedAt, actor }
+          ? { type: 'CompleteMaintenanceOrder', orderId, ...(reason === undefined ? {} : { reason }), ...stated, issuedAt, actor }
           : { type: 'CancelMaintenanceOrder', orderId, reason: reason!, ...stated, issuedAt, actor };
       try {
         const result = await handleCommand(
