@@ -38,7 +38,7 @@ export class DeadLetterWarnings {
         plantId,
         count: 1,
         lastReason: reason,
-        message: `reading dead-lettered in plant ${plantId}: ${reason} (more in this plant are summed up once a ${interval(this.intervalMs)}; GET /api/dead-letters lists them)`,
+        message: `reading dead-lettered in plant ${plantId}: ${reason} (more in this plant are summed up every ${interval(this.intervalMs)}; GET /api/dead-letters lists them)`,
       };
     }
     window.count++;
