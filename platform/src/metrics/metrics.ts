@@ -80,7 +80,7 @@ export function createMetrics(): MesMetrics {
   return {
     registry,
     readingsAccepted: new Counter({ name: 'mes_readings_accepted_total', help: 'Telemetry readings stored in MES_TELEMETRY, by plant (repeats of a messageId not counted)', labelNames: ['plant'], registers: [registry] }),
-    readingsDeadLettered: new Counter({ name: 'mes_readings_dead_lettered_total', help: 'Telemetry messages rejected and recorded as dead letters, by plant (`_unknown` when the topic names none)', labelNames: ['plant'], registers: [registry] }),
+    readingsDeadLettered: new Counter({ name: 'mes_readings_dead_lettered_total', help: 'Telemetry messages rejected and recorded as dead letters, by plant (`_unknown` when the topic names no configured plant)', labelNames: ['plant'], registers: [registry] }),
     approvalDecisionSeconds: new Histogram({
       name: 'mes_approval_decision_seconds',
       help: 'From an approval request to the approver\'s decision, by plant and decision',

@@ -208,6 +208,15 @@ describe('ingest service', () => {
       expect(warnings()[0]!.msg).toMatch(/^reading dead-lettered in plant P1: machineStatus: must be one of .* \(got "Exploded"\) \(more in this plant are summed up every 2 s; GET \/api\/dead-letters lists them\)$/);
       expect(warnings()[1]).toMatchObject({ deadLetters: 2, msg: expect.stringMatching(/^2 readings dead-lettered in plant P1 in the last 2 s, last reason: machineStatus: .*"Vanished"/) });
       expect(await metrics.registry.getSingleMetricAsString('mes_readings_dead_lettered_total')).toContain('mes_readings_dead_lettered_total{plant="P1"} 3');
+
+      // Made-up plants share one label and one warning.
+      for (const madeUp of ['Made1', 'Made2', 'Made3']) await send(`mes/${madeUp}/${machine()}/telemetry`, reading());
+      await until('they are handled', () => service.metrics().deadLetters === 6 && service.metrics().inFlight === 0);
+      const counted = await metrics.registry.getSingleMetricAsString('mes_readings_dead_lettered_total');
+      expect(counted).toContain('mes_readings_dead_lettered_total{plant="_unknown"} 3');
+      expect(counted).not.toContain('Made');
+      // One warning at once (a summary may follow when the interval ends), not one per made-up plant.
+      expect(lines.filter((line) => line.level === 40 && line.plantId === '_unknown').length).toBeLessThan(3);
     });
 
     it('rejects a plant that is not in the plant configuration', async () => {

@@ -134,7 +134,9 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
   function reject(message: TelemetryMessage, reason: string, stored: () => void, finish: () => void): void {
     counts.deadLetters++;
     const record = deadLetterRecord({ topic: message.topic, payload: message.payload, reason, receivedAt: message.receivedAt });
-    const plant = record.plantId ?? UNKNOWN_PLANT;
+    // Topics can name any plant: those not configured share one label and one warning, so a
+    // sender spraying made-up plant ids cannot grow the metric's label set or flood the log.
+    const plant = record.plantId !== undefined && scope.configured.has(record.plantId) ? record.plantId : UNKNOWN_PLANT;
     deps.metrics?.readingsDeadLettered.inc({ plant });
     const warning = deadLetterWarnings.record(plant, reason, Date.now());
     if (warning !== undefined) logger.warn({ plantId: plant, topic: message.topic, reason }, warning.message);
