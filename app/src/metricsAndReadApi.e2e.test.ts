@@ -16,6 +16,7 @@ import { FLOW_PLANTS_YAML } from './testing/flowFixture.js';
 
 let fixture: FlowFixture;
 let runtime: Runtime;
+let stopped = false;
 const auth = () => ({ authorization: `Bearer ${fixture.env.API_TOKEN!}` });
 
 beforeAll(async () => {
@@ -24,7 +25,7 @@ beforeAll(async () => {
   runtime = await startRuntime('metrics', { console: startConsole, projections, resources, maintenance, approvals, workflow, ingest }, { ...fixture.env, HTTP_PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
 });
 afterAll(async () => {
-  await runtime?.stop();
+  if (!stopped) await runtime?.stop();
   await fixture?.dispose();
 });
 
@@ -186,5 +187,25 @@ describe('the read API', () => {
     expect(received).toContain('event: change');
     const { machines } = await api<{ machines: { machineId: string }[] }>('/api/machines?plant=P2');
     expect(machines.map((m) => m.machineId)).toContain('M-S1');
+  });
+});
+
+describe('stopping', () => {
+  it('ends the open change streams, so the server closes', async () => {
+    const url = new URL(`${runtime.httpUrl}/api/stream`);
+    // Wrapped: resolving with the promise itself would wait for the end before the stop.
+    const { ended } = await new Promise<{ ended: Promise<void> }>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, headers: auth() }, (res) => {
+        const ended = new Promise<void>((done) => res.on('end', done));
+        res.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes('event: ready')) resolve({ ended });
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    stopped = true;
+    await runtime.stop();
+    await ended;
   });
 });
