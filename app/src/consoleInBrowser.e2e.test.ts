@@ -109,6 +109,17 @@ describe('the web console, signed out', () => {
     expect(await page.textContent('[role="alert"]')).toContain('not a valid API token');
     expect((await context.cookies()).map((c) => c.name)).not.toContain(SESSION_COOKIE);
   });
+
+  it('takes no sign-in from another site\'s form', async () => {
+    const response = await fetch(`${runtime.httpUrl}/console/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://elsewhere.example', 'sec-fetch-site': 'cross-site' },
+      body: new URLSearchParams({ token: token() }).toString(),
+    });
+    expect(response.status).toBe(403);
+    expect(response.headers.get('set-cookie')).toBeNull();
+  });
 });
 
 describe('the web console, signed in', () => {
@@ -176,6 +187,16 @@ describe('the web console, signed in', () => {
     const cancelled = (await runtime.deps.eventStore.readStream(`P1.order.${orderId}`)).events.find((e) => e.type === 'MaintenanceOrderCancelled');
     expect(cancelled?.data).toMatchObject({ reason: 'Machine replaced instead', cancelledBy: 'api' });
     expect(cancelled?.actor).toMatchObject({ kind: 'person', id: 'api' });
+  });
+
+  it('takes no action with the session from another site', async () => {
+    const [cookie] = await context.cookies();
+    const response = await fetch(`${runtime.httpUrl}/api/orders/${orderId}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: `${cookie!.name}=${cookie!.value}`, origin: 'https://elsewhere.example', 'sec-fetch-site': 'cross-site' },
+      body: '{}',
+    });
+    expect(response.status).toBe(401);
   });
 
   it('completes an order with what was done, as it asks', async () => {

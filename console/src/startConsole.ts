@@ -88,6 +88,8 @@ export async function startConsole(deps: ServiceDeps, options: ConsoleOptions = 
     await scope.register(rateLimit, { global: false });
     const limit = scope.rateLimit({ max: options.signInsPerMinute ?? 20, timeWindow: 60_000 });
     scope.post<{ Body: { token?: unknown } | undefined }>('/console/sign-in', { onRequest: limit }, async (request, reply) => {
+      // Another site's form must not sign a visitor in (into someone else's session).
+      if (!fromThisOrigin(request)) return signIn(reply, 403, 'Sign in from this console\'s own page.');
       const token = typeof request.body?.token === 'string' ? request.body.token.trim() : '';
       const caller = token === '' ? undefined : credentials.identify(`Bearer ${token}`);
       if (caller === undefined) {
@@ -99,8 +101,8 @@ export async function startConsole(deps: ServiceDeps, options: ConsoleOptions = 
     });
   });
 
-  http.post('/console/sign-out', async (_request, reply) =>
-    reply.code(303).header('set-cookie', sessionCookie(undefined, { secure })).header('location', '/').header('cache-control', 'no-store').send(),
+  http.post('/console/sign-out', async (request, reply) =>
+    !fromThisOrigin(request) ? signIn(reply, 403, 'Sign out from this console\'s own page.') : reply.code(303).header('set-cookie', sessionCookie(undefined, { secure })).header('location', '/').header('cache-control', 'no-store').send(),
   );
 
   http.get('/api/console/session', async (request, reply) => {
