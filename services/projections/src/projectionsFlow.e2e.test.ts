@@ -214,7 +214,8 @@ describe('reporting tables and audit trail of an order, from the fault reading t
     expect(decision.time).toMatch(ISO_UTC);
     expect(decision.summary).toMatch(/^approved by Alice Novak <alice@plant1\.example> at .*: "Go ahead"/);
     expect(audit.entries.at(-1)!.time >= decision.time).toBe(true);
-    expect(audit.entries[at.at(-1)!]).toMatchObject({ actor: { kind: 'person', id: 'dana@plant1.example' } });
+    // The caller is the actor (the token's holder); the name in the request body is recorded as stated.
+    expect(audit.entries[at.at(-1)!]).toMatchObject({ actor: { kind: 'client', id: 'api' }, data: { statedBy: 'dana@plant1.example' } });
 
     const unknown = await api('/api/orders/MO_unknown/audit');
     expect(unknown.status).toBe(404);
