@@ -67,12 +67,16 @@ beforeAll(async () => {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
   });
   ({ context, page } = await newPage());
-  // Something that must not leak to a visitor who is signed out.
-  await publishReading(fixture.mosquitto.url, 'P1', 'M-SECRET', { machineStatus: 'Running' });
-  await eventually('the first machine in the reporting tables', async () => {
+  // Something that must not leak to a visitor who is signed out: a machine with a quarter hour of readings.
+  const start = Date.now() - 15 * 60_000;
+  for (let minute = 0; minute < 15; minute++) {
+    const productionActual = 70 + ((minute * 7) % 30);
+    await publishReading(fixture.mosquitto.url, 'P1', 'M-PRESS-7', { machineStatus: 'Running', productionActual, timestamp: new Date(start + minute * 60_000).toISOString(), messageId: `history-${minute}` });
+  }
+  await eventually('the machine\'s readings in the reporting tables', async () => {
     const response = await fetch(`${runtime.httpUrl}/api/machines`, { headers: { authorization: `Bearer ${token()}` } });
-    const body = (await response.json()) as { machines: { machineId: string }[] };
-    return body.machines.some((m) => m.machineId === 'M-SECRET') ? true : undefined;
+    const body = (await response.json()) as { machines: { machineId: string; recentReadings: unknown[] }[] };
+    return body.machines.some((m) => m.machineId === 'M-PRESS-7' && m.recentReadings.length === 15) ? true : undefined;
   });
 });
 afterAll(async () => {
@@ -88,13 +92,13 @@ describe('the web console, signed out', () => {
     expect(response?.status()).toBe(200);
     expect(await page.locator('form[action="/console/sign-in"] input[type="password"][name="token"]').count()).toBe(1);
     const html = await page.content();
-    expect(html).not.toContain('M-SECRET');
+    expect(html).not.toContain('M-PRESS-7');
     expect(html).not.toContain('<script');
     await screenshot('sign-in');
     for (const path of ['/api/machines', '/api/orders', '/api/approvals/waiting', '/api/resources', '/api/stream', '/api/console/session', '/api/dead-letters', '/api/projections/status']) {
       const answer = await fetch(`${runtime.httpUrl}${path}`);
       expect(answer.status, path).toBe(401);
-      expect(await answer.text(), path).not.toContain('M-SECRET');
+      expect(await answer.text(), path).not.toContain('M-PRESS-7');
     }
     // A cookie that looks like a session but is not signed by us is nobody's.
     const forged = await fetch(`${runtime.httpUrl}/api/machines`, { headers: { cookie: `${SESSION_COOKIE}=${Buffer.from('{"v":1,"n":"api","e":9999999999999}').toString('base64url')}.AAAA` } });
@@ -135,7 +139,7 @@ describe('the web console, signed in', () => {
 
   it('shows a fault published over MQTT on the machines view, live, without a reload', async () => {
     await page.goto(`${runtime.httpUrl}/#/machines`);
-    await page.waitForSelector('[data-machine="M-SECRET"]');
+    await page.waitForSelector('[data-machine="M-PRESS-7"]');
     let navigations = 0;
     page.on('framenavigated', (frame) => {
       if (frame === page.mainFrame()) navigations++;
@@ -204,6 +208,11 @@ describe('the web console, signed in', () => {
     const mail = await eventually('the approval email for M-C4', async () => mailsTo(fixture.smtp, 'alice@plant1.example').find((m) => m.subject?.includes('M-C4')));
     const { orderId: completed, approveUrl } = approvalEmail(mail);
     expect((await submitDecision(approveUrl)).status).toBe(200);
+    await page.goto(`${runtime.httpUrl}/#/resources`);
+    const held = page.locator('tbody tr', { hasText: 'T-01' });
+    await held.locator('a', { hasText: completed }).waitFor();
+    expect(await held.textContent()).toContain('M-C4');
+    await screenshot('resources');
     await page.goto(`${runtime.httpUrl}/#/orders/${completed}`);
     await page.locator('.facts .badge', { hasText: 'ResourcesAllocated' }).waitFor();
     await page.getByRole('button', { name: 'Complete…' }).click();
@@ -236,7 +245,6 @@ describe('the web console, signed in', () => {
     await page.goto(`${runtime.httpUrl}/#/resources`);
     await page.locator('tbody tr', { hasText: 'T-01' }).waitFor();
     expect(await page.locator('tbody tr', { hasText: 'T-01' }).textContent()).toContain('Available');
-    await screenshot('resources');
 
     await page.goto(`${runtime.httpUrl}/#/dead-letters`);
     await page.getByText('No message was rejected.').waitFor();
@@ -302,7 +310,7 @@ describe('the web console, signed in', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForSelector('input[name="token"]');
     expect((await context.cookies()).map((c) => c.name)).not.toContain(SESSION_COOKIE);
-    expect(await page.content()).not.toContain('M-SECRET');
+    expect(await page.content()).not.toContain('M-PRESS-7');
     const answer = await page.evaluate(async () => (await fetch('/api/machines')).status);
     expect(answer).toBe(401);
   });

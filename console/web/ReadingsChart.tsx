@@ -20,7 +20,7 @@ export function ReadingsChart({ readings, label }: { readings: readonly Reading[
         legend: { show: false },
         cursor: { show: false },
         axes: [{ show: false }, { size: 36, font: '11px system-ui', ticks: { show: false } }],
-        series: [{}, { label: 'output', stroke: '#0969da', width: 2, points: { show: readings.length < 3 } }, { label: 'target', stroke: '#8c959f', dash: [4, 4], width: 1 }],
+        series: [{}, { label: 'output', stroke: '#0969da', width: 2, points: { show: readings.length < 3 } }, { label: 'target', stroke: '#8c959f', dash: [4, 4], width: 1, points: { show: false } }],
       },
       series(readings),
       host.current,

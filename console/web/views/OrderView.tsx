@@ -73,9 +73,11 @@ export function OrderView({ orderId }: { orderId: string }) {
           </dl>
           {OPEN_ORDER_STATUSES.includes(detail.status) ? (
             <div class="actions">
-              <button type="button" onClick={() => setAction('complete')}>
-                Complete…
-              </button>
+              {detail.status !== 'PendingApproval' ? (
+                <button type="button" onClick={() => setAction('complete')}>
+                  Complete…
+                </button>
+              ) : null}
               <button type="button" class="danger" onClick={() => setAction('cancel')}>
                 Cancel order…
               </button>
