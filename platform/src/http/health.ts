@@ -7,10 +7,21 @@ export type HealthCheck = () => Promise<void>;
 export interface HealthReport {
   status: 'ok' | 'unavailable';
   checks: Record<string, { ok: true } | { ok: false; error: string }>;
+  /** What an operator should know although every dependency answers (e.g. rejected readings); never changes the status. */
+  notices?: Record<string, unknown>;
 }
+
+/** Something to show in /health beside the checks; undefined: nothing to say now. */
+export type HealthNotice = () => unknown;
 
 export class HealthRegistry {
   private readonly checks = new Map<string, HealthCheck>();
+  private readonly notices = new Map<string, HealthNotice>();
+
+  /** Adds a notice shown under `notices` while it has something to say. */
+  notice(name: string, read: HealthNotice): void {
+    this.notices.set(name, read);
+  }
 
   /** Adds a dependency check; it should reject (with a reason) within a few seconds when down. */
   register(name: string, check: HealthCheck): void {
@@ -35,7 +46,8 @@ export class HealthRegistry {
       }),
     );
     const checks = Object.fromEntries(entries) as HealthReport['checks'];
-    return { status: entries.every(([, result]) => result.ok) ? 'ok' : 'unavailable', checks };
+    const notices = Object.fromEntries([...this.notices].map(([name, read]) => [name, read()] as const).filter(([, value]) => value !== undefined));
+    return { status: entries.every(([, result]) => result.ok) ? 'ok' : 'unavailable', checks, ...(Object.keys(notices).length > 0 ? { notices } : {}) };
   }
 }
 

@@ -195,8 +195,9 @@ describe('ingest service', () => {
       const destination = { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) };
       const config = loadConfig({ NATS_URL: nats.url, MQTT_URL: broker.url });
       const metrics = createMetrics();
+      const health = new HealthRegistry();
       const service = await startIngest(
-        { config, plants, logger: createLogger({ service: 'test', destination }), nc, eventStore, health: new HealthRegistry(), metrics },
+        { config, plants, logger: createLogger({ service: 'test', destination }), nc, eventStore, health, metrics },
         { clientId: `test-ingest-${randomUUID().slice(0, 8)}`, sharedGroup: `test-${randomUUID().slice(0, 8)}`, deadLetterWarningIntervalMs: 2_000 },
       );
       running.push(service);
@@ -208,6 +209,10 @@ describe('ingest service', () => {
       expect(warnings()[0]!.msg).toMatch(/^reading dead-lettered in plant P1: machineStatus: must be one of .* \(got "Exploded"\) \(more in this plant are summed up every 2 s; GET \/api\/dead-letters lists them\)$/);
       expect(warnings()[1]).toMatchObject({ deadLetters: 2, msg: expect.stringMatching(/^2 readings dead-lettered in plant P1 in the last 2 s, last reason: machineStatus: .*"Vanished"/) });
       expect(await metrics.registry.getSingleMetricAsString('mes_readings_dead_lettered_total')).toContain('mes_readings_dead_lettered_total{plant="P1"} 3');
+      // /health says so too, and stays healthy: ingest works, the senders are wrong.
+      const report = await health.run();
+      expect(report.notices?.deadLetters).toEqual({ P1: { count: 3, lastReason: expect.stringContaining('"Vanished"'), lastAt: expect.stringMatching(/Z$/) } });
+      expect(report.checks.mqtt).toEqual({ ok: true });
 
       // Made-up plants share one label and one warning.
       for (const madeUp of ['Made1', 'Made2', 'Made3']) await send(`mes/${madeUp}/${machine()}/telemetry`, reading());

@@ -100,6 +100,9 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
     for (const warning of deadLetterWarnings.due(Date.now())) logger.warn({ plantId: warning.plantId, deadLetters: warning.count, lastReason: warning.lastReason }, warning.message);
   };
   const warningTimer = setInterval(warnDue, Math.min(warningIntervalMs, 10_000));
+  // Rejections per plant since this copy started, for GET /health (which stays 200: ingest works).
+  const rejections = new Map<string, { count: number; lastReason: string; lastAt: string }>();
+  deps.health.notice('deadLetters', () => (rejections.size === 0 ? undefined : Object.fromEntries(rejections)));
   warningTimer.unref();
   let inFlight = 0;
   let drained: (() => void) | undefined;
@@ -138,6 +141,7 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
     // sender spraying made-up plant ids cannot grow the metric's label set or flood the log.
     const plant = record.plantId !== undefined && scope.configured.has(record.plantId) ? record.plantId : UNKNOWN_PLANT;
     deps.metrics?.readingsDeadLettered.inc({ plant });
+    rejections.set(plant, { count: (rejections.get(plant)?.count ?? 0) + 1, lastReason: reason, lastAt: message.receivedAt.toISOString() });
     const warning = deadLetterWarnings.record(plant, reason, Date.now());
     if (warning !== undefined) logger.warn({ plantId: plant, topic: message.topic, reason }, warning.message);
     publisher.publish(deadLetterSubject(record.plantId), encoder.encode(JSON.stringify(record)), { msgId: randomUUID() }).then(
