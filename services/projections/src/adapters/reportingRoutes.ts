@@ -9,7 +9,7 @@
 import { IDENTIFIER_PATTERN } from '@mes/contracts';
 import { sendProblem } from '@mes/platform';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { approvalsWaiting, listMachines, listOrders, orderDetail, ORDER_STATUSES, resourcesAndQueue, type ReportingReadDeps } from '../application/reportingQueries.js';
+import { ApprovalRequestFacts, approvalsWaiting, listMachines, listOrders, orderDetail, ORDER_STATUSES, resourcesAndQueue, type ReportingReadDeps } from '../application/reportingQueries.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
@@ -52,6 +52,7 @@ async function answer(reply: FastifyReply, produce: () => Promise<unknown>): Pro
 }
 
 export function registerReportingRoutes(http: FastifyInstance, deps: ReportingReadDeps): void {
+  const requestFacts = new ApprovalRequestFacts(deps.eventStore);
   http.get<{ Querystring: Query }>('/api/orders', async (request, reply) =>
     answer(reply, async () => {
       const filter = { plantId: identifier(request.query, 'plant'), status: status(request.query), machineId: identifier(request.query, 'machine') };
@@ -75,7 +76,7 @@ export function registerReportingRoutes(http: FastifyInstance, deps: ReportingRe
   );
 
   http.get<{ Querystring: Query }>('/api/approvals/waiting', async (request, reply) =>
-    answer(reply, async () => ({ approvals: await approvalsWaiting(deps, identifier(request.query, 'plant')) })),
+    answer(reply, async () => ({ approvals: await approvalsWaiting({ sink: deps.sink, requestFacts }, identifier(request.query, 'plant')) })),
   );
 
   http.get<{ Querystring: Query }>('/api/resources', async (request, reply) => answer(reply, () => resourcesAndQueue(deps, identifier(request.query, 'plant'))));

@@ -6,7 +6,7 @@ import { streamName } from '@mes/contracts';
 import type { EventStore, SqlRow, SqlSink } from '@mes/platform';
 import { orderSignatures, type OrderSignature } from '../domain/orderSignatures.js';
 import { ORDER_STATUSES, type OrderStatus } from '../domain/reportingRows.js';
-import { auditOrder, type OrderIndex } from './audit.js';
+import { auditOrder, AuditSubjectNotFoundError, type OrderIndex } from './audit.js';
 import { LIVE_TABLES } from './reportingSchema.js';
 
 export interface ReportingReadDeps {
@@ -171,7 +171,11 @@ export async function orderDetail(deps: ReportingReadDeps, orderId: string): Pro
     decidedAt: nullableText(approval.DecidedAt),
     comment: nullableText(approval.Comment),
   }));
-  const audit = await auditOrder(deps, orderId).catch(() => undefined);
+  // The table can know an order a moment before the order index does: no signatures yet, then.
+  const audit = await auditOrder(deps, orderId).catch((err: unknown) => {
+    if (err instanceof AuditSubjectNotFoundError) return undefined;
+    throw err;
+  });
   return { ...order, approvals, signatures: audit === undefined ? [] : orderSignatures(audit.entries, order) };
 }
 
@@ -197,8 +201,38 @@ export async function listMachines(deps: Pick<ReportingReadDeps, 'sink'>, plantI
   return views.filter((view): view is MachineView => view !== undefined);
 }
 
+interface RequestFacts {
+  approverName: string | null;
+  level: number | null;
+  decideBy: string | null;
+}
+
+const MAX_REMEMBERED_REQUESTS = 10_000;
+
+/** What an approval request said when it was made (from the event log) never changes: kept, so a refresh reads no stream twice. */
+export class ApprovalRequestFacts {
+  private readonly known = new Map<string, RequestFacts>();
+
+  constructor(private readonly eventStore: ReportingReadDeps['eventStore']) {}
+
+  async of(plantId: string, orderId: string, approvalId: string): Promise<RequestFacts> {
+    const known = this.known.get(approvalId);
+    if (known !== undefined) return known;
+    const { events } = await this.eventStore.readStream(streamName(plantId, 'approval', orderId));
+    const requested = events.find((event) => event.type === 'ApprovalRequested' && (event.data as { approvalId?: unknown }).approvalId === approvalId)?.data as
+      | { approver?: { name?: string }; level?: number; expiresAt?: string }
+      | undefined;
+    const facts = { approverName: requested?.approver?.name ?? null, level: requested?.level ?? null, decideBy: requested?.expiresAt ?? null };
+    if (requested !== undefined) {
+      if (this.known.size >= MAX_REMEMBERED_REQUESTS) this.known.clear();
+      this.known.set(approvalId, facts);
+    }
+    return facts;
+  }
+}
+
 /** Pending approval requests, oldest first, with their approver and decide-by time from the event log. */
-export async function approvalsWaiting(deps: Pick<ReportingReadDeps, 'sink' | 'eventStore'>, plantId: string | undefined): Promise<WaitingApproval[]> {
+export async function approvalsWaiting(deps: Pick<ReportingReadDeps, 'sink'> & { requestFacts: ApprovalRequestFacts }, plantId: string | undefined): Promise<WaitingApproval[]> {
   const pending = await deps.sink.select(LIVE_TABLES.Approvals, { where: { Status: 'Pending' }, orderBy: ['RequestedAt', 'ApprovalID'] });
   const waiting = await Promise.all(
     pending.map(async (row): Promise<WaitingApproval | undefined> => {
@@ -208,19 +242,16 @@ export async function approvalsWaiting(deps: Pick<ReportingReadDeps, 'sink' | 'e
       const order = orderView(orderRow);
       if (plantId !== undefined && order.plantId !== plantId) return undefined;
       const approvalId = text(row.ApprovalID);
-      const { events } = await deps.eventStore.readStream(streamName(order.plantId, 'approval', orderId));
-      const requested = events.find((event) => event.type === 'ApprovalRequested' && (event.data as { approvalId?: unknown }).approvalId === approvalId)?.data as
-        | { approver?: { name?: string }; level?: number; expiresAt?: string }
-        | undefined;
+      const facts = await deps.requestFacts.of(order.plantId, orderId, approvalId);
       return {
         approvalId,
         orderId,
         plantId: order.plantId,
         machineId: order.machineId,
-        approver: { email: text(row.Approver), name: requested?.approver?.name ?? null },
-        level: requested?.level ?? null,
+        approver: { email: text(row.Approver), name: facts.approverName },
+        level: facts.level,
         requestedAt: text(row.RequestedAt),
-        decideBy: requested?.expiresAt ?? null,
+        decideBy: facts.decideBy,
       };
     }),
   );
