@@ -28,6 +28,8 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 const policyViolations: string[] = [];
+/** Requests the pages made to anywhere but this server: none, so the console works offline. */
+const foreignRequests: string[] = [];
 const token = () => fixture.env.API_TOKEN!;
 
 async function screenshot(name: string, target: Page = page): Promise<void> {
@@ -41,6 +43,9 @@ async function newPage(options: { viewport?: { width: number; height: number }; 
   const opened = await created.newPage();
   opened.on('console', (message) => {
     if (/Content Security Policy|Refused to/i.test(message.text())) policyViolations.push(message.text());
+  });
+  opened.on('request', (request) => {
+    if (!request.url().startsWith(`${runtime.httpUrl}/`) && !request.url().startsWith('data:')) foreignRequests.push(request.url());
   });
   return { context: created, page: opened };
 }
@@ -90,6 +95,10 @@ describe('the web console, signed out', () => {
   it('shows only the sign-in, and no data under any of its routes', async () => {
     const response = await page.goto(runtime.httpUrl);
     expect(response?.status()).toBe(200);
+    const policy = response?.headers()['content-security-policy'] ?? '';
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).toContain("style-src 'self'");
+    expect(policy).not.toContain('unsafe-inline');
     expect(await page.locator('form[action="/console/sign-in"] input[type="password"][name="token"]').count()).toBe(1);
     const html = await page.content();
     expect(html).not.toContain('M-PRESS-7');
@@ -258,6 +267,7 @@ describe('the web console, signed in', () => {
     await page.locator('tbody tr', { hasText: 'events' }).waitFor();
     await screenshot('projections');
     expect(policyViolations).toEqual([]);
+    expect(foreignRequests).toEqual([]);
   });
 
   it('shows times in the viewer\'s zone, naming it', async () => {
