@@ -11,6 +11,8 @@ export default defineConfig({
       { find: /^@mes\/platform$/, replacement: here('./platform/src/index.ts') },
       { find: /^@mes\/platform\/testing$/, replacement: here('./platform/src/testing/index.ts') },
       { find: /^@mes\/console$/, replacement: here('./console/src/index.ts') },
+      { find: /^@mes\/platform\/decider$/, replacement: here('./platform/src/domain/decider.ts') },
+      { find: /^@mes\/cli$/, replacement: here('./cli/src/index.ts') },
       {
         find: /^@mes\/(ingest|workflow|maintenance|resources|approvals|projections)$/,
         replacement: `${here('./services')}/$1/src/index.ts`,

@@ -9,7 +9,7 @@ import { startRuntime, type Runtime } from '@mes/platform';
 import { freePort } from '@mes/platform/testing';
 import { start as workflow } from '@mes/workflow';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { runCli } from '@mes/projections';
+import { runCli } from '@mes/cli';
 import mqtt from 'mqtt';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';

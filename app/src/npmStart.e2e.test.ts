@@ -2,7 +2,7 @@
 // sockets. It starts nats-server and the embedded MQTT broker when nothing answers at NATS_URL /
 // MQTT_URL, carries a fault reading through to an approval email in the development mailbox, and
 // stops everything it started on Ctrl-C.
-import { freePort, startMosquitto, startNatsServer } from '@mes/platform/testing';
+import { freePort, startMosquitto, startNatsServer, startSmtpCapture } from '@mes/platform/testing';
 import mqtt from 'mqtt';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -198,5 +198,56 @@ describe('npm start (node app/dist/main.js)', () => {
     );
     expect(main.stdout()).toBe('');
     expect(await answers('127.0.0.1', mqttPort, 500)).toBe(false);
+  });
+
+  describe('with MES_ENV=production', () => {
+    const productionEnv = (dataDir: string, httpPort: number, smtpUrl: string): NodeJS.ProcessEnv => ({
+      ...baseEnv(dataDir, httpPort),
+      MES_ENV: 'production',
+      SMTP_URL: smtpUrl,
+      API_TOKEN: 'production-test-token-0123456789',
+      APPROVAL_SECRET: 'production-test-secret-0123456789abcdefghij',
+    });
+
+    it('refuses to start, naming each missing variable in one message', async () => {
+      const httpPort = await freePort();
+      const { PUBLIC_URL: _unset, ...env } = baseEnv(await tempDir(), httpPort);
+      const main = startMain({ ...env, MES_ENV: 'production', API_TOKEN: 'production-test-token-0123456789' });
+      const { code } = await withTimeout(`the process to exit\n${outputOf(main)}`, main.exit, 20_000);
+      expect(code, outputOf(main)).toBe(1);
+      const stderr = main.stderr();
+      for (const variable of ['SMTP_URL', 'APPROVAL_SECRET', 'PUBLIC_URL']) expect(stderr).toContain(`${variable}: must be set when MES_ENV=production`);
+      expect(stderr).not.toContain('API_TOKEN:');
+      expect(main.stdout()).toBe('');
+    });
+
+    it('starts no embedded NATS server or MQTT broker when none answers', async () => {
+      const [natsPort, mqttPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+      const main = startMain({ ...productionEnv(await tempDir(), httpPort, 'smtp://127.0.0.1:2525'), NATS_URL: `nats://127.0.0.1:${natsPort}`, MQTT_URL: `mqtt://127.0.0.1:${mqttPort}` });
+      const { code } = await withTimeout(`the process to exit\n${outputOf(main)}`, main.exit, 30_000);
+      expect(code, outputOf(main)).toBe(1);
+      expect(main.stderr()).toContain(`cannot reach NATS at nats://127.0.0.1:${natsPort}`);
+      expect(main.stdout()).not.toContain('Started nats-server');
+      expect(await answers('127.0.0.1', natsPort, 500)).toBe(false);
+      expect(await answers('127.0.0.1', mqttPort, 500)).toBe(false);
+    });
+
+    it('runs against the plant\'s servers and serves no development mailbox', async () => {
+      const [nats, mosquitto, smtp] = await Promise.all([startNatsServer(), startMosquitto(), startSmtpCapture()]);
+      try {
+        const httpPort = await freePort();
+        const main = startMain({ ...productionEnv(await tempDir(), httpPort, smtp.url), NATS_URL: nats.url, MQTT_URL: mosquitto.url });
+        await untilBanner(main);
+        expect(main.stdout()).not.toContain('Development mailbox');
+        expect(main.stdout()).not.toContain('Development API token');
+        const httpUrl = `http://127.0.0.1:${httpPort}`;
+        for (const path of ['/dev/mailbox', '/dev/mailbox.json']) expect((await fetch(`${httpUrl}${path}`)).status, path).toBe(404);
+        main.child.kill('SIGTERM');
+        const { code } = await withTimeout(`the process to stop\n${outputOf(main)}`, main.exit, 30_000);
+        expect(code, outputOf(main)).toBe(0);
+      } finally {
+        await Promise.all([nats.dispose(), mosquitto.dispose(), smtp.close()]);
+      }
+    });
   });
 });

@@ -134,6 +134,14 @@ export const ExpireApprovalSchema = command('ExpireApproval', {
 });
 export type ExpireApproval = z.infer<typeof ExpireApprovalSchema>;
 
+/** The order no longer needs a decision (it was cancelled): every pending request is withdrawn. */
+export const WithdrawApprovalsSchema = command('WithdrawApprovals', {
+  orderId: EntityIdSchema,
+  /** In words, e.g. `order cancelled`. */
+  reason: z.string().min(1).max(400),
+});
+export type WithdrawApprovals = z.infer<typeof WithdrawApprovalsSchema>;
+
 export const CommandSchema = z.discriminatedUnion('type', [
   OpenMaintenanceOrderSchema,
   RequestApprovalSchema,
@@ -146,6 +154,7 @@ export const CommandSchema = z.discriminatedUnion('type', [
   RecordOrderDecisionSchema,
   ExpireMaintenanceOrderSchema,
   ExpireApprovalSchema,
+  WithdrawApprovalsSchema,
   RecordOrderResourcesAllocatedSchema,
   MarkOrderAwaitingResourcesSchema,
 ]);
@@ -166,6 +175,7 @@ export const COMMAND_TARGETS: Readonly<Record<CommandType, ServiceName>> = {
   RecordOrderDecision: 'maintenance',
   ExpireMaintenanceOrder: 'maintenance',
   ExpireApproval: 'approvals',
+  WithdrawApprovals: 'approvals',
   RecordOrderResourcesAllocated: 'maintenance',
   MarkOrderAwaitingResources: 'maintenance',
   RequestApproval: 'approvals',

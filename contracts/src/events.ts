@@ -48,8 +48,8 @@ export function readingSummaryOf(reading: TelemetryReading): ReadingSummary {
   return summary;
 }
 
-function event<const Type extends string, Data extends z.ZodType>(type: Type, data: Data) {
-  return z.object({ type: z.literal(type), version: z.literal(1), data });
+function event<const Type extends string, Data extends z.ZodType, const Version extends number = 1>(type: Type, data: Data, version: Version = 1 as Version) {
+  return z.object({ type: z.literal(type), version: z.literal(version), data });
 }
 
 // Machine
@@ -150,7 +150,7 @@ export type MaintenanceOrderCancelled = z.infer<typeof MaintenanceOrderCancelled
 
 // Approvals
 
-export const ApprovalRequestedSchema = event('ApprovalRequested', z.object({
+const ApprovalRequestFields = {
   approvalId: EntityIdSchema,
   orderId: EntityIdSchema,
   plantId: EntityIdSchema,
@@ -159,9 +159,23 @@ export const ApprovalRequestedSchema = event('ApprovalRequested', z.object({
   /** Index of the approver in the plant's escalation list, from 0. */
   level: z.number().int().min(0),
   requestedAt: IsoInstantSchema,
-  expiresAt: IsoInstantSchema,
-}));
+};
+
+/**
+ * Version 2: the request's deadline is named for what it is, the decide-by time (CONTRACT §4): a
+ * decision must be recorded before it, then the request escalates or expires. Version 1 called it
+ * `expiresAt`, which readers took for the links' lifetime.
+ */
+export const ApprovalRequestedSchema = event('ApprovalRequested', z.object({ ...ApprovalRequestFields, decideBy: IsoInstantSchema }), 2);
 export type ApprovalRequested = z.infer<typeof ApprovalRequestedSchema>;
+
+/** Version 1 of ApprovalRequested, as stored before version 2; read through its upcaster. */
+export const ApprovalRequestedV1DataSchema = z.object({ ...ApprovalRequestFields, expiresAt: IsoInstantSchema });
+
+function upcastApprovalRequestedV1(data: z.infer<typeof ApprovalRequestedV1DataSchema>): ApprovalRequested['data'] {
+  const { expiresAt, ...rest } = data;
+  return { ...rest, decideBy: expiresAt };
+}
 
 export const ApprovalEmailSentSchema = event('ApprovalEmailSent', z.object({
   approvalId: EntityIdSchema,
@@ -201,6 +215,15 @@ export const ApprovalExpiredSchema = event('ApprovalExpired', z.object({
   expiredAt: IsoInstantSchema,
 }));
 export type ApprovalExpired = z.infer<typeof ApprovalExpiredSchema>;
+
+/** A pending request that no longer needs a decision (its order ended); its links change nothing. */
+export const ApprovalWithdrawnSchema = event('ApprovalWithdrawn', z.object({
+  approvalId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  reason: z.string().min(1).max(400),
+  withdrawnAt: IsoInstantSchema,
+}));
+export type ApprovalWithdrawn = z.infer<typeof ApprovalWithdrawnSchema>;
 
 // Resources
 
@@ -368,6 +391,7 @@ export const DomainEventSchema = z.discriminatedUnion('type', [
   ApprovalDecidedSchema,
   ApprovalEscalatedSchema,
   ApprovalExpiredSchema,
+  ApprovalWithdrawnSchema,
   ResourceRegisteredSchema,
   ResourceMarkedUnavailableSchema,
   ResourceAllocatedSchema,
@@ -412,11 +436,12 @@ const EVENT_DECODERS: { readonly [Type in DomainEventType]: Readonly<Record<numb
   MaintenanceOrderResourcesAllocated: { 1: currentVersion(MaintenanceOrderResourcesAllocatedSchema) },
   MaintenanceOrderCompleted: { 1: currentVersion(MaintenanceOrderCompletedSchema) },
   MaintenanceOrderCancelled: { 1: currentVersion(MaintenanceOrderCancelledSchema) },
-  ApprovalRequested: { 1: currentVersion(ApprovalRequestedSchema) },
+  ApprovalRequested: { 1: (data) => upcastApprovalRequestedV1(ApprovalRequestedV1DataSchema.parse(data, { reportInput: true })), 2: currentVersion(ApprovalRequestedSchema) },
   ApprovalEmailSent: { 1: currentVersion(ApprovalEmailSentSchema) },
   ApprovalDecided: { 1: currentVersion(ApprovalDecidedSchema) },
   ApprovalEscalated: { 1: currentVersion(ApprovalEscalatedSchema) },
   ApprovalExpired: { 1: currentVersion(ApprovalExpiredSchema) },
+  ApprovalWithdrawn: { 1: currentVersion(ApprovalWithdrawnSchema) },
   ResourceRegistered: { 1: currentVersion(ResourceRegisteredSchema) },
   ResourceMarkedUnavailable: { 1: currentVersion(ResourceMarkedUnavailableSchema) },
   ResourceAllocated: { 1: currentVersion(ResourceAllocatedSchema) },
@@ -434,8 +459,10 @@ const EVENT_DECODERS: { readonly [Type in DomainEventType]: Readonly<Record<numb
   WorkflowCompleted: { 1: currentVersion(WorkflowCompletedSchema) },
 };
 
-/** The version new events are written with, per type. */
-export const CURRENT_EVENT_VERSION = 1;
+/** The version new events are written with, per type: the version of its schema. */
+export const CURRENT_EVENT_VERSIONS: { readonly [Type in DomainEventType]: DomainEventOfType<Type>['version'] } = Object.fromEntries(
+  DomainEventSchema.options.map((schema) => [schema.shape.type.value, schema.shape.version.value]),
+) as { [Type in DomainEventType]: DomainEventOfType<Type>['version'] };
 
 export const DOMAIN_EVENT_TYPES = Object.keys(EVENT_DECODERS) as readonly DomainEventType[];
 
@@ -467,7 +494,7 @@ export function parseDomainEvent(type: string, version: number, data: unknown): 
     throw new EventDecodeError('UNKNOWN_EVENT_VERSION', `event type ${type} has no version ${String(version)} (known versions: ${known}); is this build older than the one that wrote it?`);
   }
   try {
-    return { type, version: CURRENT_EVENT_VERSION, data: decode(data) } as DomainEvent;
+    return { type, version: CURRENT_EVENT_VERSIONS[type], data: decode(data) } as DomainEvent;
   } catch (error) {
     if (!(error instanceof z.ZodError)) throw error;
     throw new EventDecodeError('INVALID_EVENT_DATA', `${type} v${String(version)} data is invalid: ${describeValidationIssues(validationIssues(error))}`);

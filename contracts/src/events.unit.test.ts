@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CommandSchema } from './commands.js';
-import { DOMAIN_EVENT_TYPES, DomainEventSchema, EventDecodeError, parseDomainEvent, readingSummaryOf } from './events.js';
+import { CURRENT_EVENT_VERSIONS, DOMAIN_EVENT_TYPES, DomainEventSchema, EventDecodeError, parseDomainEvent, readingSummaryOf } from './events.js';
 import type { DomainEventData, DomainEventType } from './events.js';
 import type { TelemetryReading } from './telemetry.js';
 
@@ -40,7 +40,7 @@ const examples: { [Type in DomainEventType]: DomainEventData<Type> } = {
   MaintenanceOrderResourcesAllocated: { orderId: 'MO_1', technicianId: 'T-01', equipmentId: 'EQ-01', allocatedAt: LATER },
   MaintenanceOrderCompleted: { orderId: 'MO_1', completedAt: LATER, completedBy: 'operator' },
   MaintenanceOrderCancelled: { orderId: 'MO_1', cancelledAt: LATER, cancelledBy: 'operator', reason: 'False alarm' },
-  ApprovalRequested: { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: AT, expiresAt: LATER },
+  ApprovalRequested: { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: AT, decideBy: LATER },
   ApprovalEmailSent: { approvalId: 'AP_1', to: alice.email, messageId: '<abc@mes>', sentAt: AT },
   ApprovalDecided: {
     approvalId: 'AP_1',
@@ -54,6 +54,7 @@ const examples: { [Type in DomainEventType]: DomainEventData<Type> } = {
   },
   ApprovalEscalated: { approvalId: 'AP_1', orderId: 'MO_1', nextApprover: bob, level: 1, escalatedAt: LATER },
   ApprovalExpired: { approvalId: 'AP_2', orderId: 'MO_1', expiredAt: LATER },
+  ApprovalWithdrawn: { approvalId: 'AP_2', orderId: 'MO_1', reason: 'order cancelled', withdrawnAt: LATER },
   ResourceRegistered: { resourceId: 'T-01', plantId: 'P1', resourceType: 'Technician', name: 'Dana Ruiz', registeredAt: AT },
   ResourceMarkedUnavailable: { resourceId: 'T-01', reason: 'On leave', at: AT },
   ResourceAllocated: { resourceId: 'T-01', orderId: 'MO_1', at: AT },
@@ -76,11 +77,31 @@ describe('parseDomainEvent', () => {
     expect([...DOMAIN_EVENT_TYPES].sort()).toEqual(DomainEventSchema.options.map((option) => option.shape.type.value).sort());
   });
 
-  it.each(DOMAIN_EVENT_TYPES.map((type) => [type]))('parses a valid %s', (type) => {
+  it.each(DOMAIN_EVENT_TYPES.map((type) => [type]))('parses a valid %s of its current version', (type) => {
     const data = examples[type];
-    const parsed = parseDomainEvent(type, 1, data);
-    expect(parsed).toEqual({ type, version: 1, data });
+    const version = CURRENT_EVENT_VERSIONS[type];
+    const parsed = parseDomainEvent(type, version, data);
+    expect(parsed).toEqual({ type, version, data });
     expect(DomainEventSchema.parse(parsed)).toEqual(parsed);
+  });
+
+  describe('an event stored before a schema change', () => {
+    // ApprovalRequested v1, as the builds before version 2 stored it: the decide-by time was `expiresAt`.
+    const storedV1 = { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: AT, expiresAt: LATER };
+
+    it('loads as the current version, its data upcast', () => {
+      expect(CURRENT_EVENT_VERSIONS.ApprovalRequested).toBe(2);
+      const parsed = parseDomainEvent('ApprovalRequested', 1, storedV1);
+      expect(parsed).toEqual({ type: 'ApprovalRequested', version: 2, data: examples.ApprovalRequested });
+      expect(DomainEventSchema.parse(parsed)).toEqual(parsed);
+    });
+
+    it('is still validated as the version it was stored as', () => {
+      const { expiresAt: _dropped, ...withoutDeadline } = storedV1;
+      expect(() => parseDomainEvent('ApprovalRequested', 1, withoutDeadline)).toThrow(/ApprovalRequested v1 data is invalid: expiresAt/);
+      // The current shape under the old version number is not a v1 event.
+      expect(() => parseDomainEvent('ApprovalRequested', 1, examples.ApprovalRequested)).toThrow(/v1 data is invalid/);
+    });
   });
 
   it('refuses an unknown type, naming it', () => {

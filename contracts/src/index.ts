@@ -28,6 +28,8 @@ export {
   timerSubject,
 } from './names.js';
 export type { ParsedStreamName, StreamCategory } from './names.js';
+export { FINAL_ORDER_STATUSES, InvalidWorkflowIdError, isOrderStatus, ORDER_STATUSES, orderIdForWorkflow } from './orders.js';
+export type { OrderLocation, OrderStatus } from './orders.js';
 export {
   MACHINE_STATUSES,
   MAX_TELEMETRY_PAYLOAD_BYTES,
@@ -84,8 +86,10 @@ export {
   ApprovalEmailSentSchema,
   ApprovalEscalatedSchema,
   ApprovalExpiredSchema,
+  ApprovalWithdrawnSchema,
   ApprovalRequestedSchema,
-  CURRENT_EVENT_VERSION,
+  CURRENT_EVENT_VERSIONS,
+  ApprovalRequestedV1DataSchema,
   DOMAIN_EVENT_TYPES,
   DomainEventSchema,
   EmailSchema,
@@ -129,6 +133,7 @@ export type {
   ApprovalEmailSent,
   ApprovalEscalated,
   ApprovalExpired,
+  ApprovalWithdrawn,
   ApprovalRequested,
   DomainEvent,
   DomainEventData,
@@ -173,6 +178,7 @@ export {
   CommandSchema,
   CompleteMaintenanceOrderSchema,
   ExpireApprovalSchema,
+  WithdrawApprovalsSchema,
   ExpireMaintenanceOrderSchema,
   OpenMaintenanceOrderSchema,
   MarkOrderAwaitingResourcesSchema,
@@ -192,6 +198,7 @@ export type {
   CommandType,
   CompleteMaintenanceOrder,
   ExpireApproval,
+  WithdrawApprovals,
   ExpireMaintenanceOrder,
   OpenMaintenanceOrder,
   MarkOrderAwaitingResources,

@@ -110,14 +110,16 @@ function listOf<T extends z.ZodType>(item: T) {
   return z.array(item, { error: requiredOr('must be a list') });
 }
 
-function refuseDuplicates<T>(list: string, field: string, key: (item: T) => string) {
+/** Refuses a value listed twice; `field` names the item's key that must be unique (none for a list of values). */
+function refuseDuplicates<T>(list: string, field: string | undefined, key: (item: T) => string) {
   return (items: T[], context: z.RefinementCtx<T[]>): void => {
     const firstIndex = new Map<string, number>();
+    const at = (index: number) => (field === undefined ? `${list}.${String(index)}` : `${list}.${String(index)}.${field}`);
     items.forEach((item, index) => {
       const value = key(item);
       const earlier = firstIndex.get(value);
       if (earlier === undefined) firstIndex.set(value, index);
-      else context.addIssue({ code: 'custom', path: [index, field], message: `${JSON.stringify(value)} is listed twice (also ${list}.${String(earlier)}.${field})` });
+      else context.addIssue({ code: 'custom', path: field === undefined ? [index] : [index, field], message: `${JSON.stringify(value)} is listed twice (also ${at(earlier)})` });
     });
   };
 }
@@ -131,6 +133,11 @@ const PlantSchema = z
     approvalTimeout: IsoDurationSchema,
     resources: listOf(ResourceSchema).superRefine(refuseDuplicates('resources', 'id', (resource) => resource.id)),
     rules: listOf(PlantRuleSchema).min(1, { error: 'must list at least one rule' }),
+    /** When present, the only machines whose readings the plant accepts (CONTRACT §3). */
+    machines: listOf(IdentifierSchema)
+      .min(1, { error: 'must list at least one machine, or be left out to accept any machine' })
+      .superRefine(refuseDuplicates('machines', undefined, (machineId: string) => machineId))
+      .optional(),
   }, { error: requiredOr('must be an object with approvers, approvalTimeout, resources and rules') })
   .transform((plant) => ({ ...plant, approvalTimeoutMs: parseIsoDuration(plant.approvalTimeout) }));
 

@@ -181,6 +181,23 @@ describe('PlantsConfigSchema', () => {
     });
   });
 
+  describe('with a list of machines', () => {
+    it('keeps the machines a plant accepts', () => {
+      const parsed = PlantsConfigSchema.parse(withP1((plant) => { plant.machines = ['M-1', 'M-2']; }));
+      expect(parsed.plants.P1?.machines).toEqual(['M-1', 'M-2']);
+    });
+
+    it('leaves an open plant without one', () => {
+      expect(PlantsConfigSchema.parse(contractExample()).plants.P1?.machines).toBeUndefined();
+    });
+
+    it('refuses an empty list, a bad id and a machine listed twice', () => {
+      expect(issuesOf(withP1((plant) => { plant.machines = []; }))).toEqual([{ path: 'plants.P1.machines', message: 'must list at least one machine, or be left out to accept any machine' }]);
+      expect(issuesOf(withP1((plant) => { plant.machines = ['M 1']; }))).toEqual([{ path: 'plants.P1.machines.0', message: 'must be 1 to 64 characters of A-Z a-z 0-9 _ - (got "M 1")' }]);
+      expect(issuesOf(withP1((plant) => { plant.machines = ['M-1', 'M-2', 'M-1']; }))).toEqual([{ path: 'plants.P1.machines.2', message: '"M-1" is listed twice (also machines.0)' }]);
+    });
+  });
+
   describe('when rules are wrong', () => {
     it('refuses an unknown action', () => {
       const config = withP1((plant) => { plant.rules = [{ when: { machineStatus: 'Fault' }, action: 'repair', reason: 'x' }]; });

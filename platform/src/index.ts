@@ -1,12 +1,12 @@
 // The platform kit every service shares. Test-only helpers live in `@mes/platform/testing`.
-export { handleCommand, toDomainMessage, TooManyConflictsError } from './application/commandHandler.js';
+export { handleCommand, TooManyConflictsError } from './application/commandHandler.js';
 export type { CommandContext, CommandHandlerDeps, CommandResult, HandleCommandOptions } from './application/commandHandler.js';
 export { ConfigError, EXAMPLE_PLANT_CONFIG_PATH, loadConfig, withoutCredentials } from './config/env.js';
 export type { Config } from './config/env.js';
 export { loadPlantConfigFile, parsePlantConfigText, PlantConfigError } from './config/plantConfigFile.js';
-export { DomainError, foldEvents } from './domain/decider.js';
-export type { Decider, DomainMessage } from './domain/decider.js';
-export { assertAppendable, EventStoreUnavailableError, MAX_EVENTS_PER_APPEND, WrongExpectedRevisionError } from './eventStore/eventStore.js';
+export { derivedEventId, DomainError, domainEventDecoder, foldEvents, ForeignEventError, stateFrom, uuidV5 } from './domain/decider.js';
+export type { Decider, DomainMessage, StoredMessage } from './domain/decider.js';
+export { assertAppendable, EventStoreUnavailableError, MAX_EVENTS_PER_APPEND, parseRecordedEvent, WrongExpectedRevisionError } from './eventStore/eventStore.js';
 export type {
   AppendResult,
   EventStore,
@@ -15,20 +15,27 @@ export type {
   NewEvent,
   ReadAllOptions,
   ReadStreamResult,
+  RecordedDomainEvent,
   RecordedEvent,
   StreamRevision,
   SubscribeOptions,
   Subscription,
 } from './eventStore/eventStore.js';
-export { JetStreamEventStore, jetStreamPosition, splitJetStreamPosition } from './eventStore/jetStreamEventStore.js';
+export { JetStreamEventStore } from './eventStore/jetStreamEventStore.js';
 export type { JetStreamEventStoreOptions } from './eventStore/jetStreamEventStore.js';
 export { connectNats, drainNats, NatsUnreachableError } from './nats/connection.js';
+export { JetStreamAckPublisher, JetStreamRefusedError, PublisherStoppedError } from './nats/jetStreamAckPublisher.js';
+export type { AckPublisherOptions, PubAck, PublishOptions } from './nats/jetStreamAckPublisher.js';
+export { PipelinedKv } from './nats/pipelinedKv.js';
+export { OrderIndex } from './nats/orderIndex.js';
 export type { NatsConnectOptions } from './nats/connection.js';
 export { ensureDurableConsumer, ensureStream, eventsStreamSpec, provisionTopology, TOPOLOGY_BUCKETS, topologyStreams } from './nats/topology.js';
 export type { ProvisionReport, StreamSpec, TopologyOptions } from './nats/topology.js';
 export { createLogger, REDACTED_PATHS } from './runtime/logger.js';
 export type { Logger } from './runtime/logger.js';
 export { runServices, startRuntime } from './runtime/serviceRunner.js';
+export { runUntilSignalled } from './runtime/processLifecycle.js';
+export type { ProcessLifecycleOptions, StartedProcess } from './runtime/processLifecycle.js';
 export type { RunningService, Runtime, ServiceDeps, StartService } from './runtime/serviceRunner.js';
 export { buildCommand, sendCommand, startCommandHandlers } from './messaging/commandBus.js';
 export type { CommandHandlerOptions, CommandMetadata } from './messaging/commandBus.js';
@@ -40,15 +47,16 @@ export { resolveSecrets } from './config/developmentSecrets.js';
 export type { ResolvedSecrets } from './config/developmentSecrets.js';
 export { HealthRegistry, natsHealthCheck } from './http/health.js';
 export type { HealthCheck, HealthReport } from './http/health.js';
-export { addAuthenticator, createHttpServer, isProtectedRoute, registeredRoutes } from './http/httpServer.js';
+export { addAuthenticator, createHttpServer, isLoopbackAddress, isProtectedRoute, registeredRoutes } from './http/httpServer.js';
 export type { Authenticator, HttpServerOptions, RegisteredRoute, TrustProxy } from './http/httpServer.js';
 export { actorOfCaller, ApiCredentials, DEFAULT_TOKEN_HOLDER } from './http/apiCredentials.js';
 export type { ApiCaller, ApiCredential } from './http/apiCredentials.js';
 export { createEventStoreDbClient, EventStoreDbEventStore } from './eventStore/eventStoreDbEventStore.js';
 export type { EventStoreDbEventStoreOptions } from './eventStore/eventStoreDbEventStore.js';
 export { RELAY_CHECKPOINTS_BUCKET, startEventRelay } from './eventStore/eventRelay.js';
+export { EventLogNotFoundError, openEventStore } from './eventStore/openEventStore.js';
+export type { EventStoreHandle, OpenEventStoreOptions } from './eventStore/openEventStore.js';
 export type { EventRelay, EventRelayOptions } from './eventStore/eventRelay.js';
-export { decodeAppend } from './eventStore/jetStreamEventStore.js';
 export { openSqlSink, parseSqlUrl } from './sql/openSqlSink.js';
 export type { MssqlLocation, OpenSqlSinkOptions, SqlLocation, SqliteLocation } from './sql/openSqlSink.js';
 export {
@@ -78,7 +86,7 @@ export type {
   SqlWhenNull,
   SqlWriteOptions,
 } from './sql/sqlSink.js';
-export { createOrderedConsumer, deleteConsumerQuietly, readRange } from './eventStore/jetStreamLog.js';
+export { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, lastMessageOf, readRange } from './nats/jetStreamLog.js';
 export { escapeHtml } from './http/escapeHtml.js';
 export { createMetrics, ScrapedGauge, secondsBetween } from './metrics/metrics.js';
 export type { GaugeSample, GaugeSource, MesMetrics } from './metrics/metrics.js';

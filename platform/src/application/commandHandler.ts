@@ -2,8 +2,8 @@
 // reload and decide again, a bounded number of times (STYLE.md item 6).
 import type { Actor } from '@mes/contracts';
 import { randomUUID } from 'node:crypto';
-import { foldEvents, type Decider, type DomainMessage } from '../domain/decider.js';
-import { WrongExpectedRevisionError, type EventStore, type NewEvent, type RecordedEvent, type StreamRevision } from '../eventStore/eventStore.js';
+import { stateFrom, type Decider, type DomainMessage } from '../domain/decider.js';
+import { WrongExpectedRevisionError, type EventStore, type NewEvent, type StreamRevision } from '../eventStore/eventStore.js';
 
 export interface CommandContext {
   correlationId: string;
@@ -51,7 +51,7 @@ export async function handleCommand<Command, Event extends DomainMessage, State>
   const maxAttempts = options.maxAttempts ?? 10;
   for (let attempt = 1; ; attempt++) {
     const { revision, events: recorded } = await deps.store.readStream(stream);
-    const state = foldEvents(decider, recorded.map(toDomainMessage) as Event[]);
+    const state = stateFrom(decider, recorded);
     const decided = decider.decide(command, state);
     if (decided.length === 0) return { events: [], state, revision, attempts: attempt };
     const occurredAt = deps.now().toISOString();
@@ -75,8 +75,4 @@ export async function handleCommand<Command, Event extends DomainMessage, State>
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)));
     }
   }
-}
-
-export function toDomainMessage(event: RecordedEvent): DomainMessage {
-  return { type: event.type, version: event.version, data: event.data };
 }

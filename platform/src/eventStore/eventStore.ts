@@ -1,6 +1,6 @@
 // The event store port. Services load an aggregate's stream, decide, and append with the revision
 // they read; JetStream (default) and EventStoreDB implement it and pass one contract suite.
-import type { EventEnvelope } from '@mes/contracts';
+import { parseDomainEvent, type DomainEvent, type EventEnvelope } from '@mes/contracts';
 
 /**
  * A stream's version as the store counts it: the value `readStream` or `appendToStream` returned.
@@ -25,6 +25,14 @@ export interface RecordedEvent extends EventEnvelope {
   position: GlobalPosition;
 }
 
+/** A recorded event read as the contract event it is: its data validated and upcast to the current version. */
+export type RecordedDomainEvent = Omit<RecordedEvent, 'type' | 'version' | 'data'> & DomainEvent;
+
+/** Reads a recorded event as its contract event; throws EventDecodeError for a type or version this build does not know. */
+export function parseRecordedEvent(event: RecordedEvent): RecordedDomainEvent {
+  return { ...event, ...parseDomainEvent(event.type, event.version, event.data) };
+}
+
 export interface AppendResult {
   /** The stream's revision after the append: the expected revision for the next one. */
   nextRevision: StreamRevision;
@@ -40,11 +48,9 @@ export interface ReadStreamResult {
   events: RecordedEvent[];
 }
 
-export interface ReadAllOptions {
+export interface ReadAllOptions extends LogOptions {
   /** Exclusive: read the events after this position. Default: from the beginning. */
   after?: GlobalPosition;
-  /** Only the events of this plant's streams. */
-  plantId?: string;
 }
 
 export interface SubscribeOptions extends ReadAllOptions {
@@ -63,9 +69,28 @@ export interface Subscription {
   readonly done: Promise<void>;
 }
 
+export interface LogOptions {
+  /** Only the events of this plant's streams. */
+  plantId?: string;
+}
+
 export interface EventStore {
+  /**
+   * Appends `events` atomically if the stream is at `expectedRevision`. Many appends may be in
+   * flight at once (to other streams, or with `'any'`): callers that need speed, such as ingest,
+   * start them without awaiting each, and each resolves once stored.
+   */
   appendToStream(stream: string, events: NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
   readStream(stream: string): Promise<ReadStreamResult>;
+  /** The stream's last event, without reading the rest; undefined when the stream has none. */
+  lastEvent(stream: string): Promise<RecordedEvent | undefined>;
+  /** The position of the log's last event (of the plant's streams); undefined when there is none. */
+  headPosition(options?: LogOptions): Promise<GlobalPosition | undefined>;
+  /**
+   * How many appends (each holding one or more events) follow `after` in the log (of the plant's
+   * streams): a subscriber's lag. Undefined when the store cannot count without reading them.
+   */
+  countAfter(after: GlobalPosition | undefined, options?: LogOptions): Promise<number | undefined>;
   /** Every event after `options.after` up to the end of the log as it is when the read starts. */
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   /** Every event after `options.after`, then new ones as they are appended, at least once each. */

@@ -32,6 +32,7 @@ import {
   type EventStore,
   type ExpectedRevision,
   type GlobalPosition,
+  type LogOptions,
   type NewEvent,
   type ReadAllOptions,
   type ReadStreamResult,
@@ -297,6 +298,32 @@ export class EventStoreDbEventStore implements EventStore {
     this.subscriptions.add(subscription);
     done.catch(() => this.subscriptions.delete(subscription));
     return subscription;
+  }
+
+  async lastEvent(stream: string): Promise<RecordedEvent | undefined> {
+    parseStreamName(stream);
+    try {
+      const [last] = await collect(this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }));
+      return last?.event ? fromEsdbRecord(last.event) : undefined;
+    } catch (err) {
+      if (isStreamNotFound(err)) return undefined;
+      throw unavailable(`reading the last event of ${stream}`, err);
+    }
+  }
+
+  /** Reads $all backwards to the first event of ours (of the plant): the client has no server-side filter for reads. */
+  async headPosition(options: LogOptions = {}): Promise<GlobalPosition | undefined> {
+    const read = this.client.readAll({ direction: BACKWARDS, fromPosition: END, resolveLinkTos: false });
+    for await (const resolved of iterateRead(read, (err) => unavailable('read of the end of $all', err))) {
+      const record = resolved.event;
+      if (record && isStoreRecord(record, options.plantId)) return fromEsdbRecord(record).position;
+    }
+    return undefined;
+  }
+
+  /** Not known without reading every event after `after`: ESDB positions are not counts. */
+  async countAfter(): Promise<undefined> {
+    return undefined;
   }
 
   /** Stops the subscriptions; the client belongs to the caller, who disposes it. */

@@ -1,7 +1,7 @@
 // The pure half of the EventStoreDB adapter: how an envelope becomes an ESDB event and back, how our
 // event ids become the UUIDs ESDB requires, and how ESDB's {commit, prepare} log position becomes
 // one comparable GlobalPosition. No I/O here, so all of it is unit-tested without a server.
-import { createHash } from 'node:crypto';
+import { uuidV5 } from '../domain/deterministicId.js';
 import { parseStreamName, type Actor } from '@mes/contracts';
 import { jsonEvent, type EventData, type JSONEventType, type Position } from '@eventstore/db-client';
 import type { GlobalPosition, NewEvent, RecordedEvent } from './eventStore.js';
@@ -16,17 +16,6 @@ export const EVENT_ID_NAMESPACE = '0a735769-05f0-4b9e-82b5-8ca50c3b416b';
 /** A UUID in canonical form: lower-case hex, 8-4-4-4-12. */
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
-
-/** RFC 4122 (RFC 9562) version 5 UUID: SHA-1 of the namespace bytes and the UTF-8 name. */
-export function uuidV5(name: string, namespace: string): string {
-  const ns = namespace.toLowerCase();
-  if (!CANONICAL_UUID.test(ns)) throw new Error(`UUID namespace "${namespace}" is not a UUID`);
-  const bytes = createHash('sha1').update(Buffer.from(ns.replaceAll('-', ''), 'hex')).update(name, 'utf8').digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50; // version 5
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80; // RFC 4122 variant
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 
 /**
  * The ESDB event id of one of our events. ESDB wants a UUID; our event ids are any 1-128 characters.

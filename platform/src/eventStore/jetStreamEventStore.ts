@@ -2,6 +2,8 @@
 // (`{prefix}.{plantId}.{category}.{id}`). One append is one message holding the appended events,
 // so an append is atomic; its stream sequence is the aggregate's revision, checked on the next
 // append through `Nats-Expected-Last-Subject-Sequence`. `Nats-Msg-Id` makes a repeated append a no-op.
+// Appends go out through a windowed publisher (a core publish whose PubAck comes back on an inbox),
+// so many can be in flight at once without a request per append.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseStreamName, type EventEnvelope } from '@mes/contracts';
@@ -13,7 +15,6 @@ import {
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
-  type JetStreamPublishOptions,
   type JsMsg,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -26,6 +27,7 @@ import {
   type EventStore,
   type ExpectedRevision,
   type GlobalPosition,
+  type LogOptions,
   type NewEvent,
   type ReadAllOptions,
   type ReadStreamResult,
@@ -33,7 +35,8 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from './eventStore.js';
-import { createOrderedConsumer, deleteConsumerQuietly, readRange } from './jetStreamLog.js';
+import { JetStreamAckPublisher, JetStreamRefusedError } from '../nats/jetStreamAckPublisher.js';
+import { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, lastMessageOf, readRange } from '../nats/jetStreamLog.js';
 
 /** Bits of a position that hold the index of an event within its append (MAX_EVENTS_PER_APPEND < 2^16). */
 const INDEX_BITS = 16n;
@@ -54,6 +57,8 @@ export interface JetStreamEventStoreOptions {
   /** Subject prefix of that stream, e.g. `es` for subjects `es.>`. */
   subjectPrefix: string;
   logger?: Logger;
+  /** How long an append waits for its PubAck before it is sent again (same Nats-Msg-Id). Default 5 s. */
+  ackTimeoutMs?: number;
 }
 
 class HandlerFailed extends Error {
@@ -66,9 +71,12 @@ export class JetStreamEventStore implements EventStore {
   private readonly js: JetStreamClient;
   private jsmPromise: Promise<JetStreamManager> | undefined;
   private readonly subscriptions = new Set<Subscription>();
+  private readonly publisher: JetStreamAckPublisher;
+  private readonly encoder = new TextEncoder();
 
   constructor(private readonly options: JetStreamEventStoreOptions) {
     this.js = jetstream(options.nc);
+    this.publisher = new JetStreamAckPublisher(options.nc, options.logger, { ackTimeoutMs: options.ackTimeoutMs ?? 5_000 });
   }
 
   private jsm(): Promise<JetStreamManager> {
@@ -88,22 +96,47 @@ export class JetStreamEventStore implements EventStore {
     assertAppendable(stream, events);
     const subject = this.subjectOf(stream);
     const envelopes: EventEnvelope[] = events.map((event) => ({ ...event, stream }));
-    const publishOptions: Partial<JetStreamPublishOptions> = { msgID: appendId(events) };
-    if (expectedRevision === 'no_stream') publishOptions.expect = { lastSubjectSequence: 0 };
-    else if (expectedRevision !== 'any') publishOptions.expect = { lastSubjectSequence: Number(expectedRevision) };
+    const expectLastSubjectSequence = expectedRevision === 'no_stream' ? 0 : expectedRevision === 'any' ? undefined : Number(expectedRevision);
     try {
-      const ack = await this.js.publish(subject, JSON.stringify(envelopes), publishOptions);
+      const ack = await this.publisher.publish(subject, this.encoder.encode(JSON.stringify(envelopes)), {
+        msgId: appendId(events),
+        ...(expectLastSubjectSequence === undefined ? {} : { expectLastSubjectSequence }),
+        failOnRefusal: true,
+      });
       return {
         nextRevision: BigInt(ack.seq),
         position: jetStreamPosition(ack.seq, events.length - 1),
         duplicate: ack.duplicate,
       };
     } catch (err) {
-      if (err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
+      if (err instanceof JetStreamRefusedError && (err.errCode === JetStreamApiCodes.StreamWrongLastSequence || err.errCode === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
         throw new WrongExpectedRevisionError(stream, expectedRevision, actualRevisionFrom(err.message));
       }
       throw new EventStoreUnavailableError(`append to ${stream} failed: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  async lastEvent(stream: string): Promise<RecordedEvent | undefined> {
+    const subject = this.subjectOf(stream);
+    const jsm = await this.jsm();
+    try {
+      const message = await jsm.streams.getMessage(this.options.stream, { last_by_subj: subject });
+      if (message === null) return undefined;
+      return decodeStored(message.json(), message.seq, message.subject).at(-1);
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined;
+      throw new EventStoreUnavailableError(`reading the last event of ${stream} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async headPosition(options: LogOptions = {}): Promise<GlobalPosition | undefined> {
+    const last = await lastMessageOf(this.options.nc, await this.jsm(), this.options.stream, this.filterFor(options));
+    return last === undefined ? undefined : decodeAppend(last).at(-1)?.position;
+  }
+
+  async countAfter(after: GlobalPosition | undefined, options: LogOptions = {}): Promise<number> {
+    const sequence = after === undefined ? 0 : splitJetStreamPosition(after).sequence;
+    return countAfterSequence(await this.jsm(), this.options.stream, this.filterFor(options), sequence);
   }
 
   async readStream(stream: string): Promise<ReadStreamResult> {
@@ -199,9 +232,10 @@ export class JetStreamEventStore implements EventStore {
 
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    this.publisher.stop();
   }
 
-  private filterFor(options: ReadAllOptions): string {
+  private filterFor(options: LogOptions): string {
     return options.plantId === undefined ? `${this.options.subjectPrefix}.>` : `${this.options.subjectPrefix}.${options.plantId}.>`;
   }
 }
@@ -220,8 +254,12 @@ export function decodeAppend(msg: JsMsg): RecordedEvent[] {
   } catch (err) {
     throw new Error(`event store message ${msg.seq} on ${msg.subject} is not JSON: ${(err as Error).message}`);
   }
-  if (!Array.isArray(parsed)) throw new Error(`event store message ${msg.seq} on ${msg.subject} is not a list of events`);
-  return (parsed as EventEnvelope[]).map((event, index) => ({ ...event, position: jetStreamPosition(msg.seq, index) }));
+  return decodeStored(parsed, msg.seq, msg.subject);
+}
+
+function decodeStored(parsed: unknown, seq: number, subject: string): RecordedEvent[] {
+  if (!Array.isArray(parsed)) throw new Error(`event store message ${seq} on ${subject} is not a list of events`);
+  return (parsed as EventEnvelope[]).map((event, index) => ({ ...event, position: jetStreamPosition(seq, index) }));
 }
 
 function actualRevisionFrom(message: string): bigint | undefined {

@@ -88,3 +88,43 @@ describe('protected routes', () => {
     expect((await rawRequest(baseUrl, 'GET', '/health')).status).toBe(200);
   });
 });
+
+describe('the client address (TRUST_PROXY)', () => {
+  const servers: FastifyInstance[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.close()));
+  });
+
+  async function addressSeenWith(trustProxy: false | number | string[], forwardedFor: string): Promise<string> {
+    const server = await createHttpServer({
+      logger: createLogger({ service: 'http-test', level: 'silent' }),
+      health: new HealthRegistry(),
+      credentials: new ApiCredentials([{ name: 'api', token: TOKEN }]),
+      trustProxy,
+    });
+    servers.push(server);
+    server.get('/whoami', async (request) => ({ ip: request.ip }));
+    const url = await server.listen({ port: 0, host: '127.0.0.1' });
+    const response = await rawRequest(url, 'GET', '/whoami', { 'x-forwarded-for': forwardedFor });
+    return (JSON.parse(response.body) as { ip: string }).ip;
+  }
+
+  // The client wrote 6.6.6.6 itself; the one proxy in front appended the address it saw, 192.0.2.9.
+  const FORGED = '6.6.6.6, 192.0.2.9';
+
+  it('is the socket\'s address when no proxy is trusted', async () => {
+    expect(await addressSeenWith(false, FORGED)).toBe('127.0.0.1');
+  });
+
+  it('is the entry the trusted proxy appended, never the one the client wrote, with a hop count', async () => {
+    expect(await addressSeenWith(1, FORGED)).toBe('192.0.2.9');
+  });
+
+  it('is the entry the trusted proxy appended, never the one the client wrote, with the proxy\'s address', async () => {
+    expect(await addressSeenWith(['127.0.0.1'], FORGED)).toBe('192.0.2.9');
+  });
+
+  it('is the socket\'s address when the proxy\'s address is not trusted', async () => {
+    expect(await addressSeenWith(['10.0.0.1'], FORGED)).toBe('127.0.0.1');
+  });
+});

@@ -50,7 +50,7 @@ export interface CommandHandlerOptions {
   nc: NatsConnection;
   service: ServiceName;
   /** One durable consumer per plant, so PLANTS can narrow an instance (no multi-filter consumers on nats-server 2.9). */
-  plants: string[];
+  plants: readonly string[];
   logger: Logger;
   /** Handles one command; a DomainError is a refusal (logged, not retried); any other error is retried. */
   handle(command: Command): Promise<void>;

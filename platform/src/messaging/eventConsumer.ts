@@ -1,12 +1,13 @@
 // Follows the event log with a durable consumer per plant: services react to each other's events
 // this way. Delivery is at least once, in log order per plant (one message in flight at a time), so
-// handlers must be idempotent. With EventStoreDB as the store, a relay republishes events to the
-// same subjects, so consumers do not change.
+// handlers must be idempotent. Each event reaches the handler parsed and upcast to its contract
+// type; one this build cannot read is retried (a newer copy may be rolling out) and logged. With
+// EventStoreDB as the store, a relay republishes events to the same subjects, so consumers do not change.
 import { EVENTS_STREAM, plantEventsFilter } from '@mes/contracts';
 import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { RecordedEvent } from '../eventStore/eventStore.js';
+import { parseRecordedEvent, type RecordedDomainEvent, type RecordedEvent } from '../eventStore/eventStore.js';
 import { decodeAppend } from '../eventStore/jetStreamEventStore.js';
 import { startDurableWorker, type DurableWorker } from './durableWorker.js';
 
@@ -14,13 +15,13 @@ export interface EventConsumerOptions {
   nc: NatsConnection;
   /** Durable name prefix, e.g. `workflow`; the consumer of plant P1 is `workflow-events-P1`. */
   name: string;
-  plants: string[];
+  plants: readonly string[];
   logger: Logger;
   /** Events stream name (tests use their own). */
   stream?: string;
   subjectPrefix?: string;
   /** `delivery.redelivered`: JetStream delivered this event before (a handler failed, or a copy died holding it). */
-  handle(event: RecordedEvent, delivery: EventDelivery): Promise<void>;
+  handle(event: RecordedDomainEvent, delivery: EventDelivery): Promise<void>;
 }
 
 export interface EventDelivery {
@@ -53,7 +54,7 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
             return { kind: 'term', reason: (err as Error).message };
           }
           const delivery: EventDelivery = { redelivered: msg.info.redelivered };
-          for (const event of events) await options.handle(event, delivery);
+          for (const event of events) await options.handle(parseRecordedEvent(event), delivery);
           return { kind: 'ack' };
         },
       }),

@@ -2,6 +2,7 @@
 // not a reason to exit) and drains on stop so in-flight publishes and acks complete.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { withoutCredentials } from '../config/env.js';
 
 export interface NatsConnectOptions {
   url: string;
@@ -15,7 +16,7 @@ export interface NatsConnectOptions {
 export class NatsUnreachableError extends Error {
   readonly code = 'NATS_UNREACHABLE';
   constructor(url: string, cause: unknown) {
-    super(`cannot reach NATS at ${url} (NATS_URL): ${(cause as Error)?.message ?? String(cause)}. Start a server with JetStream (nats-server -js) or set NATS_URL.`, { cause });
+    super(`cannot reach NATS at ${withoutCredentials(url)} (NATS_URL): ${(cause as Error)?.message ?? String(cause)}. Start a server with JetStream (nats-server -js) or set NATS_URL.`, { cause });
     this.name = 'NatsUnreachableError';
   }
 }
@@ -33,10 +34,12 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
   } catch (err) {
     throw new NatsUnreachableError(options.url, err);
   }
+  // NATS_URL may carry user:password@ for each server; logs show it without.
+  const shown = withoutCredentials(options.url);
   void (async () => {
     for await (const status of nc.status()) {
-      if (status.type === 'disconnect') options.logger.warn({ server: options.url }, 'NATS disconnected; reconnecting');
-      else if (status.type === 'reconnect') options.logger.info({ server: options.url }, 'NATS reconnected');
+      if (status.type === 'disconnect') options.logger.warn({ server: shown }, 'NATS disconnected; reconnecting');
+      else if (status.type === 'reconnect') options.logger.info({ server: shown }, 'NATS reconnected');
       else if (status.type === 'error') options.logger.error({ err: status.error }, 'NATS connection error');
     }
   })();

@@ -1,23 +1,22 @@
 // The composition root every service's main.ts uses: config, logging, NATS, provisioning, the
 // event store, then the services themselves; a graceful stop on SIGINT / SIGTERM.
-import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, type PlantsConfig } from '@mes/contracts';
+import type { PlantsConfig } from '@mes/contracts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { resolveSecrets } from '../config/developmentSecrets.js';
+import { ensurePrivateDataDir, resolveSecrets } from '../config/developmentSecrets.js';
 import { HealthRegistry, natsHealthCheck } from '../http/health.js';
 import { ApiCredentials, DEFAULT_TOKEN_HOLDER } from '../http/apiCredentials.js';
 import { createHttpServer } from '../http/httpServer.js';
 import { loadPlantConfigFile } from '../config/plantConfigFile.js';
-import { loadConfig, withoutCredentials, type Config } from '../config/env.js';
+import { loadConfig, type Config } from '../config/env.js';
 import type { EventStore } from '../eventStore/eventStore.js';
-import { JetStreamEventStore } from '../eventStore/jetStreamEventStore.js';
-import { createEventStoreDbClient, EventStoreDbEventStore } from '../eventStore/eventStoreDbEventStore.js';
-import { startEventRelay } from '../eventStore/eventRelay.js';
+import { openEventStore, type EventStoreHandle } from '../eventStore/openEventStore.js';
 import { connectNats, drainNats } from '../nats/connection.js';
 import { provisionTopology } from '../nats/topology.js';
 import { createLogger } from './logger.js';
+import { runUntilSignalled } from './processLifecycle.js';
 import { registerJetStreamGauges } from '../metrics/jetStreamGauges.js';
 import { createMetrics, type MesMetrics } from '../metrics/metrics.js';
 
@@ -27,6 +26,8 @@ export interface ServiceDeps {
   /** API_TOKEN and APPROVAL_SECRET, generated under DATA_DIR in development when unset. */
   secrets: { apiToken: string; approvalSecret: string };
   plants: PlantsConfig;
+  /** The plants this process serves: PLANTS, or every plant of the configuration. */
+  servedPlants: readonly string[];
   logger: Logger;
   nc: NatsConnection;
   eventStore: EventStore;
@@ -67,13 +68,14 @@ export async function startRuntime(processName: string, services: Record<string,
   }
   logger.info({ plantConfig: config.plantConfigPath, plants: Object.keys(plants.plants), serving: config.plants ?? 'all' }, 'plant configuration loaded');
 
+  if (ensurePrivateDataDir(config.dataDir)) logger.warn({ dataDir: config.dataDir }, 'DATA_DIR was readable by other users; narrowed to this user (0700)');
   const secrets = resolveSecrets(config);
   if (secrets.generated.length > 0) {
     logger.warn({ file: secrets.file, generated: secrets.generated }, 'development secrets in use (set API_TOKEN and APPROVAL_SECRET in production)');
   }
 
   const nc = await connectNats({ url: config.natsUrl, name: `mes-${processName}`, logger });
-  const health = new HealthRegistry();
+  const health = new HealthRegistry(logger.child({ component: 'health' }));
   health.register('nats', natsHealthCheck(nc));
   const credentials = new ApiCredentials([{ name: DEFAULT_TOKEN_HOLDER, token: secrets.apiToken }, ...config.apiTokens]);
   const metrics = createMetrics();
@@ -96,7 +98,8 @@ export async function startRuntime(processName: string, services: Record<string,
   try {
     const report = await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: config.dedupeWindowMs });
     logger.info(report, 'JetStream topology provisioned');
-    eventStore = await createEventStore(config, nc, logger);
+    eventStore = await openEventStore({ config, nc, logger, relay: { health } });
+    logger.info({ eventStore: eventStore.description }, 'event store opened');
     health.register('eventStore', async () => {
       await eventStore?.store.ping();
     });
@@ -105,6 +108,7 @@ export async function startRuntime(processName: string, services: Record<string,
       config,
       secrets: { apiToken: secrets.apiToken, approvalSecret: secrets.approvalSecret },
       plants,
+      servedPlants: config.plants ?? Object.keys(plants.plants),
       logger,
       nc,
       eventStore: eventStore.store,
@@ -129,65 +133,10 @@ export async function startRuntime(processName: string, services: Record<string,
   }
 }
 
-interface EventStoreHandle {
-  store: EventStore;
-  close(): Promise<void>;
-}
-
-async function createEventStore(config: Config, nc: NatsConnection, logger: Logger): Promise<EventStoreHandle> {
-  if (config.eventStoreUrl === undefined) {
-    logger.info({ stream: EVENTS_STREAM }, 'event store: JetStream');
-    const store = new JetStreamEventStore({ nc, stream: EVENTS_STREAM, subjectPrefix: EVENTS_SUBJECT_PREFIX, logger });
-    return { store, close: () => store.close() };
-  }
-  // EventStoreDB holds the log; a relay republishes it to JetStream, where the services follow it.
-  const client = createEventStoreDbClient(config.eventStoreUrl);
-  const store = new EventStoreDbEventStore({ client, logger });
-  const relays = await Promise.all(
-    (config.plants ?? [undefined]).map((plantId) =>
-      startEventRelay({ source: store, nc, logger, name: plantId === undefined ? 'events' : `events-${plantId}`, ...(plantId === undefined ? {} : { plantId }) }),
-    ),
-  );
-  logger.info({ eventStore: withoutCredentials(config.eventStoreUrl) }, 'event store: EventStoreDB, relayed to JetStream');
-  return {
-    store,
-    async close() {
-      await Promise.all(relays.map((relay) => relay.stop()));
-      await store.close();
-      await client.dispose();
-    },
-  };
-}
-
-/**
- * Runs services until SIGINT or SIGTERM, then stops them gracefully; a second signal exits at once.
- * A start-up failure prints one clear message and exits with status 1.
- */
+/** Runs services until SIGINT or SIGTERM (see runUntilSignalled): what each service's main.ts does. */
 export async function runServices(processName: string, services: Record<string, StartService>): Promise<void> {
-  let runtime: Runtime;
-  try {
-    runtime = await startRuntime(processName, services);
-  } catch (err) {
-    process.stderr.write(`${processName}: cannot start: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-  process.stdout.write(`${runtime.banner.join('\n')}\n`);
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      runtime.deps.logger.warn({ signal }, 'second signal: exiting without waiting');
-      process.exit(130);
-    }
-    stopping = true;
-    runtime.deps.logger.info({ signal }, 'stopping');
-    runtime.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        runtime.deps.logger.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  await runUntilSignalled(processName, async () => {
+    const runtime = await startRuntime(processName, services);
+    return { banner: runtime.banner, stop: () => runtime.stop() };
+  });
 }

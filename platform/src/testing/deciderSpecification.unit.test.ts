@@ -36,6 +36,12 @@ const door: Decider<DoorCommand, DoorEvent, DoorState> = {
         return { status: 'locked' };
     }
   },
+  decode(stored) {
+    if (stored.type === 'Opened' || stored.type === 'Closed') return { type: stored.type };
+    const by = (stored.data as { by?: unknown } | null)?.by;
+    if (stored.type === 'Locked' && typeof by === 'string') return { type: 'Locked', by };
+    throw new Error(`not a door event: ${stored.type}`);
+  },
 };
 
 const spec = deciderSpecification(door);

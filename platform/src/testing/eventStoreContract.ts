@@ -61,6 +61,11 @@ const counter: Decider<{ writer: number }, CounterEvent, number> = {
   initialState: 0,
   decide: (command, value) => [{ type: 'Incremented', version: 1, data: { value: value + 1, writer: command.writer } }],
   evolve: (_value, event) => event.data.value,
+  decode: (stored) => {
+    const data = stored.data as { value?: unknown; writer?: unknown } | null;
+    if (stored.type !== 'Incremented' || typeof data?.value !== 'number' || typeof data.writer !== 'number') throw new Error(`not a counter event: ${stored.type}`);
+    return { type: 'Incremented', version: 1, data: { value: data.value, writer: data.writer } };
+  },
 };
 
 /** Appends `perStream` events to each stream, the streams written concurrently; returns what was written. */
@@ -204,6 +209,57 @@ export function describeEventStoreContract(adapter: string, setup: () => Promise
       });
     });
 
+    describe('many appends in flight', () => {
+      it('stores each of hundreds of appends started at once, to many streams, and resolves each', async () => {
+        const plant = uniquePlant();
+        const appends = Array.from({ length: 400 }, (_, i) => ({ stream: `${plant}.machine.M${i % 50}`, event: newEvent('Reading', { i }) }));
+        const results = await Promise.all(appends.map(({ stream, event }) => store.appendToStream(stream, [event], { expectedRevision: 'any' })));
+        expect(results.every((r) => !r.duplicate)).toBe(true);
+        const all: RecordedEvent[] = [];
+        for await (const event of store.readAll({ plantId: plant })) all.push(event);
+        expect(all.map((e) => e.eventId).sort()).toEqual(appends.map((a) => a.event.eventId).sort());
+        // Within a stream, the order of the appends each writer awaited in turn is not promised; that they all landed is.
+        expect((await store.readStream(`${plant}.machine.M7`)).events).toHaveLength(8);
+      });
+    });
+
+    describe('the last event and the end of the log', () => {
+      it('reads a stream\'s last event without the rest, and nothing for an empty stream', async () => {
+        const stream = `${uniquePlant()}.machine.M1`;
+        expect(await store.lastEvent(stream)).toBeUndefined();
+        await store.appendToStream(stream, [newEvent('A', 1)], { expectedRevision: 'no_stream' });
+        const appended = await store.appendToStream(stream, [newEvent('B', 2), newEvent('C', 3)], { expectedRevision: 'any' });
+        const last = await store.lastEvent(stream);
+        expect(last).toMatchObject({ type: 'C', data: 3, stream, position: appended.position });
+      });
+
+      it('never returns another stream\'s last event', async () => {
+        const plant = uniquePlant();
+        await store.appendToStream(`${plant}.machine.M1`, [newEvent('Mine', 1)], { expectedRevision: 'no_stream' });
+        await store.appendToStream(`${plant}.machine.M10`, [newEvent('Other', 2)], { expectedRevision: 'no_stream' });
+        expect((await store.lastEvent(`${plant}.machine.M1`))?.type).toBe('Mine');
+      });
+
+      it('knows where the log of a plant ends, and how much follows a position', async () => {
+        const plant = uniquePlant();
+        expect(await store.headPosition({ plantId: plant })).toBeUndefined();
+        const first = await store.appendToStream(`${plant}.order.A`, [newEvent('A', 1)], { expectedRevision: 'no_stream' });
+        await store.appendToStream(`${uniquePlant()}.order.A`, [newEvent('Elsewhere', 1)], { expectedRevision: 'no_stream' });
+        const last = await store.appendToStream(`${plant}.order.B`, [newEvent('B', 1), newEvent('C', 2)], { expectedRevision: 'no_stream' });
+        expect(await store.headPosition({ plantId: plant })).toBe(last.position);
+        const head = await store.headPosition();
+        expect(head !== undefined && head >= last.position).toBe(true);
+
+        const count = await store.countAfter(first.position, { plantId: plant });
+        // A store that cannot count says so (undefined) rather than guessing.
+        if (count !== undefined) {
+          expect(count).toBe(1);
+          expect(await store.countAfter(undefined, { plantId: plant })).toBe(2);
+          expect(await store.countAfter(last.position, { plantId: plant })).toBe(0);
+        }
+      });
+    });
+
     describe('read all', () => {
       it('delivers every event exactly once, in order per stream, with increasing positions', async () => {
         const plant = uniquePlant();
@@ -303,4 +359,22 @@ export function describeEventStoreContract(adapter: string, setup: () => Promise
       });
     });
   });
+}
+
+/**
+ * The store with some of its operations replaced: a test's way to make a real store stall or fail
+ * at one point (a crash between two writes), everything else going to the store itself.
+ */
+export function withOverrides(store: EventStore, overrides: Partial<EventStore>): EventStore {
+  return {
+    appendToStream: overrides.appendToStream ?? store.appendToStream.bind(store),
+    readStream: overrides.readStream ?? store.readStream.bind(store),
+    lastEvent: overrides.lastEvent ?? store.lastEvent.bind(store),
+    headPosition: overrides.headPosition ?? store.headPosition.bind(store),
+    countAfter: overrides.countAfter ?? store.countAfter.bind(store),
+    readAll: overrides.readAll ?? store.readAll.bind(store),
+    subscribeToAll: overrides.subscribeToAll ?? store.subscribeToAll.bind(store),
+    ping: overrides.ping ?? store.ping.bind(store),
+    close: overrides.close ?? store.close.bind(store),
+  };
 }

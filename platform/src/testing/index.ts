@@ -1,7 +1,7 @@
 // Test helpers: isolated brokers, the event-store contract suite, decider specifications.
 export { deciderSpecification } from './deciderSpecification.js';
 export type { DeciderSpecification, DeciderThen, DeciderWhen } from './deciderSpecification.js';
-export { describeEventStoreContract, newEvent, uniquePlant, waitFor } from './eventStoreContract.js';
+export { describeEventStoreContract, newEvent, uniquePlant, waitFor, withOverrides } from './eventStoreContract.js';
 export type { EventStoreFixture } from './eventStoreContract.js';
 export { startMosquitto } from './mosquitto.js';
 export type { MosquittoHandle } from './mosquitto.js';

@@ -1,13 +1,12 @@
+// The projections service, and the read side the `mes` command line (cli/) is built on: the audit
+// trail, the rebuild of the reporting tables and the order index. The CLI uses nothing else.
 export { createProjectionsService, start } from './application/startProjections.js';
 export type { ProjectionsOptions } from './application/startProjections.js';
 export { auditMachine, auditOrder, AuditSubjectNotFoundError } from './application/audit.js';
-export type { MachineAudit, OrderAudit, OrderIndex, OrderLocation } from './application/audit.js';
+export type { MachineAudit, OrderAudit, OrderIndex } from './application/audit.js';
 export { rebuildReportingTables, RebuildError } from './application/rebuildReportingTables.js';
 export type { RebuildDeps, RebuildOptions, RebuildProgress, RebuildReport, TelemetryLog } from './application/rebuildReportingTables.js';
 export { CHECKPOINTS_TABLE, LIVE_TABLES, REPORTING_MIGRATIONS } from './application/reportingSchema.js';
 export { rebuildDeps } from './adapters/rebuildSources.js';
-export { kvOrderIndex } from './adapters/orderIndex.js';
 export { formatAuditLine } from './domain/auditTrail.js';
 export type { AuditEntry } from './domain/auditTrail.js';
-export { runCli } from './cli/mesCli.js';
-export type { CliIo } from './cli/mesCli.js';

@@ -3,8 +3,8 @@
 // can route the resulting events back to its instance.
 import { streamName, type Command } from '@mes/contracts';
 import { handleCommand, type EventStore, type Logger } from '@mes/platform';
+import { derivedEventId } from '@mes/platform/decider';
 import { approvalRequestDecider } from '../domain/approvalRequest.js';
-import { derivedEventId } from './derivedEventId.js';
 
 /** One stream per order's approval process, holding one request per escalation level. */
 export function approvalStream(plantId: string, orderId: string): string {
@@ -22,7 +22,8 @@ export async function handleApprovalCommand(deps: ApprovalCommandDeps, command: 
   switch (command.type) {
     case 'RequestApproval':
     case 'ExpireApproval':
-    case 'RecordApprovalDecision': {
+    case 'RecordApprovalDecision':
+    case 'WithdrawApprovals': {
       const result = await handleCommand(
         // Ids from the command id: a command redelivered after its append but before its ack appends nothing new.
         { store: deps.store, now: deps.now, eventId: (index) => derivedEventId(`command/${command.commandId}`, index) },
@@ -32,7 +33,7 @@ export async function handleApprovalCommand(deps: ApprovalCommandDeps, command: 
         { correlationId: command.correlationId, causationId: command.commandId, actor: command.actor },
       );
       deps.logger.info(
-        { command: command.type, commandId: command.commandId, approvalId: command.approvalId, orderId: command.orderId, recorded: result.events.map((e) => e.type) },
+        { command: command.type, commandId: command.commandId, orderId: command.orderId, recorded: result.events.map((e) => e.type) },
         result.events.length === 0 ? 'approval command changed nothing (already handled)' : 'approval command handled',
       );
       return;

@@ -1,14 +1,14 @@
 // Sends the approval email of each new request, following the event log (an outbox over the
 // approval streams). The email counts as sent once ApprovalEmailSent is recorded: a crash before
 // sending sends on redelivery, and a redelivery after recording sends nothing.
-import { ApprovalRequestedSchema, parseStreamName, streamName, type ApprovalRequested } from '@mes/contracts';
-import { foldEvents, handleCommand, secondsBetween, toDomainMessage, type EventStore, type Logger, type MesMetrics, type RecordedEvent } from '@mes/platform';
+import { parseStreamName, streamName } from '@mes/contracts';
+import { handleCommand, secondsBetween, stateFrom, type EventStore, type Logger, type MesMetrics, type RecordedDomainEvent } from '@mes/platform';
+import { derivedEventId } from '@mes/platform/decider';
 import { isPermanentRecipientRefusal, type MailSender } from '../adapters/mail/mailSender.js';
 import { renderApprovalEmail } from '../adapters/mail/approvalEmail.js';
 import { approvalLinkUrls } from '../domain/approvalLinks.js';
-import { approvalRequestDecider, findApprovalRequest, type ApprovalEvent, type ApprovalState } from '../domain/approvalRequest.js';
+import { approvalRequestDecider, findApprovalRequest, type ApprovalState } from '../domain/approvalRequest.js';
 import { orderSummaryOf } from '../domain/orderSummary.js';
-import { derivedEventId } from './derivedEventId.js';
 
 export interface ApprovalEmailOutboxDeps {
   store: EventStore;
@@ -41,19 +41,14 @@ function isApprovalStream(stream: string): boolean {
   }
 }
 
-export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: RecordedEvent) => Promise<void> {
+export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: RecordedDomainEvent) => Promise<void> {
   const { store, logger } = deps;
   return async (event) => {
     if (event.type !== 'ApprovalRequested' || !isApprovalStream(event.stream)) return;
-    const parsed = ApprovalRequestedSchema.shape.data.safeParse(event.data);
-    if (!parsed.success) {
-      logger.error({ stream: event.stream, eventId: event.eventId }, 'ApprovalRequested event with invalid data; no email sent for it');
-      return;
-    }
-    const requested: ApprovalRequested['data'] = parsed.data;
+    const requested = event.data;
     const { approvalId } = requested;
     const { events } = await store.readStream(event.stream);
-    const state: ApprovalState = foldEvents(approvalRequestDecider, events.map(toDomainMessage) as ApprovalEvent[]);
+    const state: ApprovalState = stateFrom(approvalRequestDecider, events);
     const request = findApprovalRequest(state, approvalId);
     if (request === undefined || request.emailSentAt !== null) return;
     if (request.status !== 'Pending') {
@@ -65,7 +60,9 @@ export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: Reco
 
     const order = orderSummaryOf((await store.readStream(streamName(requested.plantId, 'order', requested.orderId))).events);
     const sentAt = deps.now();
-    const linksExpireAt = sentAt.getTime() + deps.linkTtlMs;
+    // A decision after the decide-by time is refused anyway: the links stop working then, so the
+    // email, the pages and the audit all state one deadline (unless the links' own lifetime is shorter).
+    const linksExpireAt = Math.min(sentAt.getTime() + deps.linkTtlMs, Date.parse(request.decideBy));
     const links = approvalLinkUrls(
       deps.publicUrl,
       { approvalId, plantId: requested.plantId, orderId: requested.orderId, approver: request.approver.email, expiresAt: linksExpireAt },
@@ -78,7 +75,7 @@ export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: Reco
       machineId: requested.machineId,
       approver: request.approver,
       level: request.level,
-      decideBy: request.expiresAt,
+      decideBy: request.decideBy,
       ...(order === undefined ? {} : { reason: order.reason, trigger: order.trigger }),
       approveUrl: links.approveUrl,
       rejectUrl: links.rejectUrl,

@@ -2,14 +2,13 @@
 // never writes, so a mail scanner fetching links decides nothing. Submitting records the decision
 // of the request's approver, once: the approval aggregate refuses or ignores any later one.
 import { streamName, type Person, type TelemetryReading } from '@mes/contracts';
-import { DomainError, foldEvents, handleCommand, toDomainMessage, type EventStore, type Logger, type RecordedEvent } from '@mes/platform';
+import { DomainError, handleCommand, parseRecordedEvent, stateFrom, type EventStore, type Logger, type RecordedDomainEvent } from '@mes/platform';
 import type { LastMachineReading } from '../adapters/nats/lastMachineReading.js';
 import { approvalDecisionOf, verifyApprovalLink, type ApprovalLinkDecision } from '../domain/approvalLinks.js';
 import {
   approvalRequestDecider,
   currentApprovalRequest,
   findApprovalRequest,
-  type ApprovalEvent,
   type ApprovalProcessState,
   type ApprovalRequestRecord,
 } from '../domain/approvalRequest.js';
@@ -18,6 +17,9 @@ import { approvalStream } from './approvalCommands.js';
 
 /** The Comment column of the Approvals table holds 2000 characters (CONTRACT §2). */
 export const MAX_COMMENT_LENGTH = 2000;
+
+/** Order statuses in which an approval decision still means something. */
+const AWAITING_DECISION = 'PendingApproval';
 
 export interface ApprovalLinkTarget {
   /** From the URL. */
@@ -75,6 +77,10 @@ export type ApprovalLinkOutcome =
   | { kind: 'foreign'; approvalId: string }
   | { kind: 'superseded'; request: ApprovalRequestView; currentApprover: Person | null }
   | { kind: 'approval_expired'; request: ApprovalRequestView }
+  /** The decide-by time passed: the request escalates or expires (or already did). */
+  | { kind: 'too_late'; request: ApprovalRequestView }
+  /** The order ended (cancelled, completed, expired) or the request was withdrawn: no decision is needed. */
+  | { kind: 'not_needed'; request: ApprovalRequestView }
   | { kind: 'already_decided'; request: ApprovalRequestView; decided: RecordedDecisionView }
   | { kind: 'confirm'; request: ApprovalRequestView; lastReading: LastReadingView }
   | { kind: 'recorded'; request: ApprovalRequestView; decided: RecordedDecisionView }
@@ -90,7 +96,7 @@ export interface ApprovalLinkDecisionsDeps {
 
 interface LoadedRequest {
   stream: string;
-  events: RecordedEvent[];
+  events: RecordedDomainEvent[];
   process: ApprovalProcessState;
   request: ApprovalRequestRecord;
   view: ApprovalRequestView;
@@ -112,6 +118,15 @@ function decisionView(record: ApprovalRequestRecord): RecordedDecisionView {
 
 export class ApprovalLinkDecisions {
   constructor(private readonly deps: ApprovalLinkDecisionsDeps) {}
+
+  /**
+   * True when `token` is a link we signed for this URL's request and decision and it has not
+   * expired: such a request is never throttled (CONTRACT §4); failed attempts are.
+   */
+  carriesValidLink(target: ApprovalLinkTarget): boolean {
+    const verified = verifyApprovalLink(target.token, this.deps.approvalSecret, this.deps.now().getTime());
+    return verified.ok && verified.claims.approvalId === target.approvalId && verified.claims.decision === target.decision;
+  }
 
   /** GET: the confirmation page's content, or why the link cannot be used. Reads only. */
   async open(target: ApprovalLinkTarget): Promise<ApprovalLinkOutcome> {
@@ -143,7 +158,7 @@ export class ApprovalLinkDecisions {
     if (comment.length > MAX_COMMENT_LENGTH) return { kind: 'comment_not_valid', request: view, maxLength: MAX_COMMENT_LENGTH };
 
     // The decision belongs to the workflow that asked for it: same correlation id as the request.
-    const requested = events.find((event) => event.type === 'ApprovalRequested' && (event.data as { approvalId?: unknown }).approvalId === request.approvalId);
+    const requested = events.find((event) => event.type === 'ApprovalRequested' && event.data.approvalId === request.approvalId);
     try {
       const result = await handleCommand(
         { store: this.deps.store, now: this.deps.now },
@@ -185,8 +200,8 @@ export class ApprovalLinkDecisions {
     // A valid token of another link: another request, or approve used for reject.
     if (claims.approvalId !== target.approvalId || claims.decision !== target.decision) return { ok: false, outcome: { kind: 'not_valid' } };
     const stream = approvalStream(claims.plantId, claims.orderId);
-    const { events } = await this.deps.store.readStream(stream);
-    const process = foldEvents(approvalRequestDecider, events.map(toDomainMessage) as ApprovalEvent[]);
+    const events = (await this.deps.store.readStream(stream)).events.map(parseRecordedEvent);
+    const process = stateFrom(approvalRequestDecider, events);
     const request = findApprovalRequest(process, claims.approvalId);
     if (process === null || request === undefined) return { ok: false, outcome: { kind: 'not_found', approvalId: claims.approvalId } };
     if (!sameEmail(claims.approver, request.approver.email)) return { ok: false, outcome: { kind: 'foreign', approvalId: claims.approvalId } };
@@ -197,7 +212,7 @@ export class ApprovalLinkDecisions {
       approver: request.approver,
       level: request.level,
       requestedAt: request.requestedAt,
-      decideBy: request.expiresAt,
+      decideBy: request.decideBy,
       order: {
         orderId: process.orderId,
         plantId: process.plantId,
@@ -217,7 +232,11 @@ export class ApprovalLinkDecisions {
       return { kind: 'already_decided', request: view, decided: decisionView(decided) };
     }
     if (process.status === 'Expired') return { kind: 'approval_expired', request: view };
+    if (process.status === 'Withdrawn') return { kind: 'not_needed', request: view };
+    // The order ended before its withdrawal reached this stream (cancelled moments ago).
+    if (view.order.status !== null && view.order.status !== AWAITING_DECISION) return { kind: 'not_needed', request: view };
     if (request.status === 'Superseded') return { kind: 'superseded', request: view, currentApprover: currentApprovalRequest(process)?.approver ?? null };
+    if (!(this.deps.now().getTime() < Date.parse(request.decideBy))) return { kind: 'too_late', request: view };
     return undefined;
   }
 }

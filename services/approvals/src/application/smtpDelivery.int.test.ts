@@ -122,7 +122,8 @@ describe('with SMTP_URL', () => {
     }
     await emailSentRecorded(orderId);
     expect(mailServer.for(orderId)).toHaveLength(1);
-    expect((await fetch(`${fixture.baseUrl}/health`)).status).toBe(200);
+    // The smtp check's answer is reused for a few seconds, so the recovery shows within them.
+    await eventually('/health to pass again', async () => ((await fetch(`${fixture.baseUrl}/health`)).status === 200 ? true : undefined));
   });
 
   it('records nothing for an address the server refuses for good, and goes on with the next email', async () => {
@@ -160,33 +161,80 @@ describe('link options', () => {
     expect(await eventsOf(fixture, orderId)).toEqual(before);
   });
 
-  it('answers 429 with a page past the rate limit per client address, over GET and POST together', async () => {
+  it('answers 429 with a page past the limit of failed attempts per client address, over GET and POST together', async () => {
     const orderId = newOrderId();
     await send(fixture, requestApproval({ orderId }));
     await emailSentRecorded(orderId);
     const links = linksOfText(mailServer.for(orderId)[0]?.text ?? '');
     const from = (address: string) => ({ 'x-forwarded-for': address });
+    const post = (token: string, address: string) =>
+      fetch(links.approve.split('?')[0]!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...from(address) },
+        body: new URLSearchParams({ token }).toString(),
+      });
+    const tampered = `${tokenOf(links.approve).slice(0, -2)}xx`;
 
-    for (let i = 0; i < RATE_LIMIT - 1; i++) expect((await fetch(links.approve, { headers: from('192.0.2.20') })).status).not.toBe(429);
-    const last = await fetch(links.approve.split('?')[0]!, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...from('192.0.2.20') },
-      body: new URLSearchParams({ token: 'not-a-token' }).toString(),
-    });
-    expect(last.status).toBe(400);
+    for (let i = 0; i < RATE_LIMIT - 1; i++) expect((await fetch(`${links.approve.split('?')[0]!}?token=${tampered}`, { headers: from('192.0.2.20') })).status).toBe(400);
+    expect((await post('not-a-token', '192.0.2.20')).status).toBe(400);
 
     const before = await eventsOf(fixture, orderId);
-    const limited = await fetch(links.approve.split('?')[0]!, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...from('192.0.2.20') },
-      body: new URLSearchParams({ token: tokenOf(links.approve) }).toString(),
-    });
+    const limited = await post('still-not-a-token', '192.0.2.20');
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(limited.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await limited.text()).toContain('Too many requests');
     expect(await eventsOf(fixture, orderId)).toEqual(before);
+    // Another address has its own allowance.
+    expect((await post('not-a-token', '192.0.2.21')).status).toBe(400);
 
-    expect((await fetch(links.approve, { headers: from('192.0.2.21') })).status).toBe(200);
+    // The correctly signed link still works from the throttled address: valid links are never throttled.
+    expect((await fetch(links.approve, { headers: from('192.0.2.20') })).status).toBe(200);
+    const decided = await post(tokenOf(links.approve), '192.0.2.20');
+    expect(decided.status).toBe(200);
+    expect(await decided.text()).toContain('Decision recorded: approved');
+  });
+
+});
+
+describe('valid links under the failed-attempt limit', () => {
+  // Links that live long enough for every email of the burst to arrive.
+  let burst: ApprovalsFixture;
+  beforeAll(async () => {
+    burst = await startApprovalsFixture(
+      { linkRateLimit: { max: RATE_LIMIT, timeWindowMs: 60_000 } },
+      { SMTP_URL: `smtp://127.0.0.1:${mailServer.port}`, TRUST_PROXY: '127.0.0.1' },
+    );
+  });
+  afterAll(async () => {
+    await burst?.dispose();
+  });
+
+  async function emailSentRecordedIn(orderId: string): Promise<void> {
+    await eventually(`ApprovalEmailSent of ${orderId}`, async () => ((await eventsOf(burst, orderId)).some((e) => e.type === 'ApprovalEmailSent') ? true : undefined), 60_000);
+  }
+
+  it('never throttles valid links: many approvers behind one proxy decide in the same moment', async () => {
+    // Eight times the failed-attempt limit, all from one address at once.
+    const count = RATE_LIMIT * 8;
+    const orderIds = Array.from({ length: count }, () => newOrderId());
+    for (const orderId of orderIds) await send(burst, requestApproval({ orderId }));
+    const approveLinks = await Promise.all(
+      orderIds.map(async (orderId) => {
+        await emailSentRecordedIn(orderId);
+        return linksOfText(mailServer.for(orderId)[0]?.text ?? '').approve;
+      }),
+    );
+    const responses = await Promise.all(
+      approveLinks.map((link) =>
+        fetch(link.split('?')[0]!, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '192.0.2.30' },
+          body: new URLSearchParams({ token: tokenOf(link) }).toString(),
+        }),
+      ),
+    );
+    expect(responses.map((r) => r.status)).toEqual(orderIds.map(() => 200));
+    for (const orderId of orderIds) expect((await eventsOf(burst, orderId)).map((e) => e.type)).toContain('ApprovalDecided');
   });
 });

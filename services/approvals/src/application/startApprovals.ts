@@ -1,6 +1,6 @@
 // The approvals service: handles the approval commands, emails each new request to its approver
 // (through SMTP_URL, or the development mailbox when it is unset), and serves the link pages.
-import { startCommandHandlers, startEventConsumer, type RunningService, type ServiceDeps } from '@mes/platform';
+import { isLoopbackAddress, startCommandHandlers, startEventConsumer, type RunningService, type ServiceDeps } from '@mes/platform';
 import { join } from 'node:path';
 import { registerApprovalLinkRoutes } from '../adapters/http/approvalLinkRoutes.js';
 import { registerDevelopmentMailboxRoutes } from '../adapters/http/developmentMailboxRoutes.js';
@@ -21,13 +21,14 @@ export interface ApprovalsOptions {
 }
 
 export const DEFAULT_LINK_TTL_MS = 24 * 60 * 60 * 1000;
+const SMTP_HEALTH_CACHE_MS = 3_000;
 export const DEFAULT_LINK_RATE_LIMIT = { max: 30, timeWindowMs: 60_000 };
 
 /** Starts the approvals service on shared dependencies; `npm start` runs every service in one process this way. */
 export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): Promise<RunningService> {
   const { config, logger } = deps;
   const now = options.now ?? (() => new Date());
-  const plants = config.plants ?? Object.keys(deps.plants.plants);
+  const plants = deps.servedPlants;
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const step of stops.reverse()) await step().catch((err: unknown) => logger.error({ err }, 'approvals: a part did not stop cleanly'));
@@ -36,17 +37,28 @@ export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): 
   try {
     let mail: MailSender;
     if (config.smtpUrl === undefined) {
+      // The configuration refuses production without SMTP_URL; this is the last line of defence.
+      if (config.mesEnv === 'production') throw new Error('MES_ENV=production needs SMTP_URL: the development mailbox is never served in production');
       const mailbox = await DevelopmentMailbox.start({ directory: join(config.dataDir, 'mailbox'), logger });
       stops.push(() => mailbox.stop());
       mail = smtpMailSender({ host: mailbox.host, port: mailbox.port });
-      registerDevelopmentMailboxRoutes(deps.http, mailbox);
+      // Every approval link is in the mailbox: it answers clients on this machine only.
+      await deps.http.register(async (scope) => {
+        scope.addHook('onRequest', async (request, reply) => {
+          if (isLoopbackAddress(request.socket.remoteAddress) && isLoopbackAddress(request.ip)) return;
+          logger.warn({ client: request.ip }, 'development mailbox refused to a client on another machine');
+          return reply.code(403).type('text/plain; charset=utf-8').send('The development mailbox answers on this machine only (http://127.0.0.1/dev/mailbox). Set SMTP_URL to send approval emails to a real mail server.');
+        });
+        registerDevelopmentMailboxRoutes(scope, mailbox);
+      });
       deps.announce('Development mailbox: {httpUrl}/dev/mailbox');
       logger.info({ smtp: `${mailbox.host}:${mailbox.port}`, messages: mailbox.list().length }, 'approval emails go to the development mailbox (SMTP_URL unset)');
     } else {
       mail = smtpMailSender(config.smtpUrl);
     }
     stops.push(async () => mail.close());
-    deps.health.register('smtp', () => mail.verify());
+    // A greeting (and login) at the mail server per check: reuse the answer for a few seconds.
+    deps.health.register('smtp', () => mail.verify(), { cacheMs: SMTP_HEALTH_CACHE_MS });
 
     const decisions = new ApprovalLinkDecisions({ store: deps.eventStore, now, approvalSecret: deps.secrets.approvalSecret, lastReading: lastMachineReadingFrom(deps.nc), logger });
     await registerApprovalLinkRoutes(deps.http, { decisions, rateLimit: options.linkRateLimit ?? DEFAULT_LINK_RATE_LIMIT, logger, metrics: deps.metrics });

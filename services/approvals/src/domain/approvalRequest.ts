@@ -1,16 +1,20 @@
 // The approval of one maintenance order across escalation levels: a request per level (each a row
-// of the Approvals table, CONTRACT §2), at most one decision, by the current level's approver only.
+// of the Approvals table, CONTRACT §2), at most one decision, by the current level's approver only,
+// before the request's decide-by time. The stream's order settles every race: a decision appended
+// before the escalation or expiry stands (and they change nothing), one appended after is refused.
 import type {
   ApprovalDecided,
   ApprovalEmailSent,
   ApprovalEscalated,
   ApprovalExpired,
   ApprovalRequested,
+  ApprovalWithdrawn,
   Person,
   RecordApprovalDecision,
   RequestApproval,
+  WithdrawApprovals,
 } from '@mes/contracts';
-import { DomainError, type Decider } from '@mes/platform';
+import { DomainError, domainEventDecoder, type Decider } from '@mes/platform/decider';
 
 export const APPROVAL_ERROR_CODES = [
   'APPROVAL_NOT_FOUND',
@@ -19,6 +23,8 @@ export const APPROVAL_ERROR_CODES = [
   'APPROVAL_ALREADY_DECIDED',
   'APPROVAL_SUPERSEDED',
   'APPROVAL_EXPIRED',
+  'APPROVAL_TOO_LATE',
+  'APPROVAL_WITHDRAWN',
   'APPROVAL_WRONG_APPROVER',
 ] as const;
 export type ApprovalErrorCode = (typeof APPROVAL_ERROR_CODES)[number];
@@ -52,16 +58,19 @@ export interface ExpireApproval {
   issuedAt: string;
 }
 
-export type ApprovalCommand = RequestApprovalCommand | RecordApprovalEmailSent | RecordApprovalDecisionCommand | ExpireApproval;
+/** The order ended while its approval was pending: no decision is needed any more. */
+export type WithdrawApprovalsCommand = Pick<WithdrawApprovals, 'type' | 'reason' | 'issuedAt'>;
 
-export type ApprovalEvent = ApprovalRequested | ApprovalEmailSent | ApprovalDecided | ApprovalEscalated | ApprovalExpired;
+export type ApprovalCommand = RequestApprovalCommand | RecordApprovalEmailSent | RecordApprovalDecisionCommand | ExpireApproval | WithdrawApprovalsCommand;
+
+export type ApprovalEvent = ApprovalRequested | ApprovalEmailSent | ApprovalDecided | ApprovalEscalated | ApprovalExpired | ApprovalWithdrawn;
 
 /** Status values of the Approvals table (CONTRACT §2), one per request. */
 export const APPROVAL_REQUEST_STATUSES = ['Pending', 'Approved', 'Rejected', 'Expired', 'Superseded'] as const;
 export type ApprovalRequestStatus = (typeof APPROVAL_REQUEST_STATUSES)[number];
 
-/** Where the whole process stands: the status of its current request. */
-export type ApprovalProcessStatus = Exclude<ApprovalRequestStatus, 'Superseded'>;
+/** Where the whole process stands: the status of its current request, or Withdrawn when its order ended first. */
+export type ApprovalProcessStatus = 'Pending' | 'Approved' | 'Rejected' | 'Expired' | 'Withdrawn';
 
 /** One request to one approver: an Approvals row, with the decision details of CONTRACT §4. */
 export interface ApprovalRequestRecord {
@@ -71,7 +80,8 @@ export interface ApprovalRequestRecord {
   level: number;
   status: ApprovalRequestStatus;
   requestedAt: string;
-  expiresAt: string;
+  /** The decide-by time: a decision must be recorded before it; then the request escalates or expires. */
+  decideBy: string;
   emailSentAt: string | null;
   decidedAt: string | null;
   comment: string | null;
@@ -88,6 +98,8 @@ export interface ApprovalProcessState {
   currentApprovalId: string;
   /** Every request, oldest (level 0) first. */
   requests: readonly ApprovalRequestRecord[];
+  /** Why no decision is needed any more, once withdrawn. */
+  withdrawnReason?: string;
 }
 
 /** `null` until the first request. */
@@ -122,7 +134,7 @@ function requireRequest(state: ApprovalState, approvalId: string, what: string):
 function requested(command: RequestApprovalCommand): ApprovalRequested {
   return {
     type: 'ApprovalRequested',
-    version: 1,
+    version: 2,
     data: {
       approvalId: command.approvalId,
       orderId: command.orderId,
@@ -131,7 +143,8 @@ function requested(command: RequestApprovalCommand): ApprovalRequested {
       approver: command.approver,
       level: command.level,
       requestedAt: command.issuedAt,
-      expiresAt: command.expiresAt,
+      // The command's `expiresAt` is the decide-by time (its name predates ApprovalRequested v2).
+      decideBy: command.expiresAt,
     },
   };
 }
@@ -209,12 +222,19 @@ function recordEmailSent(command: RecordApprovalEmailSent, state: ApprovalState)
 }
 
 /**
- * The time on a request (`expiresAt`) is not checked here: the workflow's timer escalates or
- * expires the request, and the link's own expiry is checked where the link is verified.
+ * A decision counts when it is recorded before the request's decide-by time (`decideBy`, the
+ * command's `issuedAt` being when it was submitted) and before anything else settled the request.
  */
 function recordDecision(command: RecordApprovalDecisionCommand, state: ApprovalState): ApprovalEvent[] {
   const [process, request] = requireRequest(state, command.approvalId, command.decision);
   const details = { approvalId: command.approvalId, orderId: process.orderId };
+  if (process.status === 'Withdrawn') {
+    throw new DomainError(
+      'APPROVAL_WITHDRAWN',
+      `order ${process.orderId} no longer needs a decision (${process.withdrawnReason ?? 'withdrawn'}); approval ${command.approvalId} cannot be ${command.decision}`,
+      details,
+    );
+  }
   if (process.status === 'Expired') {
     throw new DomainError(
       'APPROVAL_EXPIRED',
@@ -249,6 +269,14 @@ function recordDecision(command: RecordApprovalDecisionCommand, state: ApprovalS
       { ...details, approver: request.approver.email },
     );
   }
+  // `!(a < b)` also refuses a time that does not parse.
+  if (!(Date.parse(command.issuedAt) < Date.parse(request.decideBy))) {
+    throw new DomainError(
+      'APPROVAL_TOO_LATE',
+      `approval ${command.approvalId} had to be decided by ${request.decideBy}; a decision at ${command.issuedAt} is too late (the request escalates or expires)`,
+      { ...details, decideBy: request.decideBy },
+    );
+  }
   const data: ApprovalDecided['data'] = {
     approvalId: command.approvalId,
     orderId: process.orderId,
@@ -270,6 +298,18 @@ function expire(command: ExpireApproval, state: ApprovalState): ApprovalEvent[] 
   return [{ type: 'ApprovalExpired', version: 1, data: { approvalId: command.approvalId, orderId: process.orderId, expiredAt: command.issuedAt } }];
 }
 
+function withdraw(command: WithdrawApprovalsCommand, state: ApprovalState): ApprovalEvent[] {
+  // Nothing was requested yet, or nothing is pending any more: nothing to withdraw.
+  if (state === null) return [];
+  return state.requests
+    .filter((request) => request.status === 'Pending')
+    .map((request) => ({
+      type: 'ApprovalWithdrawn' as const,
+      version: 1 as const,
+      data: { approvalId: request.approvalId, orderId: state.orderId, reason: command.reason, withdrawnAt: command.issuedAt },
+    }));
+}
+
 function decide(command: ApprovalCommand, state: ApprovalState): ApprovalEvent[] {
   switch (command.type) {
     case 'RequestApproval':
@@ -280,6 +320,8 @@ function decide(command: ApprovalCommand, state: ApprovalState): ApprovalEvent[]
       return recordDecision(command, state);
     case 'ExpireApproval':
       return expire(command, state);
+    case 'WithdrawApprovals':
+      return withdraw(command, state);
     default: {
       const _exhaustive: never = command;
       return _exhaustive;
@@ -305,7 +347,7 @@ function evolve(state: ApprovalState, event: ApprovalEvent): ApprovalState {
       level: data.level,
       status: 'Pending',
       requestedAt: data.requestedAt,
-      expiresAt: data.expiresAt,
+      decideBy: data.decideBy,
       emailSentAt: null,
       decidedAt: null,
       comment: null,
@@ -345,6 +387,10 @@ function evolve(state: ApprovalState, event: ApprovalEvent): ApprovalState {
     }
     case 'ApprovalExpired':
       return { ...withRequest(state, event.data.approvalId, (request) => ({ ...request, status: 'Expired' })), status: 'Expired' };
+    case 'ApprovalWithdrawn': {
+      const withdrawn = withRequest(state, event.data.approvalId, (request) => ({ ...request, status: 'Superseded' }));
+      return state.currentApprovalId === event.data.approvalId ? { ...withdrawn, status: 'Withdrawn', withdrawnReason: event.data.reason } : withdrawn;
+    }
     default: {
       const _exhaustive: never = event;
       return _exhaustive;
@@ -356,4 +402,5 @@ export const approvalRequestDecider: Decider<ApprovalCommand, ApprovalEvent, App
   initialState: null,
   decide,
   evolve,
+  decode: domainEventDecoder('ApprovalRequested', 'ApprovalEmailSent', 'ApprovalDecided', 'ApprovalEscalated', 'ApprovalExpired', 'ApprovalWithdrawn'),
 };

@@ -74,18 +74,29 @@ const command = {
     issuedAt: DECIDED,
   }),
   expire: (approvalId: string): ApprovalCommand => ({ type: 'ExpireApproval', approvalId, issuedAt: T2 }),
+  /** A decision submitted at `at` (the confirmation form's POST). */
+  decideAt: (approvalId: string, approver: Person, at: string): ApprovalCommand => ({
+    type: 'RecordApprovalDecision',
+    approvalId,
+    decision: 'approved',
+    approver,
+    clientAddress: '192.0.2.7',
+    userAgent: 'Mozilla/5.0 (test)',
+    issuedAt: at,
+  }),
+  withdraw: (): ApprovalCommand => ({ type: 'WithdrawApprovals', reason: 'order cancelled', issuedAt: T1 }),
 };
 
 const event = {
   requested0: {
     type: 'ApprovalRequested',
-    version: 1,
-    data: { approvalId: 'AP_0', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: T0, expiresAt: T0_EXPIRES },
+    version: 2,
+    data: { approvalId: 'AP_0', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: T0, decideBy: T0_EXPIRES },
   },
   requested1: {
     type: 'ApprovalRequested',
-    version: 1,
-    data: { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: bob, level: 1, requestedAt: T1, expiresAt: T1_EXPIRES },
+    version: 2,
+    data: { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: bob, level: 1, requestedAt: T1, decideBy: T1_EXPIRES },
   },
   emailSent: (approvalId = 'AP_0', to = alice.email): ApprovalEvent => ({
     type: 'ApprovalEmailSent',
@@ -112,6 +123,12 @@ const event = {
     },
   }),
   expired1: { type: 'ApprovalExpired', version: 1, data: { approvalId: 'AP_1', orderId: 'MO_1', expiredAt: T2 } },
+  withdrawn: (approvalId: string): ApprovalEvent => ({ type: 'ApprovalWithdrawn', version: 1, data: { approvalId, orderId: 'MO_1', reason: 'order cancelled', withdrawnAt: T1 } }),
+  decidedAt: (approvalId: string, approver: Person, at: string): ApprovalEvent => ({
+    type: 'ApprovalDecided',
+    version: 1,
+    data: { approvalId, orderId: 'MO_1', decision: 'approved', approver, decidedAt: at, clientAddress: '192.0.2.7', userAgent: 'Mozilla/5.0 (test)' },
+  }),
 } satisfies Record<string, ApprovalEvent | ((...args: never[]) => ApprovalEvent)>;
 
 const history = (() => {
@@ -269,8 +286,8 @@ describe('ApprovalRequest', () => {
         { type: 'ApprovalEscalated', version: 1, data: { approvalId: 'AP_1', orderId: 'MO_1', nextApprover: carol, level: 2, escalatedAt: T2 } },
         {
           type: 'ApprovalRequested',
-          version: 1,
-          data: { approvalId: 'AP_2', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: carol, level: 2, requestedAt: T2, expiresAt: '2026-11-25T11:30:00.000Z' },
+          version: 2,
+          data: { approvalId: 'AP_2', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: carol, level: 2, requestedAt: T2, decideBy: '2026-11-25T11:30:00.000Z' },
         },
       ];
       spec.given(history.escalated).when(command.escalate('AP_2', 'AP_1', carol, 2)).then(escalated);
@@ -349,6 +366,76 @@ describe('ApprovalRequest', () => {
     });
   });
 
+  describe('when a decision races the decide-by time and the escalation timer', () => {
+    const JUST_BEFORE = '2026-11-25T10:29:59.999Z';
+
+    it('records a decision submitted just before the decide-by time', () => {
+      spec.given(history.emailed).when(command.decideAt('AP_0', alice, JUST_BEFORE)).then([event.decidedAt('AP_0', alice, JUST_BEFORE)]);
+    });
+
+    it('refuses a decision submitted at the decide-by time, even while the timer has not fired', () => {
+      spec.given(history.emailed).when(command.decideAt('AP_0', alice, T0_EXPIRES)).thenThrows('APPROVAL_TOO_LATE');
+    });
+
+    it('refuses a decision submitted after the decide-by time', () => {
+      spec.given(history.emailed).when(command.decideAt('AP_0', alice, '2026-11-25T10:45:00.000Z')).thenThrows('APPROVAL_TOO_LATE');
+    });
+
+    it('lets a decision recorded first stand: the escalation that follows changes nothing', () => {
+      const decidedFirst = [...history.emailed, event.decidedAt('AP_0', alice, JUST_BEFORE)];
+      spec.given(decidedFirst).when(command.escalate('AP_1', 'AP_0', bob, 1)).then([]);
+      expect(approvalStatus(foldEvents(approvalRequestDecider, decidedFirst))).toBe('Approved');
+    });
+
+    it('lets a decision recorded first stand: the expiry that follows changes nothing', () => {
+      const decidedFirst = [...history.escalated, event.decidedAt('AP_1', bob, '2026-11-25T10:59:59.000Z')];
+      spec.given(decidedFirst).when(command.expire('AP_1')).then([]);
+      expect(approvalStatus(foldEvents(approvalRequestDecider, decidedFirst))).toBe('Approved');
+    });
+
+    it('refuses a decision submitted before the decide-by time but appended after the escalation', () => {
+      spec.given(history.escalated).when(command.decideAt('AP_0', alice, JUST_BEFORE)).thenThrows('APPROVAL_SUPERSEDED');
+    });
+
+    it('refuses a decision submitted before the decide-by time but appended after the expiry', () => {
+      spec.given(history.expired).when(command.decideAt('AP_1', bob, '2026-11-25T10:59:59.000Z')).thenThrows('APPROVAL_EXPIRED');
+    });
+  });
+
+  describe('when the order ended while its approval was pending', () => {
+    const withdrawn = [...history.emailed, event.withdrawn('AP_0')];
+
+    it('withdraws the pending request', () => {
+      spec.given(history.emailed).when(command.withdraw()).then([event.withdrawn('AP_0')]);
+    });
+
+    it('withdraws only what is pending after an escalation', () => {
+      spec.given(history.escalated).when(command.withdraw()).then([event.withdrawn('AP_1')]);
+    });
+
+    it('refuses a decision afterwards', () => {
+      spec.given(withdrawn).when(command.decide('AP_0', 'approved', alice)).thenThrows('APPROVAL_WITHDRAWN');
+    });
+
+    it('decides nothing for a second withdrawal, an escalation or an expiry', () => {
+      spec.given(withdrawn).when(command.withdraw()).then([]);
+      spec.given(withdrawn).when(command.escalate('AP_1', 'AP_0', bob, 1)).then([]);
+      spec.given(withdrawn).when(command.expire('AP_0')).then([]);
+    });
+
+    it('withdraws nothing once decided or expired, or before any request', () => {
+      spec.given(history.approved).when(command.withdraw()).then([]);
+      spec.given(history.expired).when(command.withdraw()).then([]);
+      spec.given([]).when(command.withdraw()).then([]);
+    });
+
+    it('marks the request Superseded and the process Withdrawn', () => {
+      const state = foldEvents(approvalRequestDecider, withdrawn);
+      expect(approvalStatus(state)).toBe('Withdrawn');
+      expect(findApprovalRequest(state, 'AP_0')?.status).toBe('Superseded');
+    });
+  });
+
   describe('its state', () => {
     it('keeps one Approvals row per request, with the decision details', () => {
       const state = foldEvents(approvalRequestDecider, history.approvedAfterEscalation);
@@ -362,7 +449,7 @@ describe('ApprovalRequest', () => {
           level: 0,
           status: 'Superseded',
           requestedAt: T0,
-          expiresAt: T0_EXPIRES,
+          decideBy: T0_EXPIRES,
           emailSentAt: T0,
           decidedAt: null,
           comment: null,
@@ -376,7 +463,7 @@ describe('ApprovalRequest', () => {
           level: 1,
           status: 'Approved',
           requestedAt: T1,
-          expiresAt: T1_EXPIRES,
+          decideBy: T1_EXPIRES,
           emailSentAt: null,
           decidedAt: DECIDED,
           comment: 'ok from the floor',
@@ -419,7 +506,8 @@ describe('ApprovalRequest', () => {
       run(history.emailed, command.escalate('AP_1', 'AP_0', bob, 1));
       run(history.escalated, command.decide('AP_1', 'approved', bob));
       run(history.escalated, command.expire('AP_1'));
-      expect(new Set(produced.map((e) => e.type)).size).toBe(5);
+      run(history.escalated, command.withdraw());
+      expect(new Set(produced.map((e) => e.type)).size).toBe(6);
       for (const produce of produced) expect(DomainEventSchema.parse(produce)).toStrictEqual(produce);
     });
   });

@@ -1,16 +1,14 @@
 // Each machine's last reported condition in the KV bucket `mes_machine_conditions`, key
 // `{plantId}.{machineId}`. Writes are compare-and-set on the entry's revision, so of two ingest
-// copies that see the same transition only one records (and reports) it. Writes go through the
-// windowed publisher (a KV put is a JetStream publish on `$KV.{bucket}.{key}`): the request-per-put
-// of the KV client cost a large share of ingest's CPU in the benchmark.
+// copies that see the same transition only one records (and reports) it; they go through the
+// windowed publisher (PipelinedKv), not a request per put.
 import { MACHINE_CONDITIONS_BUCKET } from '@mes/contracts';
-import { JetStreamApiCodes } from '@nats-io/jetstream';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import { PipelinedKv, type JetStreamAckPublisher } from '@mes/platform';
+import type { KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { ObservedCondition } from '../domain/machineCondition.js';
 import type { StatusChangedEvent } from '../domain/readingEvents.js';
-import { JetStreamRefusedError, type JetStreamAckPublisher } from './jetStreamAckPublisher.js';
 
 /** What the bucket holds per machine: the condition and the event that reported it. */
 export interface StoredCondition {
@@ -39,37 +37,27 @@ function decode(entry: KvEntry | null): VersionedCondition {
 export class MachineConditionKv {
   private readonly encoder = new TextEncoder();
 
-  private constructor(private readonly kv: KV, private readonly publisher: JetStreamAckPublisher) {}
+  private constructor(private readonly bucket: PipelinedKv) {}
 
   static async open(nc: NatsConnection, publisher: JetStreamAckPublisher): Promise<MachineConditionKv> {
-    return new MachineConditionKv(await new Kvm(nc).open(MACHINE_CONDITIONS_BUCKET), publisher);
+    return new MachineConditionKv(await PipelinedKv.open(nc, MACHINE_CONDITIONS_BUCKET, publisher));
   }
 
   async get(key: string): Promise<VersionedCondition> {
-    return decode(await this.kv.get(key));
+    return decode(await this.bucket.kv.get(key));
   }
 
   /**
    * Writes `value` if the entry is still at `revision`. Returns the new revision, or 'conflict'
    * when another writer got there first. `writeId` makes a resend of the same write a no-op.
    */
-  async compareAndSet(key: string, value: StoredCondition, revision: number, writeId: string): Promise<number | 'conflict'> {
-    try {
-      const ack = await this.publisher.publish(`$KV.${MACHINE_CONDITIONS_BUCKET}.${key}`, this.encoder.encode(JSON.stringify(value)), {
-        msgId: writeId,
-        expectLastSubjectSequence: revision,
-        failOnRefusal: true,
-      });
-      return ack.seq;
-    } catch (err) {
-      if (err instanceof JetStreamRefusedError && (err.errCode === JetStreamApiCodes.StreamWrongLastSequence || err.errCode === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) return 'conflict';
-      throw err;
-    }
+  compareAndSet(key: string, value: StoredCondition, revision: number, writeId: string): Promise<number | 'conflict'> {
+    return this.bucket.compareAndSet(key, this.encoder.encode(JSON.stringify(value)), revision, writeId);
   }
 
   /** Calls `onWrite` with the key and revision of every later write to the bucket (by any copy), until `stop`. */
   async watch(onWrite: (key: string, revision: number) => void, logger: Logger): Promise<{ stop(): void }> {
-    const iterator = await this.kv.watch({ include: 'updates', headers_only: true });
+    const iterator = await this.bucket.kv.watch({ include: 'updates', headers_only: true });
     void (async () => {
       try {
         for await (const entry of iterator) onWrite(entry.key, entry.revision);

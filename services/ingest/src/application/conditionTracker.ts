@@ -8,11 +8,11 @@
 // whose event it has not seen stored (after a crash between the two writes, or an entry written by
 // another copy) checks the stream's last event and appends it if missing, before going on.
 import { streamName, type TelemetryReading } from '@mes/contracts';
+import type { EventStore } from '@mes/platform';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { MachineConditionKv, StoredCondition, VersionedCondition } from '../adapters/machineConditionKv.js';
 import { conditionKey } from '../adapters/machineConditionKv.js';
-import type { MachineEventLog } from '../adapters/machineEventLog.js';
 import { decideConditionChange } from '../domain/machineCondition.js';
 import { statusChangedEvent, type ReadingEnvelope } from '../domain/readingEvents.js';
 
@@ -41,10 +41,19 @@ interface MachineRecord {
 
 export interface ConditionTrackerDeps {
   kv: MachineConditionKv;
-  eventLog: MachineEventLog;
+  /** The machine streams of the event store: an append (idempotent by event id) and a look at the last event. */
+  eventLog: Pick<EventStore, 'appendToStream' | 'lastEvent'>;
   edgesByPlant: ReadonlyMap<string, readonly number[]>;
   logger: Logger;
+  /**
+   * Machines whose last condition is kept in memory (default 10,000). Past it, the machine seen
+   * longest ago with nothing in progress is forgotten and read from KV again on its next reading,
+   * so readings for ever new machine ids (an open plant) cannot grow memory without bound.
+   */
+  maxMachines?: number;
 }
+
+export const DEFAULT_MAX_TRACKED_MACHINES = 10_000;
 
 const MAX_BACKOFF_MS = 5_000;
 
@@ -69,12 +78,21 @@ export class ConditionTracker {
     return this.repairs;
   }
 
+  /** Machines whose condition is in memory now. */
+  get trackedMachines(): number {
+    return this.machines.size;
+  }
+
   /** Queues a reading whose publish has started; settle it with the returned functions. */
   track(reading: TrackedReading): { acked(checkCondition: boolean): void } {
     const { plantId, machineId } = reading.envelope.data;
     const key = conditionKey(plantId, machineId);
     let record = this.machines.get(key);
-    if (record === undefined) {
+    if (record !== undefined) {
+      // The map's order is the order machines were last seen: oldest first, for eviction.
+      this.machines.delete(key);
+      this.machines.set(key, record);
+    } else {
       record = {
         key,
         stream: streamName(plantId, 'machine', machineId),
@@ -85,6 +103,7 @@ export class ConditionTracker {
         confirmed: false,
       };
       this.machines.set(key, record);
+      this.evictIdle();
     }
     const queued: QueuedReading = { ...reading, state: 'pending' };
     record.queue.push(queued);
@@ -103,6 +122,17 @@ export class ConditionTracker {
     if (record === undefined || record.busy || record.known === undefined || record.known.revision >= revision) return;
     record.known = undefined;
     record.confirmed = false;
+  }
+
+  private evictIdle(): void {
+    let excess = this.machines.size - (this.deps.maxMachines ?? DEFAULT_MAX_TRACKED_MACHINES);
+    if (excess <= 0) return;
+    for (const [key, record] of this.machines) {
+      if (excess <= 0) break;
+      if (record.busy || record.queue.length > 0) continue;
+      this.machines.delete(key);
+      excess--;
+    }
   }
 
   /** Abandons readings still waiting (their transitions are found again from KV on the next reading). */
@@ -174,7 +204,7 @@ export class ConditionTracker {
       }
       record.known = { value, revision };
       record.confirmed = false;
-      await this.deps.eventLog.append(record.stream, event);
+      await this.deps.eventLog.appendToStream(record.stream, [event], { expectedRevision: 'any' });
       record.confirmed = true;
       this.changes++;
       return;
@@ -186,7 +216,7 @@ export class ConditionTracker {
    * the append). False when `known` turned out to be stale: it was re-read, decide again.
    */
   private async confirm(record: MachineRecord, revision: number, stored: StoredCondition): Promise<boolean> {
-    const lastId = await this.deps.eventLog.lastEventId(record.stream);
+    const lastId = (await this.deps.eventLog.lastEvent(record.stream))?.eventId;
     if (lastId !== stored.event.eventId) {
       // Only the current entry's event may be missing; a newer entry means ours was stale.
       const current = await this.deps.kv.get(record.key);
@@ -195,7 +225,7 @@ export class ConditionTracker {
         record.confirmed = false;
         return false;
       }
-      await this.deps.eventLog.append(record.stream, stored.event);
+      await this.deps.eventLog.appendToStream(record.stream, [stored.event], { expectedRevision: 'any' });
       this.repairs++;
       this.deps.logger.warn({ machine: record.key, eventId: stored.event.eventId }, 'appended a MachineStatusChanged that was recorded in KV but missing from the event store');
     }

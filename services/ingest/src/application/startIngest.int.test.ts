@@ -32,7 +32,7 @@ const plant = (threshold: number) => ({
     { when: { productionRatioBelow: threshold }, action: 'maintenance' as const, reason: 'Output low' },
   ],
 });
-const plants: PlantsConfig = { plants: { P1: plant(0.8), P2: plant(0.75) } };
+const plants: PlantsConfig = { plants: { P1: plant(0.8), P2: plant(0.75), P3: { ...plant(0.8), machines: ['M-A', 'M-B'] } } };
 
 function reading(overrides: Record<string, unknown> = {}): string {
   return JSON.stringify({ machineStatus: 'Running', qualityTrend: 'Stable', productionTarget: 100, productionActual: 95, ...overrides });
@@ -209,9 +209,10 @@ describe('ingest service', () => {
       expect(warnings()[0]!.msg).toMatch(/^reading dead-lettered in plant P1: machineStatus: must be one of .* \(got "Exploded"\) \(more in this plant are summed up every 2 s; GET \/api\/dead-letters lists them\)$/);
       expect(warnings()[1]).toMatchObject({ deadLetters: 2, msg: expect.stringMatching(/^2 readings dead-lettered in plant P1 in the last 2 s, last reason: machineStatus: .*"Vanished"/) });
       expect(await metrics.registry.getSingleMetricAsString('mes_readings_dead_lettered_total')).toContain('mes_readings_dead_lettered_total{plant="P1"} 3');
-      // /health says so too, and stays healthy: ingest works, the senders are wrong.
+      // /health says so too, with counts only (it answers without a token), and stays healthy.
       const report = await health.run();
-      expect(report.notices?.deadLetters).toEqual({ P1: { count: 3, lastReason: expect.stringContaining('"Vanished"'), lastAt: expect.stringMatching(/Z$/) } });
+      expect(report.notices?.deadLetters).toEqual({ count: 3, lastAt: expect.stringMatching(/Z$/), see: '/api/dead-letters' });
+      expect(JSON.stringify(report)).not.toContain('Vanished');
       expect(report.checks.mqtt).toEqual({ ok: true });
 
       // Made-up plants share one label and one warning.
@@ -231,8 +232,42 @@ describe('ingest service', () => {
       // Other plants' dead letters (P2, from the test before) exist, and the filter leaves them out.
       const letters = await listDeadLetters(nc, { limit: 100, plantId: 'P9' });
       expect(letters).toHaveLength(1);
-      expect(letters[0]?.reason).toBe('plant "P9" is not in the plant configuration (known plants: P1, P2)');
+      expect(letters[0]?.reason).toBe('plant "P9" is not in the plant configuration (known plants: P1, P2, P3)');
       expect((await listDeadLetters(nc, { limit: 100 })).map((l) => l.plantId)).toEqual(expect.arrayContaining(['P9', 'P2']));
+    });
+  });
+
+  describe('with a plant that lists its machines', () => {
+    it('dead-letters a reading of any other machine as an unknown machine, and stores the listed ones', async () => {
+      const service = await startService();
+      await send('mes/P3/M-A/telemetry', reading());
+      await send('mes/P3/M-Z/telemetry', reading());
+      await until('both are handled', () => service.metrics().accepted + service.metrics().deadLetters >= 2 && service.metrics().inFlight === 0);
+      expect(service.metrics()).toMatchObject({ accepted: 1, deadLetters: 1 });
+      expect(await storedOn(telemetrySubject('P3', 'M-A'))).toBe(1);
+      expect(await storedOn(telemetrySubject('P3', 'M-Z'))).toBe(0);
+      const [letter] = await listDeadLetters(nc, { limit: 10, plantId: 'P3' });
+      expect(letter).toMatchObject({ reason: 'unknown machine', topic: 'mes/P3/M-Z/telemetry' });
+    });
+  });
+
+  describe('with readings of many machines', () => {
+    it('keeps a bounded number of machines in memory, and still reports the change of one it forgot', async () => {
+      const service = await startService({ maxTrackedMachines: 5 });
+      const machines = Array.from({ length: 20 }, () => machine());
+      for (const id of machines) await send(`mes/P1/${id}/telemetry`, reading());
+      await until('every reading is handled', () => service.metrics().accepted === 20 && service.metrics().statusChanges === 20 && service.metrics().inFlight === 0);
+      expect(service.metrics().trackedMachines).toBeLessThanOrEqual(5);
+
+      // The first machine was forgotten: its last condition comes back from KV, so this is one change from Running.
+      await send(`mes/P1/${machines[0]!}/telemetry`, reading({ machineStatus: 'Fault' }));
+      await until('the change is reported', () => service.metrics().statusChanges === 21);
+      const { events } = await eventStore.readStream(`P1.machine.${machines[0]!}`);
+      expect(events.map((e) => (e.data as { previous: { machineStatus: string } | null }).previous?.machineStatus ?? null)).toEqual([null, 'Running']);
+      // A repeat of a forgotten machine's condition reports nothing.
+      await send(`mes/P1/${machines[1]!}/telemetry`, reading());
+      await until('it is handled', () => service.metrics().accepted === 22 && service.metrics().inFlight === 0);
+      expect(service.metrics().statusChanges).toBe(21);
     });
   });
 

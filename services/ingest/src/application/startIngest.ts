@@ -5,9 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { deadLetterSubject, telemetrySubject, UNKNOWN_PLANT, validateTelemetry } from '@mes/contracts';
 import { withoutCredentials, type MesMetrics, type RunningService, type ServiceDeps } from '@mes/platform';
-import { JetStreamAckPublisher, PublisherStoppedError } from '../adapters/jetStreamAckPublisher.js';
+import { JetStreamAckPublisher, PublisherStoppedError } from '@mes/platform';
 import { MachineConditionKv } from '../adapters/machineConditionKv.js';
-import { MachineEventLog } from '../adapters/machineEventLog.js';
 import { MqttTelemetrySource, type TelemetryMessage } from '../adapters/mqttTelemetrySource.js';
 import { registerDeadLetterRoutes } from '../adapters/deadLetterRoutes.js';
 import { deadLetterRecord } from '../domain/deadLetter.js';
@@ -28,6 +27,8 @@ export interface IngestOptions {
   sessionExpirySeconds?: number;
   /** Wait for a PubAck this long before publishing again. Default 5000 ms. */
   ackTimeoutMs?: number;
+  /** Machines whose last condition is kept in memory; the one seen longest ago is forgotten past it. Default 10,000. */
+  maxTrackedMachines?: number;
   /** On stop, wait this long for messages in progress. Default 10000 ms. */
   stopTimeoutMs?: number;
   /** Wait this long for the first MQTT connection before starting anyway (it keeps retrying). Default 10000 ms. */
@@ -53,6 +54,8 @@ export interface IngestMetrics {
   publishRetries: number;
   /** Messages in progress. */
   inFlight: number;
+  /** Machines whose last condition is held in memory (bounded by maxTrackedMachines). */
+  trackedMachines: number;
   /** True while MQTT reading is paused because the window is full. */
   paused: boolean;
   /** Whether the MQTT subscription is shared (undefined before the first subscription). */
@@ -80,16 +83,21 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
   const window = options.window ?? DEFAULT_WINDOW;
   if (!(Number.isInteger(window) && window >= 1)) throw new Error(`ingest window must be a whole number >= 1 (got ${String(window)})`);
   const served = config.plants;
-  const scope: PlantScope = { configured: new Set(Object.keys(plants.plants)), served: served === undefined ? undefined : new Set(served) };
+  const scope: PlantScope = {
+    configured: new Set(Object.keys(plants.plants)),
+    served: served === undefined ? undefined : new Set(served),
+    machines: new Map(Object.entries(plants.plants).flatMap(([plantId, plant]) => (plant.machines === undefined ? [] : [[plantId, new Set(plant.machines)] as const]))),
+  };
   const encoder = new TextEncoder();
 
   const publisher = new JetStreamAckPublisher(nc, logger, { ackTimeoutMs: options.ackTimeoutMs });
   const kv = await MachineConditionKv.open(nc, publisher);
   const tracker = new ConditionTracker({
     kv,
-    eventLog: new MachineEventLog(eventStore, nc, config.eventStoreUrl === undefined ? publisher : undefined),
+    eventLog: eventStore,
     edgesByPlant: productionEdgesByPlant(plants),
     logger,
+    ...(options.maxTrackedMachines === undefined ? {} : { maxMachines: options.maxTrackedMachines }),
   });
   const watch = await kv.watch((key, revision) => tracker.observe(key, revision), logger);
 
@@ -100,9 +108,10 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
     for (const warning of deadLetterWarnings.due(Date.now())) logger.warn({ plantId: warning.plantId, deadLetters: warning.count, lastReason: warning.lastReason }, warning.message);
   };
   const warningTimer = setInterval(warnDue, Math.min(warningIntervalMs, 10_000));
-  // Rejections per plant since this copy started, for GET /health (which stays 200: ingest works).
-  const rejections = new Map<string, { count: number; lastReason: string; lastAt: string }>();
-  deps.health.notice('deadLetters', () => (rejections.size === 0 ? undefined : Object.fromEntries(rejections)));
+  // How many readings this copy rejected, for GET /health (which stays 200: ingest works, senders
+  // are wrong). Counts only: /health answers without a token, the reasons are under /api.
+  const rejected = { count: 0, lastAt: '' };
+  deps.health.notice('deadLetters', () => (rejected.count === 0 ? undefined : { count: rejected.count, lastAt: rejected.lastAt, see: '/api/dead-letters' }));
   warningTimer.unref();
   let inFlight = 0;
   let drained: (() => void) | undefined;
@@ -141,7 +150,8 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
     // sender spraying made-up plant ids cannot grow the metric's label set or flood the log.
     const plant = record.plantId !== undefined && scope.configured.has(record.plantId) ? record.plantId : UNKNOWN_PLANT;
     deps.metrics?.readingsDeadLettered.inc({ plant });
-    rejections.set(plant, { count: (rejections.get(plant)?.count ?? 0) + 1, lastReason: reason, lastAt: message.receivedAt.toISOString() });
+    rejected.count++;
+    rejected.lastAt = message.receivedAt.toISOString();
     const warning = deadLetterWarnings.record(plant, reason, Date.now());
     if (warning !== undefined) logger.warn({ plantId: plant, topic: message.topic, reason }, warning.message);
     publisher.publish(deadLetterSubject(record.plantId), encoder.encode(JSON.stringify(record)), { msgId: randomUUID() }).then(
@@ -167,7 +177,7 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
         return;
       }
       const { reading } = result;
-      const outOfScope = plantRejection(scope, reading.plantId);
+      const outOfScope = plantRejection(scope, reading.plantId, reading.machineId);
       if (outOfScope !== undefined) {
         reject(message, outOfScope, stored, finish);
         return;
@@ -215,6 +225,7 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
       ...counts,
       statusChanges: tracker.statusChanges,
       conditionConflicts: tracker.casConflicts,
+      trackedMachines: tracker.trackedMachines,
       publishRetries: publisher.failedSends,
       inFlight,
       paused: source.paused,

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { streamName } from '@mes/contracts';
 import type { EventEnvelope, MachineCondition, MachineStatusChanged, TelemetryReading } from '@mes/contracts';
+import { uuidV5 } from '@mes/platform/decider';
 
 export type ReadingEnvelope = EventEnvelope<'MachineReadingRecorded', TelemetryReading>;
 export type StatusChangedEvent = Omit<EventEnvelope<'MachineStatusChanged', MachineStatusChanged['data']>, 'stream'>;
@@ -21,22 +22,12 @@ export function readingEnvelope(reading: TelemetryReading, eventId: string): Rea
   };
 }
 
-/** Name-based UUID (RFC 4122 version 5) of `name` in `namespace`. */
-export function uuidV5(namespace: string, name: string): string {
-  const namespaceBytes = Buffer.from(namespace.replaceAll('-', ''), 'hex');
-  const hash = createHash('sha1').update(namespaceBytes).update(name, 'utf8').digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
 /** Namespace of the MachineStatusChanged ids derived from reading ids (fixed: changing it breaks idempotency). */
 const STATUS_CHANGE_NAMESPACE = '6f1b3c2e-8a54-4d0f-9b7e-2f6c1d9a4e38';
 
 /** The MachineStatusChanged id for a reading: the same reading always yields the same id, so a retry is stored once. */
 export function statusChangedEventId(readingEventId: string): string {
-  return uuidV5(STATUS_CHANGE_NAMESPACE, readingEventId);
+  return uuidV5(readingEventId, STATUS_CHANGE_NAMESPACE);
 }
 
 export function statusChangedEvent(

@@ -3,11 +3,10 @@
 // Protected by the platform (every /api route needs a credential); the actor recorded is the
 // authenticated caller, never a name the request body claims.
 import { streamName } from '@mes/contracts';
-import { actorOfCaller, DomainError, handleCommand, sendProblem, type ServiceDeps } from '@mes/platform';
+import { actorOfCaller, DomainError, handleCommand, sendProblem, type OrderIndex, type ServiceDeps } from '@mes/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { maintenanceOrderDecider, orderStatus, type OrderCommand } from '../domain/maintenanceOrder.js';
-import { findOrder } from '../application/startMaintenance.js';
 
 interface OrderActionBody {
   reason?: unknown;
@@ -21,7 +20,7 @@ function statedByOf(body: OrderActionBody | undefined): { statedBy?: string } | 
   return { statedBy: body.by.trim() };
 }
 
-export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'nc' | 'eventStore' | 'logger'>): void {
+export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'eventStore' | 'logger'> & { orderIndex: OrderIndex }): void {
   const act = (action: 'complete' | 'cancel') =>
     async (request: FastifyRequest<{ Params: { orderId: string } }>, reply: FastifyReply) => {
       const { orderId } = request.params;
@@ -40,7 +39,7 @@ export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'nc' | 'eve
         }
         reason = body.reason.trim();
       }
-      const order = await findOrder(deps, orderId);
+      const order = await deps.orderIndex.find(orderId);
       if (!order) return sendProblem(reply, 404, 'ORDER_NOT_FOUND', `no maintenance order ${orderId}`);
 
       const commandId = randomUUID();

@@ -1,21 +1,13 @@
-import { ORDER_INDEX_BUCKET, streamName, type Command } from '@mes/contracts';
-import { Kvm } from '@nats-io/kv';
-import { handleCommand, startCommandHandlers, type RunningService, type ServiceDeps } from '@mes/platform';
+import { streamName, type Command } from '@mes/contracts';
+import { handleCommand, OrderIndex, startCommandHandlers, type RunningService, type ServiceDeps } from '@mes/platform';
 import { maintenanceOrderDecider } from '../domain/maintenanceOrder.js';
 import { registerOrderRoutes } from '../adapters/orderRoutes.js';
 import { isMaintenanceCommand, toOrderCommand } from './orderCommands.js';
 
-/** Where an order's streams are: the HTTP API and the CLI know only the order id. */
-export interface OrderIndexEntry {
-  plantId: string;
-  machineId: string;
-  workflowId: string;
-}
-
 /** Starts the maintenance service: MaintenanceOrder commands, decided under optimistic concurrency. */
 export async function start(deps: ServiceDeps): Promise<RunningService> {
-  const plants = deps.config.plants ?? Object.keys(deps.plants.plants);
-  const orderIndex = await new Kvm(deps.nc).open(ORDER_INDEX_BUCKET);
+  const plants = deps.servedPlants;
+  const orderIndex = new OrderIndex(deps.nc);
 
   const handle = async (command: Command): Promise<void> => {
     if (!isMaintenanceCommand(command)) {
@@ -23,8 +15,7 @@ export async function start(deps: ServiceDeps): Promise<RunningService> {
       return;
     }
     if (command.type === 'OpenMaintenanceOrder') {
-      const entry: OrderIndexEntry = { plantId: command.plantId, machineId: command.machineId, workflowId: command.workflowId };
-      await orderIndex.put(command.orderId, JSON.stringify(entry));
+      await orderIndex.record({ orderId: command.orderId, plantId: command.plantId, machineId: command.machineId, workflowId: command.workflowId });
     }
     const result = await handleCommand(
       { store: deps.eventStore, now: () => new Date(command.issuedAt), eventId: (index) => `${command.commandId}/${index}` },
@@ -38,14 +29,7 @@ export async function start(deps: ServiceDeps): Promise<RunningService> {
     }
   };
 
-  registerOrderRoutes(deps);
+  registerOrderRoutes({ ...deps, orderIndex });
   const handlers = await startCommandHandlers({ nc: deps.nc, service: 'maintenance', plants, logger: deps.logger, handle });
   return { stop: () => handlers.stop() };
-}
-
-/** Looks an order up by id alone; undefined when no order with that id was ever opened. */
-export async function findOrder(deps: Pick<ServiceDeps, 'nc'>, orderId: string): Promise<OrderIndexEntry | undefined> {
-  const entry = await (await new Kvm(deps.nc).open(ORDER_INDEX_BUCKET)).get(orderId);
-  if (!entry || entry.operation !== 'PUT') return undefined;
-  return entry.json<OrderIndexEntry>();
 }

@@ -1,7 +1,5 @@
 // The MaintenanceOrder aggregate: one order's life from opening to a final status (CONTRACT §2).
 // Pure: times, ids and actors arrive with the commands.
-import { createHash } from 'node:crypto';
-import { IDENTIFIER_PATTERN } from '@mes/contracts';
 import type {
   CancelMaintenanceOrder,
   CompleteMaintenanceOrder,
@@ -15,26 +13,11 @@ import type {
   MaintenanceOrderRejected,
   MaintenanceOrderResourcesAllocated,
   OpenMaintenanceOrder,
+  OrderStatus,
   Person,
   ResourceType,
 } from '@mes/contracts';
-import { DomainError, type Decider } from '@mes/platform';
-
-/** The Status values of the MaintenanceOrders table (CONTRACT §2). */
-export const ORDER_STATUSES = [
-  'PendingApproval',
-  'Approved',
-  'Rejected',
-  'Expired',
-  'AwaitingResources',
-  'ResourcesAllocated',
-  'Completed',
-  'Cancelled',
-] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
-
-/** Statuses an order never leaves. */
-export const FINAL_ORDER_STATUSES: readonly OrderStatus[] = ['Rejected', 'Expired', 'Completed', 'Cancelled'];
+import { DomainError, domainEventDecoder, type Decider } from '@mes/platform/decider';
 
 export const ORDER_ERROR_CODES = [
   'ORDER_NOT_FOUND',
@@ -150,26 +133,6 @@ export function orderStatus(state: OrderState): OrderStatus | null {
   return state === null ? null : state.status;
 }
 
-const ORDER_ID_PREFIX = 'MO_';
-const MAX_ID_LENGTH = 64;
-const READABLE_PART_LENGTH = 28;
-const HASH_PART_LENGTH = MAX_ID_LENGTH - ORDER_ID_PREFIX.length - READABLE_PART_LENGTH - 1;
-
-/**
- * The one order id a workflow gets, so a retried OpenMaintenanceOrder lands on the same stream.
- * Short workflow ids are kept as they are (`WF_7` -> `MO_WF_7`, at most 63 characters); longer ones
- * keep a readable start and a hash of the whole id, always exactly 64 characters, so the two forms
- * never collide.
- */
-export function orderIdFor(workflowId: string): string {
-  if (!IDENTIFIER_PATTERN.test(workflowId)) {
-    throw new DomainError('INVALID_WORKFLOW_ID', `workflow id ${JSON.stringify(workflowId)} must be 1 to 64 characters of A-Z a-z 0-9 _ -`);
-  }
-  if (ORDER_ID_PREFIX.length + workflowId.length < MAX_ID_LENGTH) return ORDER_ID_PREFIX + workflowId;
-  const hash = createHash('sha256').update(workflowId).digest('hex').slice(0, HASH_PART_LENGTH);
-  return `${ORDER_ID_PREFIX}${workflowId.slice(0, READABLE_PART_LENGTH)}_${hash}`;
-}
-
 /** How each command reads in a refusal: "order MO_1 is Rejected; it cannot be completed". */
 const ACTIONS: { readonly [Type in OrderCommand['type']]: string } = {
   OpenMaintenanceOrder: 'opened',
@@ -233,7 +196,7 @@ function open(command: OpenOrderCommand, state: OrderState): OrderEvent[] {
     if (sameOrder) return [];
     throw new DomainError(
       'ORDER_ALREADY_EXISTS',
-      `order ${state.orderId} already exists for workflow ${state.workflowId} (machine ${state.machineId}, reason ${JSON.stringify(state.reason)}); it cannot be opened again with other data: use orderIdFor(workflowId) for a new workflow's order`,
+      `order ${state.orderId} already exists for workflow ${state.workflowId} (machine ${state.machineId}, reason ${JSON.stringify(state.reason)}); it cannot be opened again with other data: use orderIdForWorkflow(workflowId) for a new workflow's order`,
       { orderId: state.orderId, status: state.status, action: command.type },
     );
   }
@@ -541,4 +504,15 @@ export const maintenanceOrderDecider: Decider<OrderCommand, OrderEvent, OrderSta
   initialState: null,
   decide,
   evolve,
+  decode: domainEventDecoder(
+    'MaintenanceOrderOpened',
+    'MaintenanceOrderApprovalRequested',
+    'MaintenanceOrderApproved',
+    'MaintenanceOrderRejected',
+    'MaintenanceOrderExpired',
+    'MaintenanceOrderAwaitingResources',
+    'MaintenanceOrderResourcesAllocated',
+    'MaintenanceOrderCompleted',
+    'MaintenanceOrderCancelled',
+  ),
 };

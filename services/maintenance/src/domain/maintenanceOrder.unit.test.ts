@@ -1,11 +1,9 @@
-import { DomainEventSchema, type Actor, type ReadingSummary } from '@mes/contracts';
+import { DomainEventSchema, ORDER_STATUSES, type Actor, type ReadingSummary } from '@mes/contracts';
 import { DomainError, foldEvents } from '@mes/platform';
 import { deciderSpecification } from '@mes/platform/testing';
 import { describe, expect, it } from 'vitest';
 import {
-  ORDER_STATUSES,
   maintenanceOrderDecider,
-  orderIdFor,
   orderStatus,
   type OrderCommand,
   type OrderErrorCode,
@@ -519,29 +517,6 @@ describe('MaintenanceOrder', () => {
       expect(new Set(produced.map((e) => e.type)).size).toBe(9);
       for (const produce of produced) expect(DomainEventSchema.parse(produce)).toStrictEqual(produce);
     });
-  });
-});
-
-describe('orderIdFor', () => {
-  it('keeps a short workflow id readable', () => {
-    expect(orderIdFor('WF_1')).toBe('MO_WF_1');
-  });
-
-  it('gives the same id for the same workflow every time', () => {
-    expect(orderIdFor('WF_P1_M-07_20261125T100000')).toBe(orderIdFor('WF_P1_M-07_20261125T100000'));
-  });
-
-  it('fits every workflow id into 64 identifier characters without collisions', () => {
-    const ids = ['a'.repeat(60), 'a'.repeat(61), 'a'.repeat(64), `${'a'.repeat(63)}b`, 'x', '_-_'];
-    const orderIds = ids.map(orderIdFor);
-    for (const orderId of orderIds) expect(orderId).toMatch(/^MO_[A-Za-z0-9_-]{1,61}$/);
-    expect(new Set(orderIds).size).toBe(ids.length);
-    expect(orderIdFor('a'.repeat(60))).toHaveLength(63);
-    expect(orderIdFor('a'.repeat(61))).toHaveLength(64);
-  });
-
-  it.each(['', 'WF.1', 'WF 1', 'a'.repeat(65)])('refuses %j, which is not a workflow id', (workflowId) => {
-    expect(() => orderIdFor(workflowId)).toThrow(expect.objectContaining({ code: 'INVALID_WORKFLOW_ID' }));
   });
 });
 

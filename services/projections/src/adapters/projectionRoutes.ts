@@ -1,12 +1,11 @@
 // GET /api/orders/{orderId}/audit (CONTRACT §5) and GET /api/projections/status (how far each
 // source is applied, where its log ends, and how many messages are still to apply). Both are
 // bearer-protected by the platform's /api hook.
-import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, TELEMETRY_STREAM } from '@mes/contracts';
-import { sendProblem, splitJetStreamPosition, type ServiceDeps, type SqlSink } from '@mes/platform';
+import { TELEMETRY_STREAM } from '@mes/contracts';
+import { countAfterSequence, lastMessageOf, sendProblem, type EventStore, type ServiceDeps, type SqlSink } from '@mes/platform';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { auditOrder, AuditSubjectNotFoundError, type OrderIndex } from '../application/audit.js';
 import type { ProjectionSource, SourceStatus } from '../application/projectionSources.js';
-import { lastEventPosition, lastMessage, messagesAfter } from './jetStreamLogEnd.js';
 import { telemetryFilter } from './telemetryFollower.js';
 
 export interface SourceReport {
@@ -34,8 +33,7 @@ export interface StatusDeps {
   nc: ServiceDeps['nc'];
   sink: SqlSink;
   sources: readonly ProjectionSource[];
-  /** False with EventStoreDB: the log's end is then not in JetStream positions. */
-  eventsInJetStream: boolean;
+  eventStore: EventStore;
 }
 
 export async function projectionsStatus(deps: StatusDeps): Promise<{ sql: { location: string; dialect: string; reachable: boolean; error?: string }; sources: SourceReport[] }> {
@@ -54,18 +52,14 @@ export async function projectionsStatus(deps: StatusDeps): Promise<{ sql: { loca
       let known = true;
       try {
         if (status.kind === 'events') {
-          if (!deps.eventsInJetStream) known = false;
-          else {
-            const filter = `${EVENTS_SUBJECT_PREFIX}.${status.plantId ?? '*'}.>`;
-            const last = await lastMessage(deps.nc, jsm, EVENTS_STREAM, filter);
-            end = last ? lastEventPosition(last) : undefined;
-            behind = await messagesAfter(jsm, EVENTS_STREAM, filter, status.checkpoint === undefined ? 0 : splitJetStreamPosition(status.checkpoint).sequence);
-          }
+          const log = status.plantId === undefined ? {} : { plantId: status.plantId };
+          end = await deps.eventStore.headPosition(log);
+          behind = (await deps.eventStore.countAfter(status.checkpoint, log)) ?? null;
         } else {
           const filter = telemetryFilter(status.plantId);
-          const last = await lastMessage(deps.nc, jsm, TELEMETRY_STREAM, filter);
+          const last = await lastMessageOf(deps.nc, jsm, TELEMETRY_STREAM, filter);
           end = last ? BigInt(last.seq) : undefined;
-          behind = await messagesAfter(jsm, TELEMETRY_STREAM, filter, status.checkpoint === undefined ? 0 : Number(status.checkpoint));
+          behind = await countAfterSequence(jsm, TELEMETRY_STREAM, filter, status.checkpoint === undefined ? 0 : Number(status.checkpoint));
         }
       } catch {
         known = false;
@@ -91,7 +85,7 @@ export async function projectionsStatus(deps: StatusDeps): Promise<{ sql: { loca
   return { sql: { location: deps.sink.location, dialect: deps.sink.dialect, reachable, ...(error ? { error } : {}) }, sources };
 }
 
-export function registerProjectionRoutes(deps: Pick<ServiceDeps, 'http' | 'eventStore'> & StatusDeps & { orderIndex: OrderIndex }): void {
+export function registerProjectionRoutes(deps: Pick<ServiceDeps, 'http'> & StatusDeps & { orderIndex: OrderIndex }): void {
   deps.http.get<{ Params: { orderId: string } }>('/api/orders/:orderId/audit', async (request, reply) => {
     try {
       return reply.send(await auditOrder({ eventStore: deps.eventStore, orderIndex: deps.orderIndex }, request.params.orderId));

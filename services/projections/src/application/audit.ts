@@ -9,16 +9,9 @@
 // streams hold them all except the resources' own bookkeeping. Cost: a handful of stream reads,
 // plus the machine's condition changes and the held resources' allocations over their lifetime,
 // instead of the whole plant's log (which would grow without bound).
-import { IDENTIFIER_PATTERN, streamName } from '@mes/contracts';
+import { IDENTIFIER_PATTERN, streamName, type OrderLocation } from '@mes/contracts';
 import type { EventStore, RecordedEvent } from '@mes/platform';
 import { auditTrail, type AuditEntry } from '../domain/auditTrail.js';
-
-export interface OrderLocation {
-  orderId: string;
-  plantId: string;
-  machineId: string;
-  workflowId: string;
-}
 
 /** Finds an order's plant, machine and workflow from its id. */
 export interface OrderIndex {

@@ -22,7 +22,7 @@ describe('projections service', () => {
   const reference = async (name: string) => {
     const sink = await openSqlSink(fixture.sqliteUrl(name));
     try {
-      await rebuildReportingTables(rebuildDeps({ sink, eventStore: runtime.deps.eventStore, nc: runtime.deps.nc, eventsInJetStream: true }));
+      await rebuildReportingTables(rebuildDeps({ sink, eventStore: runtime.deps.eventStore, nc: runtime.deps.nc }));
       return await reportingSnapshot(sink);
     } finally {
       await sink.close();
@@ -100,7 +100,7 @@ describe('projections service', () => {
       const sink = await openSqlSink(fixture.env.SQL_URL!);
       const progress: RebuildProgress[] = [];
       try {
-        const report = await rebuildReportingTables(rebuildDeps({ sink, eventStore: runtime.deps.eventStore, nc: runtime.deps.nc, eventsInJetStream: true }), {
+        const report = await rebuildReportingTables(rebuildDeps({ sink, eventStore: runtime.deps.eventStore, nc: runtime.deps.nc }), {
           batchSize: 100,
           onProgress: (p) => progress.push(p),
           progressEveryMs: 0,
@@ -133,7 +133,7 @@ describe('projections service', () => {
         while (part === 0) await sleep(10);
         const partAtStart = part;
         // Small batches and a low bar for the swap, so writes race the rebuild the whole time.
-        const report = await rebuildReportingTables(rebuildDeps({ sink, eventStore: runtime.deps.eventStore, nc: runtime.deps.nc, eventsInJetStream: true }), { batchSize: 20, settleBelow: 5 });
+        const report = await rebuildReportingTables(rebuildDeps({ sink, eventStore: runtime.deps.eventStore, nc: runtime.deps.nc }), { batchSize: 20, settleBelow: 5 });
         partsDuringRebuild = part - partAtStart;
         expect(report.events.applied).toBeGreaterThan(0);
       } finally {

@@ -1,9 +1,8 @@
 // The projections service: migrates the reporting tables (CONTRACT §2) in SQL_URL, keeps them up
 // to date from the event log and the telemetry stream (per served plant, or all plants when PLANTS
 // is unset), and serves the audit trail and its own status over HTTP.
-import { openSqlSink, type RunningService, type ServiceDeps, type SqlOp, type SqlSink } from '@mes/platform';
+import { OrderIndex, openSqlSink, type RunningService, type ServiceDeps, type SqlOp, type SqlSink } from '@mes/platform';
 import { ChangeFeed, followDeadLetters, registerChangeStream } from '../adapters/changeStream.js';
-import { kvOrderIndex } from '../adapters/orderIndex.js';
 import { projectionsStatus, registerProjectionRoutes } from '../adapters/projectionRoutes.js';
 import { registerReportingRoutes } from '../adapters/reportingRoutes.js';
 import { changeNoticesOf } from './changeNotices.js';
@@ -57,9 +56,9 @@ async function startProjections(deps: ServiceDeps, options: ProjectionsOptions):
     const failing = sources.map((s) => s.status()).find((s) => s.stats.failingSince !== null && Date.now() - Date.parse(s.stats.failingSince) > FAILING_HEALTH_MS);
     if (failing) throw new Error(`${sink.location}: writing ${failing.source} fails since ${failing.stats.failingSince}: ${failing.stats.lastError}`);
   });
-  const orderIndex = kvOrderIndex(deps.nc);
-  const statusDeps = { nc: deps.nc, sink, sources, eventsInJetStream: deps.config.eventStoreUrl === undefined };
-  registerProjectionRoutes({ http: deps.http, eventStore: deps.eventStore, orderIndex, ...statusDeps });
+  const orderIndex = new OrderIndex(deps.nc);
+  const statusDeps = { nc: deps.nc, sink, sources, eventStore: deps.eventStore };
+  registerProjectionRoutes({ http: deps.http, orderIndex, ...statusDeps });
   registerReportingRoutes(deps.http, { sink, eventStore: deps.eventStore, orderIndex });
   registerChangeStream(deps.http, feed);
   const deadLetters = await followDeadLetters(deps.nc, feed, logger);

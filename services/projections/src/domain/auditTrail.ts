@@ -91,7 +91,7 @@ export function describeEvent(event: DomainEvent): string {
       return `order cancelled by ${event.data.cancelledBy}${statedBy(event.data.statedBy)}: ${event.data.reason}`;
     case 'ApprovalRequested': {
       const { data } = event;
-      return `approval ${data.approvalId} requested from ${person(data.approver)} (level ${data.level}), decide by ${data.expiresAt}`;
+      return `approval ${data.approvalId} requested from ${person(data.approver)} (level ${data.level}), decide by ${data.decideBy}`;
     }
     case 'ApprovalEmailSent':
       return `approval email sent to ${event.data.to}${event.data.messageId ? ` (${event.data.messageId})` : ''}`;
@@ -103,6 +103,8 @@ export function describeEvent(event: DomainEvent): string {
       return `approval ${event.data.approvalId} not decided in time; escalated to ${person(event.data.nextApprover)} (level ${event.data.level})`;
     case 'ApprovalExpired':
       return `approval ${event.data.approvalId} expired without a decision`;
+    case 'ApprovalWithdrawn':
+      return `approval ${event.data.approvalId} withdrawn, no decision needed: ${event.data.reason}`;
     case 'ResourceRegistered':
       return `${event.data.resourceType.toLowerCase()} ${event.data.resourceId} (${event.data.name}) registered in plant ${event.data.plantId}`;
     case 'ResourceMarkedUnavailable':

@@ -132,6 +132,9 @@ export function eventRowChanges(event: DomainEvent): RowChange[] {
       return approval(event.data.approvalId, { Status: 'Superseded' });
     case 'ApprovalExpired':
       return approval(event.data.approvalId, { Status: 'Expired' });
+    case 'ApprovalWithdrawn':
+      // No decision is needed any more (CONTRACT §4): the request is superseded by the order's end.
+      return approval(event.data.approvalId, { Status: 'Superseded' });
 
     case 'ResourceRegistered': {
       const { data } = event;

@@ -120,7 +120,7 @@ describe('MaintenanceOrders', () => {
 
 describe('Approvals', () => {
   const requested = (approvalId: string, approver: typeof alice, level: number, at: string) =>
-    ev('ApprovalRequested', { approvalId, orderId: 'MO_1', plantId: 'P1', machineId: 'M-1', approver, level, requestedAt: at, expiresAt: T3 });
+    ev('ApprovalRequested', { approvalId, orderId: 'MO_1', plantId: 'P1', machineId: 'M-1', approver, level, requestedAt: at, decideBy: T3 });
 
   it('has one Pending row per request, for the approver email', () => {
     expect(apply([requested('AP_1', alice, 0, T0)]).Approvals).toEqual({

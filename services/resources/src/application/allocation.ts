@@ -56,11 +56,10 @@ import {
   DomainError,
   TooManyConflictsError,
   WrongExpectedRevisionError,
-  foldEvents,
   handleCommand,
+  stateFrom,
   buildCommand,
   sendCommand,
-  toDomainMessage,
   type CommandMetadata,
   type EventStore,
   type Logger,
@@ -80,7 +79,7 @@ import {
   type QueueEvent,
   type QueuedOrder,
 } from '../domain/allocationQueue.js';
-import { resourceDecider, resourceStatus, type RegisteredResource, type ResourceCommand, type ResourceEvent, type ResourceState } from '../domain/resource.js';
+import { resourceDecider, resourceStatus, type RegisteredResource, type ResourceCommand, type ResourceState } from '../domain/resource.js';
 
 export const RESOURCES_ACTOR: Actor = { kind: 'service', id: 'resources' };
 /** Queue decisions of many copies collide often; each retry reloads, so a few dozen is cheap. */
@@ -129,7 +128,7 @@ export function createAllocator(deps: AllocatorDeps) {
 
   const readQueue = async (plantId: string): Promise<{ queue: AllocationQueueState; revision: StreamRevision | 'no_stream' }> => {
     const { revision, events } = await store.readStream(queueStream(plantId));
-    return { queue: foldEvents(allocationQueueDecider, events.map(toDomainMessage) as QueueEvent[]), revision };
+    return { queue: stateFrom(allocationQueueDecider, events), revision };
   };
 
   const readPlant = async (plantId: string): Promise<PlantView> => {
@@ -137,7 +136,7 @@ export function createAllocator(deps: AllocatorDeps) {
     const [queue, ...streams] = await Promise.all([readQueue(plantId), ...ids.map((id) => store.readStream(resourceStream(plantId, id)))]);
     const resources = new Map<string, RegisteredResource>();
     streams.forEach((stream, index) => {
-      const state = foldEvents(resourceDecider, stream.events.map(toDomainMessage) as ResourceEvent[]);
+      const state = stateFrom(resourceDecider, stream.events);
       if (state !== null) resources.set(ids[index]!, state);
     });
     return { queue: queue.queue, revision: queue.revision, resources };

@@ -21,7 +21,7 @@ export function createResourcesService(options: ResourcesOptions = {}) {
 
 async function startResources(deps: ServiceDeps, options: ResourcesOptions): Promise<RunningService> {
   const now = options.now ?? (() => new Date());
-  const plants = deps.config.plants ?? Object.keys(deps.plants.plants);
+  const plants = deps.servedPlants;
   const knownResources = new Map<string, readonly string[]>();
   const allocator = createAllocator({
     store: deps.eventStore,

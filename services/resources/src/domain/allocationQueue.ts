@@ -11,7 +11,7 @@ import type {
   ResourceType,
   ResourceWithdrawnFromAllocation,
 } from '@mes/contracts';
-import type { Decider } from '@mes/platform';
+import { domainEventDecoder, type Decider } from '@mes/platform/decider';
 
 /**
  * The queue's stream id in the resource category: 65 characters, one more than a resource id may
@@ -281,4 +281,12 @@ export const allocationQueueDecider: Decider<QueueCommand, QueueEvent, Allocatio
   initialState: emptyAllocationQueue,
   decide,
   evolve,
+  decode: domainEventDecoder(
+    'OrderQueuedForResources',
+    'OrderResourcesReserved',
+    'OrderResourcesConfirmed',
+    'OrderLeftResourceQueue',
+    'ResourceWithdrawnFromAllocation',
+    'ResourceReturnedToAllocation',
+  ),
 };

@@ -9,7 +9,7 @@ import type {
   ResourceReleased,
   ResourceType,
 } from '@mes/contracts';
-import { DomainError, type Decider } from '@mes/platform';
+import { DomainError, domainEventDecoder, type Decider } from '@mes/platform/decider';
 
 /** The Status values of the Resources table (CONTRACT §2). */
 export type ResourceStatus = 'Available' | 'Allocated' | 'Unavailable';
@@ -184,4 +184,5 @@ export const resourceDecider: Decider<ResourceCommand, ResourceEvent, ResourceSt
   initialState: null,
   decide,
   evolve,
+  decode: domainEventDecoder('ResourceRegistered', 'ResourceMarkedUnavailable', 'ResourceMarkedAvailable', 'ResourceAllocated', 'ResourceReleased'),
 };

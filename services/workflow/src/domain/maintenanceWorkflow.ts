@@ -2,7 +2,10 @@
 // events observed from other services, timeouts) decide workflow events; what to do next (commands to
 // send, timeouts to schedule, the machine to free) is a pure function of the resulting state, so it
 // can be done again safely after a crash.
+import { orderIdForWorkflow } from '@mes/contracts';
 import type {
+  ApprovalDecided,
+  DomainEvent,
   Person,
   ReadingSummary,
   WorkflowCompleted,
@@ -11,7 +14,7 @@ import type {
   WorkflowStepRecorded,
   WorkflowTimeoutScheduled,
 } from '@mes/contracts';
-import type { Decider } from '@mes/platform';
+import { domainEventDecoder, type Decider } from '@mes/platform/decider';
 
 /** The plant's approval policy when an input is decided (CONTRACT §3). */
 export interface ApprovalPolicy {
@@ -33,8 +36,7 @@ export interface StartWorkflow {
 /** An event of another service that belongs to this workflow (same correlation id). */
 export interface ObserveEvent {
   type: 'ObserveEvent';
-  eventType: string;
-  data: Record<string, unknown>;
+  event: DomainEvent;
   policy: ApprovalPolicy;
   at: string;
 }
@@ -66,12 +68,7 @@ export type WorkflowPhase =
   | 'ResourcesAllocated'
   | 'Completed';
 
-export interface Decision {
-  decision: 'approved' | 'rejected';
-  approver: Person;
-  decidedAt: string;
-  comment?: string;
-}
+export type Decision = NonNullable<WorkflowStepRecorded['data']['decision']>;
 
 export interface WorkflowState {
   workflowId: string;
@@ -92,7 +89,7 @@ export interface WorkflowState {
 
 /** Ids derived from the workflow id, so every retry names the same order, approval and timeout. */
 export const workflowIds = {
-  order: (workflowId: string) => `MO_${suffixOf(workflowId)}`,
+  order: orderIdForWorkflow,
   approval: (workflowId: string, level: number) => `AP_${suffixOf(workflowId)}_${level}`,
   timeout: (workflowId: string, level: number) => `TO_${suffixOf(workflowId)}_${level}`,
 };
@@ -130,39 +127,72 @@ function askApprover(state: WorkflowState, level: number, at: string, policy: Ap
   ];
 }
 
-function observe(state: WorkflowState, input: ObserveEvent): WorkflowEvent[] {
-  const { eventType, data, at } = input;
+/** The level of one of this workflow's approval requests, up to the current level; undefined for any other id. */
+function levelOfApproval(state: WorkflowState, approvalId: string): number | undefined {
+  for (let level = 0; level <= state.level; level++) if (workflowIds.approval(state.workflowId, level) === approvalId) return level;
+  return undefined;
+}
+
+/**
+ * The approvals service records at most one decision per order, and only before the request's
+ * decide-by time and before any escalation or expiry of it is recorded: a decision it recorded is
+ * final, even when this workflow's timer fired meanwhile and it already asked for the next level
+ * or for the expiry (those then change nothing there).
+ */
+/** An input that changes nothing, with why: a trace can then say why nothing happened. */
+export interface Ignored {
+  ignored: string;
+}
+
+const ignore = (reason: string): Ignored => ({ ignored: reason });
+
+/** What an input decides: events, or nothing and why. */
+export type WorkflowDecision = WorkflowEvent[] | Ignored;
+
+function receiveDecision(state: WorkflowState, decided: ApprovalDecided['data'], at: string): WorkflowDecision {
+  const level = levelOfApproval(state, decided.approvalId);
+  if (level === undefined) return ignore(`decision on ${decided.approvalId}, which this workflow never asked for`);
+  const decision: Decision = {
+    decision: decided.decision,
+    approver: decided.approver,
+    decidedAt: decided.decidedAt,
+    ...(decided.comment === undefined ? {} : { comment: decided.comment }),
+  };
+  return [step(state, at, 'decision-received', { level, approvalId: workflowIds.approval(state.workflowId, level), decision, detail: `${decision.decision} by ${decision.approver.email}` })];
+}
+
+/** The one event type a phase waits for (besides cancellation and completion). */
+function notAwaited(state: WorkflowState, event: DomainEvent, awaited: string): Ignored {
+  return ignore(`${event.type} is not what the workflow waits for in ${state.phase} (${awaited})`);
+}
+
+function observe(state: WorkflowState, input: ObserveEvent): WorkflowDecision {
+  const { event, at } = input;
   // Cancellation and completion end the workflow whatever it was waiting for.
-  if (eventType === 'MaintenanceOrderCancelled') return [completed(state, at, 'Cancelled')];
-  if (eventType === 'MaintenanceOrderCompleted') return [completed(state, at, 'Completed')];
+  if (event.type === 'MaintenanceOrderCancelled') return [completed(state, at, 'Cancelled')];
+  if (event.type === 'MaintenanceOrderCompleted') return [completed(state, at, 'Completed')];
 
   switch (state.phase) {
     case 'OpeningOrder':
-      return eventType === 'MaintenanceOrderOpened' ? askApprover(state, 0, at, input.policy) : [];
+      return event.type === 'MaintenanceOrderOpened' ? askApprover(state, 0, at, input.policy) : notAwaited(state, event, 'MaintenanceOrderOpened');
     case 'AwaitingDecision':
-      if (eventType === 'ApprovalDecided' && data.approvalId === state.approvalId) {
-        const decision: Decision = {
-          decision: data.decision as Decision['decision'],
-          approver: data.approver as Person,
-          decidedAt: data.decidedAt as string,
-          ...(typeof data.comment === 'string' ? { comment: data.comment } : {}),
-        };
-        return [step(state, at, 'decision-received', { level: state.level, approvalId: state.approvalId ?? undefined, decision, detail: `${decision.decision} by ${decision.approver.email}` })];
-      }
-      return [];
-    case 'RecordingDecision':
-      if (eventType === 'MaintenanceOrderApproved') return [step(state, at, 'awaiting-resources')];
-      if (eventType === 'MaintenanceOrderRejected') return [completed(state, at, 'Rejected')];
-      return [];
     case 'ExpiringApproval':
-      return eventType === 'ApprovalExpired' && data.approvalId === state.approvalId ? [step(state, at, 'approval-expired', { approvalId: state.approvalId ?? undefined })] : [];
+      if (event.type === 'ApprovalDecided') return receiveDecision(state, event.data, at);
+      if (state.phase === 'ExpiringApproval' && event.type === 'ApprovalExpired') {
+        return event.data.approvalId === state.approvalId ? [step(state, at, 'approval-expired', { approvalId: event.data.approvalId })] : ignore(`expiry of ${event.data.approvalId}, not of the current request ${state.approvalId ?? 'none'}`);
+      }
+      return notAwaited(state, event, state.phase === 'AwaitingDecision' ? 'ApprovalDecided' : 'ApprovalDecided or ApprovalExpired');
+    case 'RecordingDecision':
+      if (event.type === 'MaintenanceOrderApproved') return [step(state, at, 'awaiting-resources')];
+      if (event.type === 'MaintenanceOrderRejected') return [completed(state, at, 'Rejected')];
+      return notAwaited(state, event, 'MaintenanceOrderApproved or MaintenanceOrderRejected');
     case 'ExpiringOrder':
-      return eventType === 'MaintenanceOrderExpired' ? [completed(state, at, 'Expired')] : [];
+      return event.type === 'MaintenanceOrderExpired' ? [completed(state, at, 'Expired')] : notAwaited(state, event, 'MaintenanceOrderExpired');
     case 'AwaitingResources':
-      return eventType === 'MaintenanceOrderResourcesAllocated' ? [step(state, at, 'resources-allocated')] : [];
+      return event.type === 'MaintenanceOrderResourcesAllocated' ? [step(state, at, 'resources-allocated')] : notAwaited(state, event, 'MaintenanceOrderResourcesAllocated');
     case 'ResourcesAllocated':
     case 'Completed':
-      return [];
+      return notAwaited(state, event, 'MaintenanceOrderCompleted or MaintenanceOrderCancelled');
     default: {
       const _exhaustive: never = state.phase;
       return _exhaustive;
@@ -170,39 +200,54 @@ function observe(state: WorkflowState, input: ObserveEvent): WorkflowEvent[] {
   }
 }
 
-function fireTimeout(state: WorkflowState, input: FireTimeout): WorkflowEvent[] {
+function fireTimeout(state: WorkflowState, input: FireTimeout): WorkflowDecision {
   const timeout = state.timeouts[input.timeoutId];
+  if (!timeout) return ignore(`timeout ${input.timeoutId} was never scheduled by this workflow`);
   // A timeout of a level that is no longer awaited is stale: the approver decided, or it escalated.
-  if (!timeout || state.phase !== 'AwaitingDecision' || timeout.level !== state.level) return [];
+  if (state.phase !== 'AwaitingDecision') return ignore(`timeout ${input.timeoutId} is stale: the workflow is ${state.phase}`);
+  if (timeout.level !== state.level) return ignore(`timeout ${input.timeoutId} is of level ${timeout.level}; the request was escalated to level ${state.level}`);
   const next = state.level + 1;
   if (next < input.policy.approvers.length) return askApprover(state, next, input.at, input.policy);
   return [step(state, input.at, 'approval-expiring', { level: state.level, approvalId: state.approvalId ?? undefined, detail: 'no approver decided in time' })];
 }
 
+/** The saga's decision for an input, saying why when it changes nothing. */
+export function decideWorkflow(input: WorkflowInput, state: WorkflowState | null): WorkflowDecision {
+  if (input.type === 'StartWorkflow') {
+    if (state !== null) return ignore(`workflow ${input.workflowId} has started already (a redelivered trigger)`);
+    return [
+      {
+        type: 'WorkflowStarted',
+        version: 1,
+        data: {
+          workflowId: input.workflowId,
+          plantId: input.plantId,
+          machineId: input.machineId,
+          ruleIndex: input.ruleIndex,
+          reason: input.reason,
+          triggeredBy: input.trigger,
+          startedAt: input.at,
+        },
+      },
+    ];
+  }
+  if (state === null) return ignore('no workflow with this id was started');
+  if (state.phase === 'Completed') return ignore(`the workflow ended ${state.outcome ?? ''}`.trim());
+  return input.type === 'ObserveEvent' ? observe(state, input) : fireTimeout(state, input);
+}
+
+/** Why an input changed nothing, or undefined when it decided events. */
+export function ignoredBecause(decision: WorkflowDecision): string | undefined {
+  return Array.isArray(decision) ? undefined : decision.ignored;
+}
+
 export const maintenanceWorkflowDecider: Decider<WorkflowInput, WorkflowEvent, WorkflowState | null> = {
   initialState: null,
+  decode: domainEventDecoder('WorkflowStarted', 'WorkflowStepRecorded', 'WorkflowTimeoutScheduled', 'WorkflowCompleted'),
 
   decide(input, state) {
-    if (input.type === 'StartWorkflow') {
-      if (state !== null) return [];
-      return [
-        {
-          type: 'WorkflowStarted',
-          version: 1,
-          data: {
-            workflowId: input.workflowId,
-            plantId: input.plantId,
-            machineId: input.machineId,
-            ruleIndex: input.ruleIndex,
-            reason: input.reason,
-            triggeredBy: input.trigger,
-            startedAt: input.at,
-          },
-        },
-      ];
-    }
-    if (state === null || state.phase === 'Completed') return [];
-    return input.type === 'ObserveEvent' ? observe(state, input) : fireTimeout(state, input);
+    const decision = decideWorkflow(input, state);
+    return Array.isArray(decision) ? decision : [];
   },
 
   evolve(state, event) {
@@ -236,7 +281,8 @@ export const maintenanceWorkflowDecider: Decider<WorkflowInput, WorkflowEvent, W
           case 'approval-escalated':
             return { ...state, phase: 'AwaitingDecision', level: d.level ?? state.level, approvalId: d.approvalId ?? state.approvalId };
           case 'decision-received':
-            return { ...state, phase: 'RecordingDecision', decision: d.decision ?? null };
+            // The decided request may be of an earlier level than the one last asked for (see receiveDecision).
+            return { ...state, phase: 'RecordingDecision', decision: d.decision ?? null, approvalId: d.approvalId ?? state.approvalId, level: d.level ?? state.level };
           case 'approval-expiring':
             return { ...state, phase: 'ExpiringApproval' };
           case 'approval-expired':
@@ -269,6 +315,8 @@ export type WorkflowEffect =
   | { kind: 'allocateResources'; commandId: string }
   /** Give back what the order holds, or take it out of the waiting queue. */
   | { kind: 'releaseResources'; commandId: string }
+  /** The order ended while its approval was pending: its requests need no decision any more. */
+  | { kind: 'withdrawApprovals'; commandId: string; reason: string }
   | { kind: 'releaseMachine' };
 
 export function workflowEffects(state: WorkflowState | null): WorkflowEffect[] {
@@ -304,11 +352,17 @@ export function workflowEffects(state: WorkflowState | null): WorkflowEffect[] {
       return [{ kind: 'allocateResources', commandId: `${wf}/allocate-resources` }];
     case 'ResourcesAllocated':
       return [];
-    case 'Completed':
+    case 'Completed': {
+      const effects: WorkflowEffect[] = [];
+      // A cancelled order may have been waiting for a decision; asking approvals is harmless if not.
+      if (state.outcome === 'Cancelled' && state.approvalId !== null && state.decision === null) {
+        effects.push({ kind: 'withdrawApprovals', commandId: `${wf}/withdraw-approvals`, reason: 'order cancelled' });
+      }
       // Only an order that was approved can hold resources or wait for them.
-      return state.outcome === 'Completed' || state.outcome === 'Cancelled'
-        ? [{ kind: 'releaseResources', commandId: `${wf}/release-resources` }, { kind: 'releaseMachine' }]
-        : [{ kind: 'releaseMachine' }];
+      if (state.outcome === 'Completed' || state.outcome === 'Cancelled') effects.push({ kind: 'releaseResources', commandId: `${wf}/release-resources` });
+      effects.push({ kind: 'releaseMachine' });
+      return effects;
+    }
     default: {
       const _exhaustive: never = state.phase;
       return _exhaustive;

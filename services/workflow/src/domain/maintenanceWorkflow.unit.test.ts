@@ -1,3 +1,4 @@
+import type { DomainEvent } from '@mes/contracts';
 import { foldEvents } from '@mes/platform';
 import { deciderSpecification } from '@mes/platform/testing';
 import { describe, expect, it } from 'vitest';
@@ -24,7 +25,8 @@ const started: WorkflowEvent = {
   version: 1,
   data: { workflowId: WF, plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', triggeredBy: trigger, startedAt: T0 },
 };
-const observe = (eventType: string, data: Record<string, unknown> = {}, at = T1): WorkflowInput => ({ type: 'ObserveEvent', eventType, data, policy, at });
+/** Another service's event as the workflow receives it; only the fields the saga reads matter here. */
+const observe = (eventType: DomainEvent['type'], data: Record<string, unknown> = {}, at = T1): WorkflowInput => ({ type: 'ObserveEvent', event: { type: eventType, version: 1, data } as DomainEvent, policy, at });
 const askedLevel = (level: number, at = T1): WorkflowEvent[] => [
   {
     type: 'WorkflowStepRecorded',
@@ -114,6 +116,61 @@ describe('maintenance workflow', () => {
         },
         { kind: 'scheduleTimeout', timeoutId: workflowIds.timeout(WF, 1), dueAt: '2026-11-25T10:35:00.000Z', level: 1 },
       ]);
+    });
+  });
+
+  describe('when a decision recorded before its decide-by time races the timer', () => {
+    const waiting = [started, ...askedLevel(0)];
+    const escalated = [...waiting, ...askedLevel(1)];
+    const expiring = [...escalated, step('approval-expiring', { level: 1, approvalId: workflowIds.approval(WF, 1) })];
+    const decidedAt = (level: number) => ({ approvalId: workflowIds.approval(WF, level), ...decision, approver: policy.approvers[level]! });
+    const received = (level: number): WorkflowEvent =>
+      step('decision-received', { level, approvalId: workflowIds.approval(WF, level), decision: { ...decision, approver: policy.approvers[level]! }, detail: `approved by ${policy.approvers[level]!.email}` });
+
+    it('takes the first approver\'s decision that arrives after the timer escalated to the next', () => {
+      spec.given(escalated).when(observe('ApprovalDecided', decidedAt(0))).then([received(0)]);
+    });
+
+    it('takes the last approver\'s decision that arrives after the timer asked for the expiry', () => {
+      spec.given(expiring).when(observe('ApprovalDecided', decidedAt(1))).then([received(1)]);
+    });
+
+    it('takes an earlier level\'s decision that arrives while the expiry is asked for', () => {
+      spec.given(expiring).when(observe('ApprovalDecided', decidedAt(0))).then([received(0)]);
+    });
+
+    it('records the decided request on the order, not the one asked for last', () => {
+      expect(workflowEffects(foldEvents(maintenanceWorkflowDecider, [...escalated, received(0)]))).toEqual([
+        { kind: 'recordDecision', commandId: `${WF}/record-decision`, decision, approvalId: workflowIds.approval(WF, 0) },
+      ]);
+    });
+
+    it('ignores a timeout of the superseded level once the decision is in', () => {
+      spec.given([...escalated, received(0)]).when({ type: 'FireTimeout', timeoutId: workflowIds.timeout(WF, 1), policy, at: T1 }).then([]);
+    });
+
+    it('ignores a decision on a level it never asked for', () => {
+      spec.given(waiting).when(observe('ApprovalDecided', decidedAt(1))).then([]);
+    });
+  });
+
+  describe('when the order is cancelled while a decision is awaited', () => {
+    const waiting = [started, ...askedLevel(0)];
+
+    it('ends Cancelled', () => {
+      spec.given(waiting).when(observe('MaintenanceOrderCancelled')).then([completed('Cancelled')]);
+    });
+
+    it('withdraws the pending approval requests, releases what the order might hold and frees the machine', () => {
+      expect(workflowEffects(foldEvents(maintenanceWorkflowDecider, [...waiting, completed('Cancelled')]))).toEqual([
+        { kind: 'withdrawApprovals', commandId: `${WF}/withdraw-approvals`, reason: 'order cancelled' },
+        { kind: 'releaseResources', commandId: `${WF}/release-resources` },
+        { kind: 'releaseMachine' },
+      ]);
+    });
+
+    it('withdraws nothing when the order is cancelled after its decision', () => {
+      expect(workflowEffects(foldEvents(maintenanceWorkflowDecider, [...waiting, decided, step('awaiting-resources'), completed('Cancelled')])).map((e) => e.kind)).toEqual(['releaseResources', 'releaseMachine']);
     });
   });
 

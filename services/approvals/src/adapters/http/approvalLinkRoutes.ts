@@ -1,5 +1,7 @@
 // GET and POST /approvals/:approvalId/:decision, the targets of the links in approval emails.
-// Rate-limited per client address; logs name the approval, decision and outcome, never the token.
+// Failed attempts (tampered, foreign-signed, expired tokens) are rate-limited per client address;
+// a correctly signed link never is, since a plant's approvers may all sit behind one proxy
+// (CONTRACT §4). Logs name the approval, decision and outcome, never the token.
 import rateLimit from '@fastify/rate-limit';
 import { secondsBetween, type Logger, type MesMetrics } from '@mes/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -10,7 +12,7 @@ import { sendHtml } from './htmlReply.js';
 
 export interface ApprovalLinkRoutesOptions {
   decisions: ApprovalLinkDecisions;
-  /** Requests per client address and window, over GET and POST of every link together. */
+  /** Failed attempts per client address and window, over GET and POST of every link together. */
   rateLimit: { max: number; timeWindowMs: number };
   logger: Logger;
   /** Where the time from request to decision is observed, for each decision recorded here. */
@@ -20,6 +22,10 @@ export interface ApprovalLinkRoutesOptions {
 interface LinkParams {
   approvalId: string;
   decision: string;
+}
+
+function formOf(request: FastifyRequest): Record<string, unknown> {
+  return (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
 }
 
 function isDecision(value: string): value is ApprovalLinkDecision {
@@ -32,7 +38,16 @@ export async function registerApprovalLinkRoutes(http: FastifyInstance, options:
   // An encapsulated scope: the rate limiter and the HTML error pages apply to these routes only.
   await http.register(async (scope) => {
     await scope.register(rateLimit, { global: false });
-    const limit = scope.rateLimit({ max: options.rateLimit.max, timeWindow: options.rateLimit.timeWindowMs });
+    const limit = scope.rateLimit({
+      max: options.rateLimit.max,
+      timeWindow: options.rateLimit.timeWindowMs,
+      // Checking the signature costs one HMAC: cheaper than anything behind it.
+      allowList: (request) => {
+        const { approvalId = '', decision = '' } = (request.params ?? {}) as Partial<LinkParams>;
+        const token = request.method === 'POST' ? formOf(request).token : (request.query as { token?: unknown } | undefined)?.token;
+        return isDecision(decision) && decisions.carriesValidLink({ approvalId, decision, token });
+      },
+    });
 
     scope.setErrorHandler(async (error: Error & { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) => {
       const { approvalId } = (request.params ?? {}) as Partial<LinkParams>;
@@ -62,17 +77,18 @@ export async function registerApprovalLinkRoutes(http: FastifyInstance, options:
       return sendHtml(reply, page.status, page.html);
     };
 
-    scope.get<{ Params: LinkParams; Querystring: { token?: unknown } }>('/approvals/:approvalId/:decision', { onRequest: limit }, async (request, reply) => {
+    // preHandler: the form body (with the token of a POST) is parsed by then.
+    scope.get<{ Params: LinkParams; Querystring: { token?: unknown } }>('/approvals/:approvalId/:decision', { preHandler: limit }, async (request, reply) => {
       const { approvalId, decision } = request.params;
       if (!isDecision(decision)) return sendHtml(reply, 404, notFoundPage().html);
       const token = request.query.token;
       return respond(request, reply, await decisions.open({ approvalId, decision, token }), token);
     });
 
-    scope.post<{ Params: LinkParams; Body: unknown }>('/approvals/:approvalId/:decision', { onRequest: limit }, async (request, reply) => {
+    scope.post<{ Params: LinkParams; Body: unknown }>('/approvals/:approvalId/:decision', { preHandler: limit }, async (request, reply) => {
       const { approvalId, decision } = request.params;
       if (!isDecision(decision)) return sendHtml(reply, 404, notFoundPage().html);
-      const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
+      const form = formOf(request);
       const userAgent = request.headers['user-agent'];
       const outcome = await decisions.submit(
         { approvalId, decision, token: form.token },

@@ -110,6 +110,22 @@ ${NOTHING_CHANGED}`,
         `<p>No decision on maintenance order ${escapeHtml(outcome.request.order.orderId)} was recorded in time, so its approval expired. It can no longer be approved or rejected.</p>
 ${NOTHING_CHANGED}`,
       );
+    case 'too_late':
+      return page(
+        410,
+        'The time to decide has passed',
+        `<p>The approval of maintenance order ${escapeHtml(outcome.request.order.orderId)} had to be decided by ${escapeHtml(outcome.request.decideBy)}. The request is now passed on to the next approver, or expires if there is none.</p>
+${NOTHING_CHANGED}`,
+      );
+    case 'not_needed':
+      return page(
+        410,
+        'No decision is needed',
+        `<p>Maintenance order ${escapeHtml(outcome.request.order.orderId)} for machine ${escapeHtml(outcome.request.order.machineId)} ${
+          outcome.request.order.status === null || outcome.request.order.status === 'PendingApproval' ? 'no longer waits for approval' : `is ${escapeHtml(outcome.request.order.status)}`
+        }, so this request was withdrawn. There is nothing to approve or reject.</p>
+${NOTHING_CHANGED}`,
+      );
     case 'comment_not_valid':
       return page(
         400,

@@ -25,6 +25,8 @@ const outcomes: [ApprovalLinkOutcome, number, string][] = [
   [{ kind: 'already_decided', request, decided }, 409, 'This approval was already decided'],
   [{ kind: 'superseded', request, currentApprover: { email: 'bob@plant1.example', name: 'Bob Ito' } }, 410, 'This approval request was passed on'],
   [{ kind: 'approval_expired', request }, 410, 'This approval request has expired'],
+  [{ kind: 'too_late', request }, 410, 'The time to decide has passed'],
+  [{ kind: 'not_needed', request: { ...request, order: { ...request.order, status: 'Cancelled' } } }, 410, 'No decision is needed'],
   [{ kind: 'comment_not_valid', request, maxLength: 2000 }, 400, 'The comment cannot be recorded'],
   [{ kind: 'link_expired' }, 410, 'This link has expired'],
   [{ kind: 'not_valid' }, 400, 'This link is not valid'],
@@ -33,6 +35,17 @@ const outcomes: [ApprovalLinkOutcome, number, string][] = [
 ];
 
 describe('approval link pages', () => {
+  it('state the request\'s decide-by time where it matters', () => {
+    expect(approvalLinkPage({ kind: 'confirm', request, lastReading: { kind: 'none' } }, 't').html).toContain('Please decide by 2026-11-25T10:30:00.000Z');
+    expect(approvalLinkPage({ kind: 'too_late', request }, 't').html).toContain('had to be decided by 2026-11-25T10:30:00.000Z');
+  });
+
+  it('say why no decision is needed once the order ended', () => {
+    const { html } = approvalLinkPage({ kind: 'not_needed', request: { ...request, order: { ...request.order, status: 'Cancelled' } } }, 't');
+    expect(html).toContain('is Cancelled, so this request was withdrawn');
+    expect(html).toContain('Nothing was changed.');
+  });
+
   it.each(outcomes)('answer %j with its status and title', (outcome, status, title) => {
     const page = approvalLinkPage(outcome, 'tok.en');
     expect(page.status).toBe(status);

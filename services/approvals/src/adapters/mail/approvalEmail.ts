@@ -37,6 +37,10 @@ export function describeReading(reading: Pick<ReadingSummary, 'machineStatus' | 
   return `${reading.machineStatus}, quality ${reading.qualityTrend}, output ${reading.productionActual} of target ${reading.productionTarget}${ratio}, at ${reading.timestamp}`;
 }
 
+function deadlineSentence(input: Pick<ApprovalEmailInput, 'decideBy' | 'level'>): string {
+  return `If no decision is recorded by ${input.decideBy}, the request is passed on to the next approver or expires; a decision after that time is refused.`;
+}
+
 export function renderApprovalEmail(input: ApprovalEmailInput): ApprovalEmail {
   const subject = approvalEmailSubject(input);
   const escalated = input.level > 0 ? `This request was escalated to you (level ${input.level}) because no earlier approver decided in time.` : undefined;
@@ -63,7 +67,7 @@ export function renderApprovalEmail(input: ApprovalEmailInput): ApprovalEmail {
     '',
     'Each link opens a page where you confirm your decision; opening a link alone decides nothing.',
     `The links are for ${input.approver.email} only and work until ${input.linksExpireAt}.`,
-    `If no decision is recorded by ${input.decideBy}, the request is escalated or expires.`,
+    deadlineSentence(input),
     '',
     `Approval request ${input.approvalId}`,
     '',
@@ -83,7 +87,7 @@ ${facts.map(([label, value]) => `<tr><th style="text-align:left;padding:2px 16px
 <p style="margin:24px 0">${button(input.approveUrl, 'Approve', '#1a7f37')}${button(input.rejectUrl, 'Reject', '#cf222e')}</p>
 <p style="color:#57606a;font-size:13px">Each link opens a page where you confirm your decision; opening a link alone decides nothing.
 The links are for ${escapeHtml(input.approver.email)} only and work until ${escapeHtml(input.linksExpireAt)}.
-If no decision is recorded by ${escapeHtml(input.decideBy)}, the request is escalated or expires.</p>
+${escapeHtml(deadlineSentence(input))}</p>
 <p style="color:#57606a;font-size:13px">If the buttons do not work, copy a link into your browser:<br>
 Approve: <a href="${escapeHtml(input.approveUrl)}">${escapeHtml(input.approveUrl)}</a><br>
 Reject: <a href="${escapeHtml(input.rejectUrl)}">${escapeHtml(input.rejectUrl)}</a></p>

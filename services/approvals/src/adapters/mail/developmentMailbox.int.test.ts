@@ -1,5 +1,5 @@
 import { createLogger } from '@mes/platform';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -27,6 +27,35 @@ describe('development mailbox', () => {
   afterEach(async () => {
     await mailbox?.stop();
     await rm(directory, { recursive: true, force: true });
+  });
+
+  it('shows one copy of a message sent again with the same Message-ID (a resend after a crash)', async () => {
+    mailbox = await DevelopmentMailbox.start({ directory, logger });
+    const sender = smtpMailSender({ host: mailbox.host, port: mailbox.port });
+    await sender.send(mail('resent message'));
+    await sender.send(mail('resent message'));
+    await sender.send(mail('another message'));
+    sender.close();
+    expect(mailbox.list().map((m) => m.subject)).toEqual(['another message', 'resent message']);
+    expect((await readdir(directory)).filter((name) => name.endsWith('.eml'))).toHaveLength(2);
+
+    // Also across a restart: the kept copy is known again.
+    await mailbox.stop();
+    mailbox = await DevelopmentMailbox.start({ directory, logger });
+    const again = smtpMailSender({ host: mailbox.host, port: mailbox.port });
+    await again.send(mail('resent message'));
+    again.close();
+    expect(mailbox.list()).toHaveLength(2);
+  });
+
+  it('keeps its messages readable by this user only: the folder 0700, each file 0600', async () => {
+    mailbox = await DevelopmentMailbox.start({ directory, logger });
+    const sender = smtpMailSender({ host: mailbox.host, port: mailbox.port });
+    await sender.send(mail('private message'));
+    sender.close();
+    expect((await stat(directory)).mode & 0o777).toBe(0o700);
+    const [file] = (await readdir(directory)).filter((name) => name.endsWith('.eml'));
+    expect((await stat(join(directory, file!))).mode & 0o777).toBe(0o600);
   });
 
   it('accepts mail over SMTP on loopback and keeps it parsed, newest first, and as .eml files', async () => {

@@ -4,7 +4,7 @@
 import type { Logger } from '@mes/platform';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 
@@ -67,6 +67,8 @@ async function parseMessage(id: string, raw: Buffer): Promise<MailboxMessage> {
 
 export class DevelopmentMailbox {
   private messages: MailboxMessage[] = [];
+  /** Message-IDs kept or being kept, so a resend is recognised even while the first copy is written. */
+  private readonly messageIds = new Set<string>();
   private server: SMTPServer | undefined;
   readonly host = '127.0.0.1';
   private boundPort = 0;
@@ -90,7 +92,9 @@ export class DevelopmentMailbox {
   }
 
   private async load(): Promise<void> {
-    await mkdir(this.directory, { recursive: true });
+    // Approval links are in these messages: readable by this user only.
+    await mkdir(this.directory, { recursive: true, mode: 0o700 });
+    await chmod(this.directory, 0o700);
     const kept = (await readdir(this.directory))
       .filter((name) => name.endsWith('.eml') && MESSAGE_ID_PATTERN.test(name.slice(0, -4)))
       .sort()
@@ -105,6 +109,7 @@ export class DevelopmentMailbox {
       }
     }
     this.messages = loaded.reverse();
+    for (const message of this.messages) if (message.messageId !== null) this.messageIds.add(message.messageId);
   }
 
   private async listen(maxMessageBytes: number): Promise<void> {
@@ -150,16 +155,22 @@ export class DevelopmentMailbox {
   /** Writes the message to disk before it is acknowledged to the sender, then keeps it in memory. */
   private async store(raw: Buffer): Promise<void> {
     const id = newMessageId(new Date());
-    const file = join(this.directory, `${id}.eml`);
-    // Written under a temporary name first, so a crash never leaves half a message behind.
-    await writeFile(`${file}.partial`, raw);
-    await rename(`${file}.partial`, file);
     let message: MailboxMessage;
     try {
       message = await parseMessage(id, raw);
     } catch {
       message = { id, receivedAt: receivedAtOf(id), from: '', to: '', subject: '(message could not be parsed)', messageId: null, text: raw.toString('utf8'), html: null };
     }
+    // A resend (after a crash or a redelivery) carries the Message-ID of the first send: like a
+    // mail client, the mailbox shows one copy.
+    if (message.messageId !== null) {
+      if (this.messageIds.has(message.messageId)) return;
+      this.messageIds.add(message.messageId);
+    }
+    const file = join(this.directory, `${id}.eml`);
+    // Written under a temporary name first, so a crash never leaves half a message behind.
+    await writeFile(`${file}.partial`, raw, { mode: 0o600 });
+    await rename(`${file}.partial`, file);
     this.messages = [message, ...this.messages].slice(0, this.keep);
   }
 

@@ -1,33 +1,38 @@
 // The `mes` command (CONTRACT §5): `mes audit order <OrderID>`, `mes audit machine <MachineID>`
-// (`--json`: one JSON object per line), `mes projections rebuild`, and `mes dead-letters` (the
-// rejected telemetry of CONTRACT §1, newest first). It reads the same
-// environment as the services (NATS_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS).
-// Exit codes: 0 done, 1 error (with one clear message), 2 wrong usage.
-import { EVENTS_STREAM, EVENTS_SUBJECT_PREFIX } from '@mes/contracts';
+// (`--json`: one JSON object per line), `mes projections rebuild`, `mes dead-letters` (the
+// rejected telemetry of CONTRACT §1, newest first) and `mes simulate` (an edge simulator). It reads
+// the same environment as the services (NATS_URL, MQTT_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG,
+// PLANTS). Exit codes: 0 done, 1 error (with one clear message), 2 wrong usage.
 import {
   ConfigError,
   connectNats,
-  createEventStoreDbClient,
   createLogger,
   drainNats,
-  EventStoreDbEventStore,
-  JetStreamEventStore,
+  EventLogNotFoundError,
   loadConfig,
   loadPlantConfigFile,
+  openEventStore,
+  OrderIndex,
   openSqlSink,
   withoutCredentials,
   type Config,
-  type EventStore,
 } from '@mes/platform';
-import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { randomInt } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { listDeadLetters, type StoredDeadLetter } from '@mes/ingest';
-import { auditMachine, auditOrder, AuditSubjectNotFoundError } from '../application/audit.js';
-import { rebuildReportingTables, type RebuildProgress } from '../application/rebuildReportingTables.js';
-import { kvOrderIndex } from '../adapters/orderIndex.js';
-import { rebuildDeps } from '../adapters/rebuildSources.js';
-import { formatAuditLine, type AuditEntry } from '../domain/auditTrail.js';
+import { readDeadLetters, type StoredDeadLetter } from '@mes/ingest';
+import {
+  auditMachine,
+  auditOrder,
+  AuditSubjectNotFoundError,
+  formatAuditLine,
+  rebuildDeps,
+  rebuildReportingTables,
+  type AuditEntry,
+  type RebuildProgress,
+} from '@mes/projections';
+import { simulatedMachineIds } from './simulate/plantSimulation.js';
+import { formatSimulationSummary, MqttUnreachableError, runSimulation } from './simulate/runSimulation.js';
+import { parseSimulateArgs, SIMULATE_USAGE, type SimulateArgs } from './simulate/simulateArgs.js';
 
 export const USAGE = `Usage:
   mes audit order <OrderID> [--json]      history of a maintenance order, oldest first
@@ -36,17 +41,25 @@ export const USAGE = `Usage:
                                           drop and rebuild the SQL reporting tables from the event log
   mes dead-letters [--plant P1] [--limit N] [--json]
                                           rejected telemetry, newest first (default 50)
+${SIMULATE_USAGE}
   mes help
 
 --json prints one JSON object per line. Settings come from the environment: NATS_URL,
-EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS (see README "Configuration").`;
+MQTT_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS (see README "Configuration").
+
+mes simulate: --plant defaults to the first plant of MES_CONFIG; --machines to the plant's
+machines: list, or 5 (M-1 to M-5); --rate is readings per second for the whole plant (default 2,
+the machines take turns); --faults is faults per minute across the plant (default 1, the first
+one early; 0 for none); --duration an ISO-8601 duration (default PT1M); --seed repeats a run.
+Ctrl-C stops early and prints the summary.`;
 
 export type CliCommand =
   | { kind: 'help' }
   | { kind: 'auditOrder'; orderId: string; json: boolean }
   | { kind: 'auditMachine'; machineId: string; json: boolean }
   | { kind: 'rebuild'; batchSize: number | undefined }
-  | { kind: 'deadLetters'; plantId: string | undefined; limit: number; json: boolean };
+  | { kind: 'deadLetters'; plantId: string | undefined; limit: number; json: boolean }
+  | { kind: 'simulate'; args: SimulateArgs };
 
 /** Options that take a value (the next argument). */
 const VALUE_OPTIONS = ['--batch-size', '--plant', '--limit'];
@@ -54,6 +67,7 @@ const VALUE_OPTIONS = ['--batch-size', '--plant', '--limit'];
 export type ParsedArgs = CliCommand | { kind: 'usage'; error: string };
 
 export function parseCliArgs(argv: readonly string[]): ParsedArgs {
+  if (argv[0] === 'simulate') return parseSimulateArgs(argv.slice(1));
   const flags = argv.filter((arg) => arg.startsWith('-'));
   const words = argv.filter((arg, index) => !arg.startsWith('-') && !(index > 0 && VALUE_OPTIONS.includes(argv[index - 1]!)));
   if (words.length === 0 || words[0] === 'help' || flags.includes('--help') || flags.includes('-h')) {
@@ -118,6 +132,8 @@ export interface CliIo {
   stdout: Writable;
   stderr: Writable;
   env: NodeJS.ProcessEnv;
+  /** Aborted on Ctrl-C: `mes simulate` stops early and prints its summary. */
+  signal?: AbortSignal;
 }
 
 /** An error the person can act on: printed as `mes: message`, exit code 1. */
@@ -133,30 +149,6 @@ export function formatProgress(progress: RebuildProgress): string {
   return `rebuild: ${progress.phase} ${what}: ${count(progress.applied)} applied (${count(progress.rate)}/s), position ${at}${of}, ${(progress.elapsedMs / 1000).toFixed(1)} s`;
 }
 
-async function openEventStore(config: Config, nc: NatsConnection): Promise<{ store: EventStore; close(): Promise<void> }> {
-  if (config.eventStoreUrl !== undefined) {
-    const client = createEventStoreDbClient(config.eventStoreUrl);
-    const store = new EventStoreDbEventStore({ client });
-    return {
-      store,
-      async close() {
-        await store.close();
-        await client.dispose();
-      },
-    };
-  }
-  try {
-    await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM);
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) {
-      throw new CliError(`no event log at ${config.natsUrl} (NATS_URL): JetStream has no stream ${EVENTS_STREAM}; has MES run against this server?`);
-    }
-    throw err;
-  }
-  const store = new JetStreamEventStore({ nc, stream: EVENTS_STREAM, subjectPrefix: EVENTS_SUBJECT_PREFIX });
-  return { store, close: () => store.close() };
-}
-
 function printEntries(io: CliIo, entries: AuditEntry[], json: boolean): void {
   for (const entry of entries) line(io.stdout, json ? JSON.stringify(entry) : formatAuditLine(entry));
 }
@@ -169,31 +161,46 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
     if (err instanceof ConfigError) throw new CliError(err.message);
     throw err;
   }
+  if (command.kind === 'simulate') return simulate(command.args, config, io);
   const logger = createLogger({ service: 'mes', level: 'warn', destination: io.stderr });
   const nc = await connectNats({ url: config.natsUrl, name: 'mes-cli', logger, initialTimeoutMs: 5_000 }).catch((err: unknown) => {
     throw new CliError((err as Error).message);
   });
   try {
     if (command.kind === 'deadLetters') {
-      const letters = await listDeadLetters(nc, { limit: command.limit, ...(command.plantId === undefined ? {} : { plantId: command.plantId }) }).catch((err: unknown) => {
-        throw new CliError(`cannot read the dead letters at ${config.natsUrl} (NATS_URL): ${(err as Error).message}`);
-      });
-      if (!command.json && letters.length === 0) line(io.stdout, `no dead letters${command.plantId === undefined ? '' : ` for plant ${command.plantId}`}`);
-      for (const letter of letters) line(io.stdout, command.json ? JSON.stringify(letter) : formatDeadLetter(letter));
+      // Page by page (each at most a few MiB, however large the letters), printed as it comes.
+      let printed = 0;
+      let before: number | undefined;
+      do {
+        const page = await readDeadLetters(nc, {
+          limit: command.limit - printed,
+          ...(command.plantId === undefined ? {} : { plantId: command.plantId }),
+          ...(before === undefined ? {} : { before }),
+        }).catch((err: unknown) => {
+          throw new CliError(`cannot read the dead letters at ${withoutCredentials(config.natsUrl)} (NATS_URL): ${(err as Error).message}`);
+        });
+        for (const letter of page.deadLetters) line(io.stdout, command.json ? JSON.stringify(letter) : formatDeadLetter(letter));
+        printed += page.deadLetters.length;
+        before = page.nextBefore;
+      } while (before !== undefined && printed < command.limit);
+      if (!command.json && printed === 0) line(io.stdout, `no dead letters${command.plantId === undefined ? '' : ` for plant ${command.plantId}`}`);
       return;
     }
-    const events = await openEventStore(config, nc);
+    const events = await openEventStore({ config, nc, logger }).catch((err: unknown) => {
+      if (err instanceof EventLogNotFoundError) throw new CliError(err.message);
+      throw err;
+    });
     try {
       switch (command.kind) {
         case 'auditOrder': {
-          const audit = await auditOrder({ eventStore: events.store, orderIndex: kvOrderIndex(nc) }, command.orderId);
+          const audit = await auditOrder({ eventStore: events.store, orderIndex: new OrderIndex(nc) }, command.orderId);
           if (!command.json) line(io.stdout, `Order ${audit.orderId}: machine ${audit.machineId}, plant ${audit.plantId}, workflow ${audit.workflowId}`);
           printEntries(io, audit.entries, command.json);
           return;
         }
         case 'auditMachine': {
           const plants = config.plants ?? Object.keys(loadPlantConfigFile(config.plantConfigPath).plants);
-          const audit = await auditMachine({ eventStore: events.store, orderIndex: kvOrderIndex(nc) }, command.machineId, plants);
+          const audit = await auditMachine({ eventStore: events.store, orderIndex: new OrderIndex(nc) }, command.machineId, plants);
           if (!command.json) {
             line(io.stdout, `Machine ${audit.machineId}: plant ${audit.plants.join(', ')}; orders: ${audit.orders.length === 0 ? 'none' : audit.orders.join(', ')}`);
           }
@@ -205,8 +212,8 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
             throw new CliError(`cannot open the reporting database ${withoutCredentials(config.sqlUrl)} (SQL_URL): ${(err as Error).message}`);
           });
           try {
-            line(io.stdout, `rebuild: reporting tables in ${sink.location}, from the event log at ${config.eventStoreUrl === undefined ? config.natsUrl : withoutCredentials(config.eventStoreUrl)}`);
-            const report = await rebuildReportingTables(rebuildDeps({ sink, eventStore: events.store, nc, eventsInJetStream: config.eventStoreUrl === undefined }), {
+            line(io.stdout, `rebuild: reporting tables in ${sink.location}, from the event log in ${events.description}`);
+            const report = await rebuildReportingTables(rebuildDeps({ sink, eventStore: events.store, nc }), {
               ...(command.batchSize === undefined ? {} : { batchSize: command.batchSize }),
               onProgress: (progress) => line(io.stdout, formatProgress(progress)),
             });
@@ -233,6 +240,45 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
     }
   } finally {
     await drainNats(nc);
+  }
+}
+
+async function simulate(args: SimulateArgs, config: Config, io: CliIo): Promise<void> {
+  let plants: Record<string, object>;
+  try {
+    plants = loadPlantConfigFile(config.plantConfigPath).plants;
+  } catch (err) {
+    throw new CliError(`${(err as Error).message} (MES_CONFIG)`);
+  }
+  const plantId = args.plantId ?? Object.keys(plants)[0]!;
+  const plant = plants[plantId];
+  if (plant === undefined) {
+    throw new CliError(`plant ${plantId} is not in ${config.plantConfigPath} (MES_CONFIG); its plants: ${Object.keys(plants).join(', ')}`);
+  }
+  let machineIds: string[];
+  try {
+    machineIds = simulatedMachineIds(plantId, plant, args.machines);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  const seed = args.seed ?? randomInt(0, 0x1_0000_0000);
+  // Unique per run, so the readings of a second run are not taken for repeats of the first (§1).
+  const runId = `sim${Date.now().toString(36)}${randomInt(0, 36 ** 3).toString(36)}`;
+  const settings = { plantId, machineIds, readingsPerSecond: args.readingsPerSecond, faultsPerMinute: args.faultsPerMinute, runId, seed };
+  const report = await runSimulation({
+    mqttUrl: config.mqttUrl,
+    settings,
+    durationMs: args.durationMs,
+    duration: args.duration,
+    print: (text) => line(io.stdout, text),
+    ...(io.signal === undefined ? {} : { signal: io.signal }),
+  }).catch((err: unknown) => {
+    throw err instanceof MqttUnreachableError ? new CliError(err.message) : err;
+  });
+  line(io.stdout, formatSimulationSummary(report, settings));
+  const missing = report.sent - report.acknowledged;
+  if (missing > 0) {
+    throw new CliError(`${missing.toLocaleString('en-US')} of ${report.sent.toLocaleString('en-US')} readings were not acknowledged by the MQTT broker at ${withoutCredentials(config.mqttUrl)} (MQTT_URL)`);
   }
 }
 

@@ -86,7 +86,7 @@ export class JetStreamAckPublisher {
   private readonly ackTimeoutMs: number;
   private readonly maxBackoffMs: number;
 
-  constructor(private readonly nc: NatsConnection, private readonly logger: Logger, options: AckPublisherOptions = {}) {
+  constructor(private readonly nc: NatsConnection, private readonly logger: Logger | undefined, options: AckPublisherOptions = {}) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 5_000;
     this.subscription = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => this.onReply(err, msg) });
@@ -199,7 +199,7 @@ export class JetStreamAckPublisher {
     const now = Date.now();
     if (now - this.lastWarnAt > WARN_INTERVAL_MS) {
       this.lastWarnAt = now;
-      this.logger.warn({ subject: attempt.subject, reason, retries: attempt.retries, pending: this.pending }, 'JetStream publish failed; retrying with the same Nats-Msg-Id');
+      this.logger?.warn({ subject: attempt.subject, reason, retries: attempt.retries, pending: this.pending }, 'JetStream publish failed; retrying with the same Nats-Msg-Id');
     }
     const delay = Math.min(this.maxBackoffMs, 100 * 2 ** Math.min(attempt.retries, 10));
     this.retrying.add(attempt);

@@ -2,8 +2,8 @@
 // Every filtered read goes through `jsm.consumers.add` with the singular `filter_subject`:
 // nats-server 2.9 silently ignores the newer `filter_subjects` field (ARCHITECTURE.md, known traps),
 // which would mix other aggregates' events into a read.
-import { AckPolicy, DeliverPolicy, ReplayPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, ReplayPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 
 const FETCH_BATCH = 512;
 
@@ -66,4 +66,32 @@ export async function* readRange(
     batch?.stop();
     deleteConsumerQuietly(jsm, stream, name);
   }
+}
+
+/** The last message of `stream` matching `filter`, or undefined when none does: one short-lived consumer, whatever the stream's length. */
+export async function lastMessageOf(nc: NatsConnection, jsm: JetStreamManager, stream: string, filter: string): Promise<JsMsg | undefined> {
+  const info = await jsm.consumers.add(stream, {
+    filter_subject: filter,
+    deliver_policy: DeliverPolicy.Last,
+    ack_policy: AckPolicy.None,
+    mem_storage: true,
+    num_replicas: 1,
+    inactive_threshold: nanos(30_000),
+  });
+  try {
+    if (info.num_pending === 0) return undefined;
+    const consumer = await jetstream(nc).consumers.get(stream, info.name);
+    const messages = await consumer.fetch({ max_messages: 1, expires: 2_000 });
+    for await (const msg of messages) return msg;
+    return undefined;
+  } finally {
+    deleteConsumerQuietly(jsm, stream, info.name);
+  }
+}
+
+/** How many messages of `stream` matching `filter` come after sequence `afterSeq`. */
+export async function countAfterSequence(jsm: JetStreamManager, stream: string, filter: string, afterSeq: number): Promise<number> {
+  const { name, pending } = await createOrderedConsumer(jsm, stream, filter, afterSeq + 1);
+  deleteConsumerQuietly(jsm, stream, name);
+  return pending;
 }
