@@ -145,7 +145,7 @@ describe('the read API', () => {
     expect(forM2.approver.name).toBe('Erin Sato');
     // The decide-by time is the request's own (from the event log): with approvalTimeout PT30M, half an hour after it was made.
     const { events } = await runtime.deps.eventStore.readStream(`P3.approval.${m2!.openOrder!.orderId}`);
-    expect(forM2.decideBy).toBe((events.find((e) => e.type === 'ApprovalRequested')!.data as { expiresAt: string }).expiresAt);
+    expect(forM2.decideBy).toBe((events.find((e) => e.type === 'ApprovalRequested')!.data as { decideBy: string }).decideBy);
     expect(Math.round((Date.parse(forM2.decideBy) - Date.parse(forM2.requestedAt)) / 60_000)).toBe(30);
 
     // Approve both: the first gets P3's only technician and equipment, the second waits in the queue.

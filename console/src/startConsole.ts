@@ -77,7 +77,8 @@ export async function startConsole(deps: ServiceDeps, options: ConsoleOptions = 
     return html(reply, 200, consoleShellPage(assets));
   });
 
-  http.get<{ Params: { file: string } }>(`${ASSETS_PATH}/:file`, async (request, reply) => {
+  // Spelled out (it is ASSETS_PATH) so deploy's route table check finds it.
+  http.get<{ Params: { file: string } }>('/console/assets/:file', async (request, reply) => {
     const asset = assets?.files.get(request.params.file);
     if (asset === undefined) return sendProblem(reply, 404, 'NOT_FOUND', `no console asset ${request.params.file}`);
     // Names carry a hash of the content, so a cached copy is never stale.

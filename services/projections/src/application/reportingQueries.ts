@@ -2,7 +2,7 @@
 // queue for them, from the reporting tables (CONTRACT §2), plus what only the event log knows (an
 // approval's decide-by time, an order's signatures). Eventually consistent with the log, like the
 // tables; times are UTC ISO strings.
-import { streamName } from '@mes/contracts';
+import { parseDomainEvent, streamName } from '@mes/contracts';
 import type { EventStore, SqlRow, SqlSink } from '@mes/platform';
 import { orderSignatures, type OrderSignature } from '../domain/orderSignatures.js';
 import { ORDER_STATUSES, type OrderStatus } from '../domain/reportingRows.js';
@@ -219,10 +219,14 @@ export class ApprovalRequestFacts {
     const known = this.known.get(approvalId);
     if (known !== undefined) return known;
     const { events } = await this.eventStore.readStream(streamName(plantId, 'approval', orderId));
-    const requested = events.find((event) => event.type === 'ApprovalRequested' && (event.data as { approvalId?: unknown }).approvalId === approvalId)?.data as
-      | { approver?: { name?: string }; level?: number; expiresAt?: string }
-      | undefined;
-    const facts = { approverName: requested?.approver?.name ?? null, level: requested?.level ?? null, decideBy: requested?.expiresAt ?? null };
+    let requested: { approver: { name: string }; level: number; decideBy: string } | undefined;
+    for (const event of events) {
+      if (event.type !== 'ApprovalRequested') continue;
+      // Decoded through the contracts, so an older version (v1 named the deadline expiresAt) reads the same.
+      const decoded = parseDomainEvent(event.type, event.version, event.data);
+      if (decoded.type === 'ApprovalRequested' && decoded.data.approvalId === approvalId) requested = decoded.data;
+    }
+    const facts = { approverName: requested?.approver.name ?? null, level: requested?.level ?? null, decideBy: requested?.decideBy ?? null };
     if (requested !== undefined) {
       if (this.known.size >= MAX_REMEMBERED_REQUESTS) this.known.clear();
       this.known.set(approvalId, facts);
