@@ -10,7 +10,7 @@ import rateLimit from '@fastify/rate-limit';
 import { addAuthenticator, ApiCredentials, DEFAULT_TOKEN_HOLDER, sendProblem, type RunningService, type ServiceDeps } from '@mes/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { loadConsoleAssets, type ConsoleAssets } from './consoleAssets.js';
-import { ASSETS_PATH, CONSOLE_CONTENT_SECURITY_POLICY, consoleNotBuiltPage, consoleShellPage, signInPage } from './consolePages.js';
+import { CONSOLE_CONTENT_SECURITY_POLICY, consoleNotBuiltPage, consoleShellPage, signInPage } from './consolePages.js';
 import { cookieValue, SESSION_COOKIE, SESSION_TTL_MS, sessionCookie, SessionSigner, type ConsoleSession } from './consoleSession.js';
 
 export interface ConsoleOptions {
