@@ -17,7 +17,8 @@ const STYLE = `
   main { max-width: 44rem; margin: 2rem auto; background: #fff; border: 1px solid #d8dce1; border-radius: 8px; padding: 1.5rem 2rem; }
   h1 { font-size: 1.4rem; margin-top: 0; }
   dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .25rem 1rem; }
-  a, dd, td, li { overflow-wrap: anywhere; }
+  /* Long links, order ids and subjects wrap instead of widening the page on a phone. */
+  main { overflow-wrap: anywhere; }
   dt { color: #57606a; }
   dd { margin: 0; }
   table { border-collapse: collapse; width: 100%; }
