@@ -3,6 +3,7 @@
 // rejected telemetry of CONTRACT §1, newest first) and `mes simulate` (an edge simulator). It reads
 // the same environment as the services (NATS_URL, MQTT_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG,
 // PLANTS). Exit codes: 0 done, 1 error (with one clear message), 2 wrong usage.
+// One file on purpose (a little over 300 lines): every command's parsing and wording together.
 import {
   ConfigError,
   connectNats,

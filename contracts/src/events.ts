@@ -1,5 +1,7 @@
 // Domain events: the `data` of stored events (the envelope is in envelope.ts). One schema per
 // event with a literal type and version; older versions get an upcaster in EVENT_DECODERS.
+// One file on purpose (over 300 lines): every stored event's schema in one place, the contract a
+// reader checks at once.
 import { z } from 'zod';
 import { IsoInstantSchema } from './envelope.js';
 import { IDENTIFIER_PATTERN } from './names.js';

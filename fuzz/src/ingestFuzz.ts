@@ -4,6 +4,7 @@
 // (MES_TELEMETRY) or dead-lettered (MES_DEAD_LETTERS), ingest must still take a valid reading at
 // the end, and its memory (RSS, sampled throughout) must stay bounded, also while it answers
 // GET /api/dead-letters?limit=10000.
+// One file on purpose (over 300 lines): the run and each of its checks in order.
 import { DEAD_LETTERS_STREAM, TELEMETRY_STREAM, telemetrySubject } from '@mes/contracts';
 import { freePort, startServiceProcess } from '@mes/platform/testing';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';

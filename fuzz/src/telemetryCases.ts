@@ -6,6 +6,7 @@
 // Ingest processes a repeated messageId of one machine once (CONTRACT §1), so a repeat would be
 // neither stored nor dead-lettered and break the fuzzer's count. Every messageId that could be
 // valid therefore carries the message's index, which makes each (machine, messageId) unique.
+// One file on purpose (over 300 lines): the whole catalogue of generated cases, read at once.
 import fc from 'fast-check';
 
 /** Plants in the fuzzer's plant configuration, one of them with an id at the 64-character limit. */

@@ -2,6 +2,7 @@
 // drifts, and each step yields the next reading of one machine as CONTRACT §1 describes it. Pure:
 // the clock comes in with each step and the random numbers from a seeded generator kept in the
 // state, so one seed always gives the same readings (tests, and a run someone wants to repeat).
+// One file on purpose (a little over 300 lines): the whole machine model together.
 import type { QualityTrend } from '@mes/contracts';
 
 export interface SimulationSettings {

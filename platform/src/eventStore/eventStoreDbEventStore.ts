@@ -2,6 +2,7 @@
 // EVENTSTORE_URL). One aggregate stream is one ESDB stream of the same name; each of our events is
 // one ESDB event whose JSON data holds the envelope (see eventStoreDbMapping.ts). ESDB checks the
 // expected revision and recognises a retried append by its event ids (derived from ours).
+// One file on purpose (over 300 lines): every EventStoreDB call of the port in one place.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseStreamName } from '@mes/contracts';
 import {

@@ -54,6 +54,20 @@ export interface CommandHandlerOptions {
   logger: Logger;
   /** Handles one command; a DomainError is a refusal (logged, not retried); any other error is retried. */
   handle(command: Command): Promise<void>;
+  /**
+   * Commands of one key are handled in the order they were sent, one at a time; other keys
+   * concurrently. Default: the aggregate the command is about (its order, else its resource).
+   */
+  keyOf?(command: { orderId?: unknown; resourceId?: unknown; commandId?: unknown }): string;
+  /** Most commands handled at once over all keys (default 64). */
+  concurrency?: number;
+}
+
+/** The aggregate a command is about, read from its JSON without validating the rest. */
+function aggregateOf(command: { orderId?: unknown; resourceId?: unknown; commandId?: unknown }): string {
+  if (typeof command.orderId === 'string') return `order:${command.orderId}`;
+  if (typeof command.resourceId === 'string') return `resource:${command.resourceId}`;
+  return `command:${String(command.commandId)}`;
 }
 
 export async function startCommandHandlers(options: CommandHandlerOptions): Promise<{ stop(): Promise<void> }> {
@@ -70,6 +84,17 @@ export async function startCommandHandlers(options: CommandHandlerOptions): Prom
           ack_policy: AckPolicy.Explicit,
           deliver_policy: DeliverPolicy.All,
           max_ack_pending: 256,
+        },
+        concurrency: options.concurrency ?? 64,
+        keyOf: (msg) => {
+          let raw: unknown;
+          try {
+            raw = msg.json();
+          } catch {
+            return `unreadable:${msg.seq}`;
+          }
+          const fields = typeof raw === 'object' && raw !== null ? (raw as { orderId?: unknown; resourceId?: unknown; commandId?: unknown }) : {};
+          return (options.keyOf ?? aggregateOf)(fields);
         },
         handle: async (msg) => {
           let raw: unknown;

@@ -1,10 +1,11 @@
 // Follows the event log with a durable consumer per plant: services react to each other's events
-// this way. Delivery is at least once, in log order per plant (one message in flight at a time), so
-// handlers must be idempotent. Each event reaches the handler parsed and upcast to its contract
+// this way. Delivery is at least once; events of one key (by default their aggregate stream) are
+// handled in log order, one at a time, and different keys concurrently, so handlers must be
+// idempotent. Each event reaches the handler parsed and upcast to its contract
 // type; one this build cannot read is retried (a newer copy may be rolling out) and logged. With
 // EventStoreDB as the store, a relay republishes events to the same subjects, so consumers do not change.
 import { EVENTS_STREAM, plantEventsFilter } from '@mes/contracts';
-import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { parseRecordedEvent, type RecordedDomainEvent, type RecordedEvent } from '../eventStore/eventStore.js';
@@ -22,10 +23,23 @@ export interface EventConsumerOptions {
   subjectPrefix?: string;
   /** `delivery.redelivered`: JetStream delivered this event before (a handler failed, or a copy died holding it). */
   handle(event: RecordedDomainEvent, delivery: EventDelivery): Promise<void>;
+  /** Events of one key are handled in log order, one at a time. Default: the event's stream. */
+  keyOf?(event: RecordedDomainEvent): string;
+  /** Most events handled at once over all keys (default 64). */
+  concurrency?: number;
 }
 
 export interface EventDelivery {
   redelivered: boolean;
+}
+
+/** The events of a message, or none when it cannot be decoded (its handling then says why). */
+function decoded(msg: JsMsg): RecordedEvent[] {
+  try {
+    return decodeAppend(msg);
+  } catch {
+    return [];
+  }
 }
 
 export async function startEventConsumer(options: EventConsumerOptions): Promise<{ stop(): Promise<void> }> {
@@ -43,8 +57,19 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
           filter_subject: filter,
           ack_policy: AckPolicy.Explicit,
           deliver_policy: DeliverPolicy.All,
-          // One at a time keeps log order through redeliveries.
-          max_ack_pending: 1,
+        },
+        concurrency: options.concurrency ?? 64,
+        keyOf: (msg) => {
+          const [first] = decoded(msg);
+          // An unreadable message gets a key of its own; handling it terms it.
+          if (first === undefined) return `unreadable:${msg.seq}`;
+          if (options.keyOf === undefined) return first.stream;
+          try {
+            return options.keyOf(parseRecordedEvent(first));
+          } catch {
+            // This build cannot read the event: its stream is the key, and handling it retries.
+            return first.stream;
+          }
         },
         handle: async (msg) => {
           let events: RecordedEvent[];

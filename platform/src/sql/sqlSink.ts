@@ -6,6 +6,7 @@
 // `LastPosition` column, the log position of the last change applied to it, and a change at a
 // position not after that one is ignored. A redelivered or replayed event therefore changes
 // nothing, and two writers applying the same ordered log can never move a row backwards.
+// One file on purpose (over 300 lines): the port's types, positions and row-op semantics together.
 
 /** The bookkeeping column of every row written with `upsert` / `update`. */
 export const POSITION_COLUMN = 'LastPosition';

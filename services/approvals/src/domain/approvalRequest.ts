@@ -2,6 +2,8 @@
 // of the Approvals table, CONTRACT §2), at most one decision, by the current level's approver only,
 // before the request's decide-by time. The stream's order settles every race: a decision appended
 // before the escalation or expiry stands (and they change nothing), one appended after is refused.
+// One file on purpose (over 300 lines): the approval's commands, refusals and transitions read
+// together, beside their given/when/then tests.
 import type {
   ApprovalDecided,
   ApprovalEmailSent,

@@ -1,5 +1,7 @@
 // The MaintenanceOrder aggregate: one order's life from opening to a final status (CONTRACT §2).
 // Pure: times, ids and actors arrive with the commands.
+// One file on purpose (over 300 lines): every command, refusal and transition of the order reads
+// together, beside its transition-table test.
 import type {
   CancelMaintenanceOrder,
   CompleteMaintenanceOrder,

@@ -45,6 +45,8 @@
 //   random event ids on purpose: every append states its expected revision, so a retry cannot
 //   duplicate, and JetStream answers a repeated Nats-Msg-Id as "duplicate" before it checks the
 //   expected revision, which would acknowledge a different decision that reused the ids.
+// One file on purpose (over 300 lines): the allocation protocol across the queue and the resource
+// streams is one piece of reasoning, described here once.
 import {
   streamName,
   type Actor,

@@ -60,6 +60,15 @@ async function startResources(deps: ServiceDeps, options: ResourcesOptions): Pro
     }
   };
 
-  const handlers = await startCommandHandlers({ nc: deps.nc, service: 'resources', plants, logger: deps.logger, handle });
+  const handlers = await startCommandHandlers({
+    nc: deps.nc,
+    service: 'resources',
+    plants,
+    logger: deps.logger,
+    handle,
+    // Every allocation and release decides on the plant's one queue stream: taken in turn, not raced
+    // (optimistic concurrency would only turn a burst into conflicts and retries).
+    keyOf: (command) => (typeof command.resourceId === 'string' ? `resource:${command.resourceId}` : 'allocation-queue'),
+  });
   return { stop: () => handlers.stop() };
 }

@@ -5,7 +5,8 @@
 import { type Actor, type PlantConfig } from '@mes/contracts';
 import { buildCommand, sendCommand, type CommandMetadata, type Logger } from '@mes/platform';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { WorkflowEffect, WorkflowState } from '../domain/maintenanceWorkflow.js';
+import type { WorkflowState } from '../domain/maintenanceWorkflow.js';
+import type { WorkflowEffect } from '../domain/workflowEffects.js';
 import type { OpenWorkflowClaims } from './openWorkflowClaims.js';
 import { scheduleTimer } from './workflowTimers.js';
 

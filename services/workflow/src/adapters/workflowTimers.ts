@@ -42,8 +42,13 @@ export async function startWorkflowTimers(options: WorkflowTimersOptions): Promi
           filter_subject: plantTimersFilter(plantId),
           ack_policy: AckPolicy.Explicit,
           deliver_policy: DeliverPolicy.All,
-          max_ack_pending: 1_000,
+          // Every timer waiting to come due is pending here (held back by a delayed nak): enough for
+          // every open workflow of a plant, so a timer due soon is never stuck behind later ones.
+          max_ack_pending: 100_000,
         },
+        // One workflow's timers in turn (its subject); every workflow's concurrently.
+        keyOf: (msg) => msg.subject,
+        concurrency: 64,
         handle: async (msg) => {
           let timer: WorkflowTimer;
           try {

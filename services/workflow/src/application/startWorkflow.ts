@@ -12,11 +12,11 @@ import {
   decideWorkflow,
   ignoredBecause,
   maintenanceWorkflowDecider,
-  workflowEffects,
   workflowIds,
   type ApprovalPolicy,
   type WorkflowInput,
 } from '../domain/maintenanceWorkflow.js';
+import { workflowEffects } from '../domain/workflowEffects.js';
 
 /** The workflow id of the incident a condition change starts: derived from the event, so a redelivery names the same one. */
 export function workflowIdFor(triggerEventId: string): string {
@@ -110,7 +110,15 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
   };
 
   await resumeOpenWorkflows();
-  const events = await startEventConsumer({ nc: deps.nc, name: 'workflow', plants, logger, handle: onEvent });
+  const events = await startEventConsumer({
+    nc: deps.nc,
+    name: 'workflow',
+    plants,
+    logger,
+    handle: onEvent,
+    // A workflow's inputs in log order, whichever stream they come from; workflows (and machines) concurrently.
+    keyOf: (event) => (event.correlationId.startsWith('WF_') ? event.correlationId : event.stream),
+  });
   const timers = await startWorkflowTimers({
     nc: deps.nc,
     plants,

@@ -4,12 +4,12 @@ import { deciderSpecification } from '@mes/platform/testing';
 import { describe, expect, it } from 'vitest';
 import {
   maintenanceWorkflowDecider,
-  workflowEffects,
   workflowIds,
   type ApprovalPolicy,
   type WorkflowEvent,
   type WorkflowInput,
 } from './maintenanceWorkflow.js';
+import { workflowEffects } from './workflowEffects.js';
 
 const spec = deciderSpecification(maintenanceWorkflowDecider);
 const WF = 'WF_abc';
