@@ -28,6 +28,8 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 const policyViolations: string[] = [];
+/** Resources the pages could not load (a missing asset or icon). */
+const failedLoads: string[] = [];
 /** Requests the pages made to anywhere but this server: none, so the console works offline. */
 const foreignRequests: string[] = [];
 const token = () => fixture.env.API_TOKEN!;
@@ -43,6 +45,9 @@ async function newPage(options: { viewport?: { width: number; height: number }; 
   const opened = await created.newPage();
   opened.on('console', (message) => {
     if (/Content Security Policy|Refused to/i.test(message.text())) policyViolations.push(message.text());
+  });
+  opened.on('response', (response) => {
+    if (response.status() >= 400 && !response.url().includes('/console/sign-in') && !response.url().includes('/api/')) failedLoads.push(`${response.status()} ${response.url()}`);
   });
   opened.on('request', (request) => {
     if (!request.url().startsWith(`${runtime.httpUrl}/`) && !request.url().startsWith('data:')) foreignRequests.push(request.url());
@@ -268,6 +273,7 @@ describe('the web console, signed in', () => {
     await screenshot('projections');
     expect(policyViolations).toEqual([]);
     expect(foreignRequests).toEqual([]);
+    expect(failedLoads).toEqual([]);
   });
 
   it('shows times in the viewer\'s zone, naming it', async () => {

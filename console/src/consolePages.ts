@@ -16,6 +16,7 @@ function document(title: string, styles: readonly string[], body: string, script
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title>
 ${styles.map((file) => `<link rel="stylesheet" href="${ASSETS_PATH}/${escapeHtml(file)}">`).join('\n')}
 ${script === undefined ? '' : `<script type="module" src="${ASSETS_PATH}/${escapeHtml(script)}"></script>`}

@@ -22,6 +22,8 @@ describe('console pages', () => {
     expect(html).toContain('<script type="module" src="/console/assets/main-1.js"></script>');
     expect(html).toContain('<link rel="stylesheet" href="/console/assets/main-2.css">');
     expect(html.match(/<script/g)).toHaveLength(1);
+    // No request for /favicon.ico (it would answer 404).
+    expect(html).toContain('<link rel="icon" href="data:,">');
     expect(html).not.toMatch(/<script(?![^>]*src=)/);
   });
 
