@@ -13,12 +13,14 @@
 // emails (p50, p99; vs the floor's burst); sustained faults on fresh machines -> emails
 // (incidents/s); a burst of approvals POSTed at once -> ResourcesAllocated in the MaintenanceOrders
 // table (p99). Prints lines for people, then one JSON line for `npm run bench`.
+import { Buffer } from 'node:buffer';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, URL, URLSearchParams } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = Object.fromEntries(
@@ -52,7 +54,6 @@ const [ingest, workflow, maintenance, approvals, resources, projections] = servi
 const { default: mqtt } = await import('mqtt');
 const { SMTPServer } = await import('smtp-server');
 const { createTransport } = await import('nodemailer');
-const { simpleParser } = await import('mailparser');
 const { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, RetentionPolicy, StorageType } = await import('@nats-io/jetstream');
 const { connect } = await import('@nats-io/transport-node');
 const { default: Database } = await import('better-sqlite3');
@@ -259,7 +260,7 @@ try {
       const token = url.searchParams.get('token');
       url.search = '';
       approvedAt.set(orderId, now());
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
+      const response = await globalThis.fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
       if (response.status !== 200) throw new Error(`approval of ${orderId} answered ${response.status}`);
     }),
   );

@@ -151,6 +151,15 @@ const EnvSchema = z.object({
       return [...new Set(ids)];
     }),
   DEDUPE_WINDOW: isoDuration.default(2 * 60 * 1000),
+  NATS_REPLICAS: z
+    .string()
+    .trim()
+    .default('1')
+    // JetStream itself keeps at most 5 replicas of a stream.
+    .refine((value) => /^[1-5]$/.test(value), {
+      error: (issue) => `must be a whole number from 1 to 5 (JetStream's limit), e.g. 3 on a three-node NATS cluster (got "${String(issue.input)}")`,
+    })
+    .transform(Number),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     error: (issue) => `must be one of fatal, error, warn, info, debug, trace, silent (got "${String(issue.input)}")`,
   }).default('info'),
@@ -187,6 +196,8 @@ export interface Config {
   /** Unset: every plant in the plant configuration. */
   plants: string[] | undefined;
   dedupeWindowMs: number;
+  /** Replicas of every JetStream stream and KV bucket (CONTRACT §6): 3 on a three-node cluster. */
+  natsReplicas: number;
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -238,6 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.DATA_DIR,
     plants: e.PLANTS,
     dedupeWindowMs: e.DEDUPE_WINDOW,
+    natsReplicas: e.NATS_REPLICAS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -34,6 +34,7 @@ describe('loadConfig', () => {
         dataDir: './data',
         plants: undefined,
         dedupeWindowMs: 120_000,
+        natsReplicas: 1,
         logLevel: 'info',
       });
     });
@@ -60,6 +61,7 @@ describe('loadConfig', () => {
         DATA_DIR: '/var/lib/mes',
         PLANTS: 'P1, P2,P1',
         DEDUPE_WINDOW: 'PT5M',
+        NATS_REPLICAS: '3',
         LOG_LEVEL: 'debug',
       });
       expect(config).toMatchObject({
@@ -70,6 +72,7 @@ describe('loadConfig', () => {
         httpPort: 8080,
         plants: ['P1', 'P2'],
         dedupeWindowMs: 300_000,
+        natsReplicas: 3,
         logLevel: 'debug',
       });
     });
@@ -105,6 +108,10 @@ describe('loadConfig', () => {
       ['API_TOKENS', 'erp:short', /token of erp must be at least 16 characters/],
       ['API_TOKENS', `erp:${'e'.repeat(16)},erp:${'f'.repeat(16)}`, /erp is named twice/],
       ['API_TOKENS', `erp:${'e'.repeat(16)},mes:${'e'.repeat(16)}`, /mes has the same token as erp/],
+      ['NATS_REPLICAS', '0', /whole number from 1 to 5 .*\(got "0"\)/],
+      ['NATS_REPLICAS', 'three', /whole number from 1 to 5/],
+      ['NATS_REPLICAS', '2.5', /whole number from 1 to 5/],
+      ['NATS_REPLICAS', '7', /JetStream's limit/],
     ])('refuses %s=%s naming the variable and the reason', (variable, value, reason) => {
       const issues = issuesOf({ [variable]: value });
       expect(issues).toHaveLength(1);

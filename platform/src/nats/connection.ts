@@ -1,5 +1,7 @@
 // One NATS connection per process: reconnects forever (a broker restart is an outage to ride out,
-// not a reason to exit) and drains on stop so in-flight publishes and acks complete.
+// not a reason to exit) and drains on stop so in-flight publishes and acks complete. NATS_URL may
+// list several servers of one cluster: the first connection tries each of them, so a copy starts
+// while any one answers.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { withoutCredentials } from '../config/env.js';
@@ -9,23 +11,33 @@ export interface NatsConnectOptions {
   /** Shown in the server's connection list, e.g. `mes-workflow`. */
   name: string;
   logger: Logger;
-  /** How long to keep trying the first connection before giving up. */
+  /** How long the first connection waits for each server's handshake before trying the next. */
   initialTimeoutMs?: number;
 }
 
 export class NatsUnreachableError extends Error {
   readonly code = 'NATS_UNREACHABLE';
   constructor(url: string, cause: unknown) {
-    super(`cannot reach NATS at ${withoutCredentials(url)} (NATS_URL): ${(cause as Error)?.message ?? String(cause)}. Start a server with JetStream (nats-server -js) or set NATS_URL.`, { cause });
+    const servers = natsServers(url);
+    const which = servers.length > 1 ? `any of the ${servers.length} NATS servers ${withoutCredentials(url)}` : `NATS at ${withoutCredentials(url)}`;
+    super(`cannot reach ${which} (NATS_URL): ${(cause as Error)?.message ?? String(cause)}. Start a server with JetStream (nats-server -js) or set NATS_URL.`, { cause });
     this.name = 'NatsUnreachableError';
   }
+}
+
+/** The servers of a NATS_URL: one URL, or several of one cluster separated by commas. */
+export function natsServers(url: string): string[] {
+  return url.split(',').map((server) => server.trim()).filter((server) => server !== '');
 }
 
 export async function connectNats(options: NatsConnectOptions): Promise<NatsConnection> {
   let nc: NatsConnection;
   try {
+    // The client tries the listed servers in random order and, before its first connection, drops
+    // each one that fails and moves on to the next; it gives up only when none answered. (With
+    // `waitOnFirstConnect` it would instead retry forever, and a wrong NATS_URL would hang start-up.)
     nc = await connect({
-      servers: options.url,
+      servers: natsServers(options.url),
       name: options.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
@@ -34,12 +46,10 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
   } catch (err) {
     throw new NatsUnreachableError(options.url, err);
   }
-  // NATS_URL may carry user:password@ for each server; logs show it without.
-  const shown = withoutCredentials(options.url);
   void (async () => {
     for await (const status of nc.status()) {
-      if (status.type === 'disconnect') options.logger.warn({ server: shown }, 'NATS disconnected; reconnecting');
-      else if (status.type === 'reconnect') options.logger.info({ server: shown }, 'NATS reconnected');
+      if (status.type === 'disconnect') options.logger.warn({ server: status.server }, 'NATS disconnected; reconnecting');
+      else if (status.type === 'reconnect') options.logger.info({ server: status.server }, 'NATS reconnected');
       else if (status.type === 'error') options.logger.error({ err: status.error }, 'NATS connection error');
     }
   })();

@@ -3,7 +3,7 @@ import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../testing/natsServer.js';
-import { ensureDurableConsumer, provisionTopology, TOPOLOGY_BUCKETS, topologyStreams } from './topology.js';
+import { ensureDurableConsumer, provisionTopology, ReplicasUnavailableError, TOPOLOGY_BUCKETS, topologyStreams } from './topology.js';
 
 describe('JetStream topology provisioning', () => {
   let server: NatsServerHandle;
@@ -36,8 +36,15 @@ describe('JetStream topology provisioning', () => {
 
   it('updates a stream whose setting drifted (a new DEDUPE_WINDOW)', async () => {
     const report = await provisionTopology(nc, jsm, { dedupeWindowMs: 300_000 });
-    expect(report.updated).toEqual([`stream ${TELEMETRY_STREAM}`]);
+    expect(report.updated).toEqual([`stream ${TELEMETRY_STREAM}: duplicate_window ${nanos(120_000)} -> ${nanos(300_000)}`]);
     expect((await jsm.streams.info(TELEMETRY_STREAM)).config.duplicate_window).toBe(nanos(300_000));
+  });
+
+  it('refuses NATS_REPLICAS=3 on a server that is not clustered, before changing anything', async () => {
+    const error = await provisionTopology(nc, jsm, { dedupeWindowMs: 300_000, replicas: 3 }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ReplicasUnavailableError);
+    expect((error as Error).message).toMatch(/^NATS_REPLICAS=3 needs a NATS cluster of at least 3 JetStream servers, but \S+ runs alone \(not clustered\)/);
+    expect((await jsm.streams.info(EVENTS_STREAM)).config.num_replicas).toBe(1);
   });
 
   it('creates a durable consumer idempotently, filtering only its own subject', async () => {

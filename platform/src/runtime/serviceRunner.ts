@@ -96,7 +96,7 @@ export async function startRuntime(processName: string, services: Record<string,
     logger.info('stopped');
   };
   try {
-    const report = await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: config.dedupeWindowMs });
+    const report = await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: config.dedupeWindowMs, replicas: config.natsReplicas });
     logger.info(report, 'JetStream topology provisioned');
     eventStore = await openEventStore({ config, nc, logger, relay: { health } });
     logger.info({ eventStore: eventStore.description }, 'event store opened');

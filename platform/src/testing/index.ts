@@ -4,12 +4,16 @@ export type { DeciderSpecification, DeciderThen, DeciderWhen } from './deciderSp
 export { describeEventStoreContract, newEvent, uniquePlant, waitFor, withOverrides } from './eventStoreContract.js';
 export type { EventStoreFixture } from './eventStoreContract.js';
 export { startMosquitto } from './mosquitto.js';
-export type { MosquittoHandle } from './mosquitto.js';
+export type { MosquittoHandle, MosquittoOptions } from './mosquitto.js';
 export { startNatsServer } from './natsServer.js';
 export type { NatsServerHandle } from './natsServer.js';
 export { pathSpellings, rawRequest } from './pathSpellings.js';
 export type { RawResponse } from './pathSpellings.js';
+export { startNatsCluster } from './natsCluster.js';
+export type { NatsClusterHandle, NatsClusterNode, NatsClusterOptions } from './natsCluster.js';
 export { freePort, startServiceProcess } from './processHarness.js';
+export { CLUSTER_API_TOKEN, CLUSTER_APPROVAL_SECRET, REPOSITORY_ROOT, SERVICE_NAMES, serviceEntry, startServiceCluster } from './serviceCluster.js';
+export type { ServiceCluster, ServiceClusterOptions, ServiceCopy, ServiceName } from './serviceCluster.js';
 export { startSmtpCapture } from './smtpCapture.js';
 export type { SmtpCapture } from './smtpCapture.js';
 export { approvalEmail, eventsOf, eventually, mailsTo, orderEvents, publishReading, startFlowFixture, submitDecision } from './flowFixture.js';

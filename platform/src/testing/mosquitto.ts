@@ -1,6 +1,6 @@
 // An isolated Mosquitto broker for integration tests, on a free loopback port.
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, requireBinary, startManagedServer, type ManagedServer } from './processHarness.js';
 
@@ -11,9 +11,20 @@ export interface MosquittoHandle extends ManagedServer {
 
 const INSTALL_HINT = 'apt-get install -y mosquitto (Debian), or put the mosquitto binary on the PATH';
 
-export async function startMosquitto(options: { maxQueuedMessages?: number } = {}): Promise<MosquittoHandle> {
+export interface MosquittoOptions {
+  maxQueuedMessages?: number;
+  /**
+   * Keep sessions, subscriptions and queued messages in a file across restarts, as a production
+   * broker does (written on a clean stop; a kill loses what changed since the last save).
+   */
+  persistence?: boolean;
+  /** The listening port; a free one unless told. */
+  port?: number;
+}
+
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoHandle> {
   requireBinary('mosquitto', INSTALL_HINT);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'mes-mosquitto-'));
   const configPath = join(dir, 'mosquitto.conf');
   await writeFile(
@@ -21,7 +32,9 @@ export async function startMosquitto(options: { maxQueuedMessages?: number } = {
     [
       `listener ${port} 127.0.0.1`,
       'allow_anonymous true',
-      'persistence false',
+      ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`] : ['persistence false']),
+      // Started as root, Mosquitto drops to the `mosquitto` user, which cannot write our temporary folder.
+      ...(process.getuid?.() === 0 ? [`user ${userInfo().username}`] : []),
       `max_queued_messages ${options.maxQueuedMessages ?? 1000}`,
       'log_dest stderr',
       'log_type error',

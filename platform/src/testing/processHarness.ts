@@ -82,6 +82,8 @@ export interface ManagedServer {
   restart(): Promise<void>;
   /** Kills it and deletes `workDir`. */
   dispose(): Promise<void>;
+  /** The running process's id (undefined while stopped), e.g. to read its memory use. */
+  pid(): number | undefined;
 }
 
 /** Starts `binary args` listening on `port`, with `workDir` deleted on dispose. */
@@ -105,6 +107,9 @@ export async function startManagedServer(binary: string, args: string[], port: n
     async dispose() {
       await managed.kill();
       await rm(workDir, { recursive: true, force: true });
+    },
+    pid() {
+      return server && server.child.exitCode === null && server.child.signalCode === null ? server.child.pid : undefined;
     },
   };
   await managed.start();

@@ -20,6 +20,15 @@
 // never comes back under its id leaves a session that keeps absorbing its share until the session
 // expires. Hence a stable client id per copy (MQTT_CLIENT_ID, default mes-ingest-{hostname}) and a
 // bounded session expiry (MQTT 5).
+//
+// Subscribing on every connection. Mosquitto 2.0.11 restores plain subscriptions from its
+// persistence file after a restart but not `$share/...` ones, so a session it reports as present
+// (`sessionPresent: true`) may hold no subscription at all. mqtt.js, trusting the session, neither
+// resubscribes nor sends a SUBSCRIBE for a filter it remembers as subscribed; ingest therefore turns
+// mqtt.js's own bookkeeping off (`resubscribe: false`) and sends its SUBSCRIBE on every connect
+// (repeating one the broker still has is harmless). Readings published after the broker is back but
+// before this SUBSCRIBE arrives are still acknowledged to the device and dropped by the broker;
+// ingest reconnects every 200 ms to keep that window shorter than a device's reconnect delay.
 import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from 'pino';
 
@@ -53,6 +62,8 @@ interface HeldPuback {
 type SendPacket = (packet: Packet, cb?: () => void, ...rest: unknown[]) => void;
 
 const SESSION_TAKEN_OVER = 142;
+const RECONNECT_PERIOD_MS = 200;
+const ERROR_LOG_INTERVAL_MS = 30_000;
 
 export class MqttTelemetrySource {
   private client: MqttClient | undefined;
@@ -93,9 +104,12 @@ export class MqttTelemetrySource {
       clean: false,
       protocolVersion: 5,
       properties: { sessionExpiryInterval: this.options.sessionExpirySeconds },
-      reconnectPeriod: 1_000,
+      // Quicker than a device's usual 1 s, so that after a broker restart ingest has subscribed again
+      // before the devices reconnect and publish (see "Subscribing on every connection").
+      reconnectPeriod: RECONNECT_PERIOD_MS,
       connectTimeout: 10_000,
-      resubscribe: true,
+      // We subscribe on every connect ourselves; see "Subscribing on every connection" above.
+      resubscribe: false,
     });
     this.client = client;
     const internal = client as unknown as { _sendPacket: SendPacket };
@@ -115,7 +129,16 @@ export class MqttTelemetrySource {
     };
     client.handleMessage = (packet, callback) => this.handle(packet as IPublishPacket, callback);
 
-    client.on('error', (err) => logger.warn({ err, mqttUrl: this.shownUrl }, 'MQTT error'));
+    // One line per outage, not one per reconnect attempt.
+    let lastErrorLoggedAt = 0;
+    client.on('error', (err) => {
+      if (Date.now() - lastErrorLoggedAt < ERROR_LOG_INTERVAL_MS) return;
+      lastErrorLoggedAt = Date.now();
+      logger.warn({ err, mqttUrl: this.shownUrl }, 'MQTT error');
+    });
+    client.on('connect', () => {
+      lastErrorLoggedAt = 0;
+    });
     client.on('offline', () => logger.warn({ mqttUrl: this.shownUrl }, 'MQTT broker unreachable; reconnecting'));
     client.on('close', () => {
       this.generation++;
@@ -130,6 +153,7 @@ export class MqttTelemetrySource {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`cannot reach the MQTT broker at ${this.shownUrl} (MQTT_URL) within ${timeoutMs} ms; still retrying`)), timeoutMs);
       client.on('connect', (connack) => {
+        // Every connect, also with `sessionPresent: true`: the broker may have lost the subscription.
         logger.info({ mqttUrl: this.shownUrl, clientId: this.options.clientId, sessionPresent: connack.sessionPresent }, 'MQTT connected');
         this.subscribe().then(
           () => {

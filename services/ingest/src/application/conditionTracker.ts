@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { MachineConditionKv, StoredCondition, VersionedCondition } from '../adapters/machineConditionKv.js';
 import { conditionKey } from '../adapters/machineConditionKv.js';
-import { decideConditionChange } from '../domain/machineCondition.js';
+import { decideConditionChange, type ReadingTimes } from '../domain/machineCondition.js';
 import { statusChangedEvent, type ReadingEnvelope } from '../domain/readingEvents.js';
 
 /** A reading waiting its turn; `finish` is called once it needs nothing more. */
@@ -150,7 +150,7 @@ export class ConditionTracker {
         continue;
       }
       if (record.known?.value) {
-        const decision = decideConditionChange(record.known.value.observed, head.envelope.data, record.edges);
+        const decision = decideConditionChange(record.known.value.observed, head.envelope.data, record.edges, readingTimes(record.known.value, head.envelope.data));
         if (!decision.changed) {
           record.queue.shift();
           head.finish();
@@ -191,7 +191,7 @@ export class ConditionTracker {
       const stored = known.value;
       if (stored !== null && !record.confirmed && !(await this.confirm(record, known.revision, stored))) continue;
 
-      const decision = decideConditionChange(known.value?.observed ?? null, reading, record.edges);
+      const decision = decideConditionChange(known.value?.observed ?? null, reading, record.edges, stored === null ? undefined : readingTimes(stored, reading));
       if (!decision.changed) return;
       const event = statusChangedEvent(envelope, decision.previous?.condition ?? null, decision.current.condition);
       const value = { observed: decision.current, event };
@@ -232,4 +232,9 @@ export class ConditionTracker {
     record.confirmed = true;
     return true;
   }
+}
+
+/** The reading that set `stored` and `reading`, by reading time: an older or repeated reading changes nothing. */
+function readingTimes(stored: StoredCondition, reading: TelemetryReading): ReadingTimes {
+  return { previousReadingAt: stored.event.data.reading.timestamp, readingAt: reading.timestamp };
 }

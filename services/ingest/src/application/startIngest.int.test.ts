@@ -313,6 +313,20 @@ describe('ingest service', () => {
       expect(events[1]!.data).toMatchObject({ previous: { productionBand: 'below80' }, current: { productionBand: 'below80' }, reading: { productionActual: 70 } });
     });
 
+    it('ignores a reading older than the one that set the condition (handed over out of order)', async () => {
+      const service = await startService();
+      const m = machine();
+      const topic = `mes/P1/${m}/telemetry`;
+      // The device sent a normal reading, then a fault; a redelivery hands them over the other way round.
+      await send(topic, reading({ messageId: 'late-2', machineStatus: 'Fault', timestamp: '2026-01-01T00:00:26.001Z' }));
+      await until('the fault is reported', async () => (await eventStore.readStream(`P1.machine.${m}`)).events.length === 1);
+      await send(topic, reading({ messageId: 'late-1', timestamp: '2026-01-01T00:00:26.000Z' }));
+      await until('the older reading is handled', () => service.metrics().received === 2 && service.metrics().inFlight === 0);
+      const { events } = await eventStore.readStream(`P1.machine.${m}`);
+      expect(events.map((e) => (e.data as { current: { machineStatus: string } }).current.machineStatus)).toEqual(['Fault']);
+      expect(await storedOn(telemetrySubject('P1', m))).toBe(2);
+    });
+
     it('lets only one of two copies report a transition', async () => {
       const sharedGroup = `test-${randomUUID().slice(0, 8)}`;
       const [a, b] = [await startService({ sharedGroup }), await startService({ sharedGroup })];

@@ -49,9 +49,22 @@ export type ConditionDecision =
   | { changed: false; current: ObservedCondition }
   | { changed: true; previous: ObservedCondition | null; current: ObservedCondition };
 
-/** A machine seen for the first time (`previous` null) has changed condition too. */
-export function decideConditionChange(previous: ObservedCondition | null, reading: ConditionInput, edges: readonly number[]): ConditionDecision {
+/** Reading times (ISO instants) of the reading that set the machine's last condition and of the new one. */
+export interface ReadingTimes {
+  previousReadingAt: string;
+  readingAt: string;
+}
+
+/**
+ * A machine seen for the first time (`previous` null) has changed condition too. A reading not
+ * newer than the one that set the last condition changes nothing (`times`): copies and MQTT
+ * redeliveries hand a machine's readings over out of order (a normal reading queued for a killed
+ * copy arrives after the fault the device sent next), and a repeat of that very reading must not
+ * report its change a second time.
+ */
+export function decideConditionChange(previous: ObservedCondition | null, reading: ConditionInput, edges: readonly number[], times?: ReadingTimes): ConditionDecision {
   const current = observeCondition(reading, edges);
+  if (previous !== null && times !== undefined && Date.parse(times.readingAt) <= Date.parse(times.previousReadingAt)) return { changed: false, current };
   if (previous !== null && sameCondition(previous, current)) return { changed: false, current };
   return { changed: true, previous, current };
 }

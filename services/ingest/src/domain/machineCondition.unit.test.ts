@@ -56,6 +56,21 @@ describe('condition change detection', () => {
   describe('when the machine is Running on target', () => {
     const previous = observeCondition(reading(), edges);
 
+    it('reports no change for a reading older than the one that set the condition (handed over out of order)', () => {
+      const times = { previousReadingAt: '2026-01-01T00:00:26.001Z', readingAt: '2026-01-01T00:00:26.000Z' };
+      expect(decideConditionChange(previous, reading({ machineStatus: 'Fault' }), edges, times).changed).toBe(false);
+    });
+
+    it('reports no change for a repeat of the reading that set the condition', () => {
+      const times = { previousReadingAt: '2026-01-01T00:00:26.001Z', readingAt: '2026-01-01T00:00:26.001Z' };
+      expect(decideConditionChange(previous, reading({ machineStatus: 'Fault' }), edges, times).changed).toBe(false);
+    });
+
+    it('reports a change for a newer reading', () => {
+      const times = { previousReadingAt: '2026-01-01T00:00:26.001Z', readingAt: '2026-01-01T01:00:26.002+01:00' };
+      expect(decideConditionChange(previous, reading({ machineStatus: 'Fault' }), edges, times).changed).toBe(true);
+    });
+
     it('reports no change for the same condition', () => {
       expect(decideConditionChange(previous, reading({ productionActual: 99 }), edges).changed).toBe(false);
     });
