@@ -1,5 +1,7 @@
 // The platform kit every service shares. Test-only helpers live in `@mes/platform/testing`.
 export { handleCommand, TooManyConflictsError } from './application/commandHandler.js';
+export { AggregateCache } from './application/aggregateCache.js';
+export type { CachedAggregate } from './application/aggregateCache.js';
 export type { CommandContext, CommandHandlerDeps, CommandResult, HandleCommandOptions } from './application/commandHandler.js';
 export { ConfigError, EXAMPLE_PLANT_CONFIG_PATH, loadConfig, withoutCredentials } from './config/env.js';
 export type { Config } from './config/env.js';

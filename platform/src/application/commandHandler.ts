@@ -1,9 +1,12 @@
 // Load an aggregate's stream, decide, append with the revision that was read; on a conflict,
-// reload and decide again, a bounded number of times (STYLE.md item 6).
+// reload and decide again, a bounded number of times (STYLE.md item 6). With an aggregate cache,
+// the load is skipped for an aggregate this process handled last; see aggregateCache.ts for why
+// that never decides on a stale state.
 import type { Actor } from '@mes/contracts';
 import { randomUUID } from 'node:crypto';
 import { stateFrom, type Decider, type DomainMessage } from '../domain/decider.js';
 import { WrongExpectedRevisionError, type EventStore, type NewEvent, type StreamRevision } from '../eventStore/eventStore.js';
+import type { AggregateCache } from './aggregateCache.js';
 
 export interface CommandContext {
   correlationId: string;
@@ -35,8 +38,10 @@ export class TooManyConflictsError extends Error {
   }
 }
 
-export interface HandleCommandOptions {
+export interface HandleCommandOptions<State = unknown> {
   maxAttempts?: number;
+  /** The last known states of this decider's aggregates (one cache per decider and process). */
+  cache?: AggregateCache<State>;
 }
 
 /** Handles one command against the aggregate in `stream`. Domain errors from `decide` propagate. */
@@ -46,14 +51,39 @@ export async function handleCommand<Command, Event extends DomainMessage, State>
   stream: string,
   command: Command,
   context: CommandContext,
-  options: HandleCommandOptions = {},
+  options: HandleCommandOptions<State> = {},
 ): Promise<CommandResult<Event, State>> {
   const maxAttempts = options.maxAttempts ?? 10;
+  const { cache } = options;
+  let useCache = cache !== undefined;
   for (let attempt = 1; ; attempt++) {
-    const { revision, events: recorded } = await deps.store.readStream(stream);
-    const state = stateFrom(decider, recorded);
-    const decided = decider.decide(command, state);
-    if (decided.length === 0) return { events: [], state, revision, attempts: attempt };
+    const cached = useCache ? cache?.get(stream) : undefined;
+    let revision: StreamRevision | 'no_stream';
+    let state: State;
+    if (cached !== undefined) ({ revision, state } = cached);
+    else {
+      const read = await deps.store.readStream(stream);
+      revision = read.revision;
+      state = stateFrom(decider, read.events);
+    }
+    let decided: Event[];
+    try {
+      decided = decider.decide(command, state);
+    } catch (err) {
+      // A refusal must rest on the stream as it is, not as this process last saw it.
+      if (cached === undefined) throw err;
+      useCache = false;
+      continue;
+    }
+    if (decided.length === 0) {
+      // Nothing appended, so nothing would refuse a stale state: confirm the cached revision.
+      if (cached !== undefined && (await deps.store.streamRevision(stream)) !== revision) {
+        useCache = false;
+        continue;
+      }
+      if (revision !== 'no_stream') cache?.set(stream, { revision, state });
+      return { events: [], state, revision, attempts: attempt };
+    }
     const occurredAt = deps.now().toISOString();
     const newEvents: NewEvent[] = decided.map((event, index) => ({
       eventId: deps.eventId?.(index) ?? randomUUID(),
@@ -67,9 +97,20 @@ export async function handleCommand<Command, Event extends DomainMessage, State>
     }));
     try {
       const appended = await deps.store.appendToStream(stream, newEvents, { expectedRevision: revision });
-      return { events: decided, state: decided.reduce(decider.evolve, state), revision: appended.nextRevision, attempts: attempt };
+      if (appended.duplicate) {
+        // These event ids were stored before (a repeated command): nothing new was written, and
+        // what the aggregate is now only the stream can say.
+        cache?.forget(stream);
+        const read = await deps.store.readStream(stream);
+        return { events: [], state: stateFrom(decider, read.events), revision: read.revision, attempts: attempt };
+      }
+      const next = decided.reduce(decider.evolve, state);
+      cache?.set(stream, { revision: appended.nextRevision, state: next });
+      return { events: decided, state: next, revision: appended.nextRevision, attempts: attempt };
     } catch (err) {
       if (!(err instanceof WrongExpectedRevisionError)) throw err;
+      cache?.forget(stream);
+      useCache = false;
       if (attempt >= maxAttempts) throw new TooManyConflictsError(stream, attempt);
       // Spread the retries of writers that collided so they do not collide again in lockstep.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)));

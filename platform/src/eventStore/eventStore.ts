@@ -84,6 +84,8 @@ export interface EventStore {
   readStream(stream: string): Promise<ReadStreamResult>;
   /** The stream's last event, without reading the rest; undefined when the stream has none. */
   lastEvent(stream: string): Promise<RecordedEvent | undefined>;
+  /** The stream's revision (as `readStream` would report it) without reading its events. */
+  streamRevision(stream: string): Promise<StreamRevision | 'no_stream'>;
   /** The position of the log's last event (of the plant's streams); undefined when there is none. */
   headPosition(options?: LogOptions): Promise<GlobalPosition | undefined>;
   /**

@@ -38,6 +38,7 @@ import {
   type ReadAllOptions,
   type ReadStreamResult,
   type RecordedEvent,
+  type StreamRevision,
   type SubscribeOptions,
   type Subscription,
 } from './eventStore.js';
@@ -310,6 +311,12 @@ export class EventStoreDbEventStore implements EventStore {
       if (isStreamNotFound(err)) return undefined;
       throw unavailable(`reading the last event of ${stream}`, err);
     }
+  }
+
+  async streamRevision(stream: string): Promise<StreamRevision | 'no_stream'> {
+    parseStreamName(stream);
+    const revision = await this.lastRevision(stream);
+    return revision === NO_REVISION ? 'no_stream' : revision;
   }
 
   /** Reads $all backwards to the first event of ours (of the plant): the client has no server-side filter for reads. */

@@ -32,6 +32,7 @@ import {
   type ReadAllOptions,
   type ReadStreamResult,
   type RecordedEvent,
+  type StreamRevision,
   type SubscribeOptions,
   type Subscription,
 } from './eventStore.js';
@@ -126,6 +127,18 @@ export class JetStreamEventStore implements EventStore {
     } catch (err) {
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined;
       throw new EventStoreUnavailableError(`reading the last event of ${stream} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async streamRevision(stream: string): Promise<StreamRevision | 'no_stream'> {
+    const subject = this.subjectOf(stream);
+    const jsm = await this.jsm();
+    try {
+      const message = await jsm.streams.getMessage(this.options.stream, { last_by_subj: subject });
+      return message === null ? 'no_stream' : BigInt(message.seq);
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return 'no_stream';
+      throw new EventStoreUnavailableError(`reading the revision of ${stream} failed: ${(err as Error).message}`, { cause: err });
     }
   }
 

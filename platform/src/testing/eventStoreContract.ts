@@ -233,6 +233,16 @@ export function describeEventStoreContract(adapter: string, setup: () => Promise
         expect(last).toMatchObject({ type: 'C', data: 3, stream, position: appended.position });
       });
 
+      it('knows a stream\'s revision without reading it', async () => {
+        const stream = `${uniquePlant()}.machine.M1`;
+        expect(await store.streamRevision(stream)).toBe('no_stream');
+        const first = await store.appendToStream(stream, [newEvent('A', 1)], { expectedRevision: 'no_stream' });
+        expect(await store.streamRevision(stream)).toBe(first.nextRevision);
+        const second = await store.appendToStream(stream, [newEvent('B', 2), newEvent('C', 3)], { expectedRevision: first.nextRevision });
+        expect(await store.streamRevision(stream)).toBe(second.nextRevision);
+        expect((await store.readStream(stream)).revision).toBe(second.nextRevision);
+      });
+
       it('never returns another stream\'s last event', async () => {
         const plant = uniquePlant();
         await store.appendToStream(`${plant}.machine.M1`, [newEvent('Mine', 1)], { expectedRevision: 'no_stream' });
@@ -370,6 +380,7 @@ export function withOverrides(store: EventStore, overrides: Partial<EventStore>)
     appendToStream: overrides.appendToStream ?? store.appendToStream.bind(store),
     readStream: overrides.readStream ?? store.readStream.bind(store),
     lastEvent: overrides.lastEvent ?? store.lastEvent.bind(store),
+    streamRevision: overrides.streamRevision ?? store.streamRevision.bind(store),
     headPosition: overrides.headPosition ?? store.headPosition.bind(store),
     countAfter: overrides.countAfter ?? store.countAfter.bind(store),
     readAll: overrides.readAll ?? store.readAll.bind(store),

@@ -2,9 +2,9 @@
 // handled against the order's approval stream, keeping the workflow's correlation id, so the saga
 // can route the resulting events back to its instance.
 import { streamName, type Command } from '@mes/contracts';
-import { handleCommand, type EventStore, type Logger } from '@mes/platform';
+import { handleCommand, type AggregateCache, type EventStore, type Logger } from '@mes/platform';
 import { derivedEventId } from '@mes/platform/decider';
-import { approvalRequestDecider } from '../domain/approvalRequest.js';
+import { approvalRequestDecider, type ApprovalState } from '../domain/approvalRequest.js';
 
 /** One stream per order's approval process, holding one request per escalation level. */
 export function approvalStream(plantId: string, orderId: string): string {
@@ -13,6 +13,8 @@ export function approvalStream(plantId: string, orderId: string): string {
 
 export interface ApprovalCommandDeps {
   store: EventStore;
+  /** The approval processes this process decided last (shared with the links and the outbox). */
+  approvals?: AggregateCache<ApprovalState>;
   now: () => Date;
   logger: Logger;
 }
@@ -31,6 +33,7 @@ export async function handleApprovalCommand(deps: ApprovalCommandDeps, command: 
         approvalStream(command.plantId, command.orderId),
         command,
         { correlationId: command.correlationId, causationId: command.commandId, actor: command.actor },
+        { ...(deps.approvals === undefined ? {} : { cache: deps.approvals }) },
       );
       deps.logger.info(
         { command: command.type, commandId: command.commandId, orderId: command.orderId, recorded: result.events.map((e) => e.type) },

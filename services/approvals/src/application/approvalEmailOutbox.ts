@@ -2,7 +2,7 @@
 // approval streams). The email counts as sent once ApprovalEmailSent is recorded: a crash before
 // sending sends on redelivery, and a redelivery after recording sends nothing.
 import { parseStreamName, streamName } from '@mes/contracts';
-import { handleCommand, secondsBetween, stateFrom, type EventStore, type Logger, type MesMetrics, type RecordedDomainEvent } from '@mes/platform';
+import { handleCommand, secondsBetween, stateFrom, type AggregateCache, type EventStore, type Logger, type MesMetrics, type RecordedDomainEvent } from '@mes/platform';
 import { derivedEventId } from '@mes/platform/decider';
 import { isPermanentRecipientRefusal, type MailSender } from '../adapters/mail/mailSender.js';
 import { renderApprovalEmail } from '../adapters/mail/approvalEmail.js';
@@ -20,6 +20,8 @@ export interface ApprovalEmailOutboxDeps {
   approvalSecret: string;
   /** How long the links of an email work, from sending. */
   linkTtlMs: number;
+  /** The approval processes this process decided last (shared with the command handler). */
+  approvals?: AggregateCache<ApprovalState>;
   /** Where the time from the triggering reading to the first approver's email is observed. */
   metrics?: MesMetrics;
 }
@@ -47,9 +49,10 @@ export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: Reco
     if (event.type !== 'ApprovalRequested' || !isApprovalStream(event.stream)) return;
     const requested = event.data;
     const { approvalId } = requested;
-    const { events } = await store.readStream(event.stream);
-    const state: ApprovalState = stateFrom(approvalRequestDecider, events);
-    const request = findApprovalRequest(state, approvalId);
+    // A state this process holds can only be older than the stream, never ahead of it: one that
+    // knows the request is good enough to start from (recording the email checks the revision).
+    const cachedRequest = findApprovalRequest(deps.approvals?.get(event.stream)?.state ?? null, approvalId);
+    const request = cachedRequest ?? findApprovalRequest(stateFrom(approvalRequestDecider, (await store.readStream(event.stream)).events), approvalId);
     if (request === undefined || request.emailSentAt !== null) return;
     if (request.status !== 'Pending') {
       // Escalated, decided or expired before its email went out (the mail server was down for a
@@ -98,6 +101,7 @@ export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: Reco
       event.stream,
       { type: 'RecordApprovalEmailSent', approvalId, to: request.approver.email, ...(messageId === undefined ? {} : { messageId }), issuedAt: sentAt.toISOString() },
       { correlationId: event.correlationId, causationId: event.eventId, actor: { kind: 'service', id: 'approvals' } },
+      { ...(deps.approvals === undefined ? {} : { cache: deps.approvals }) },
     );
     logger.info({ approvalId, orderId: requested.orderId, level: request.level }, 'approval email sent');
     // The first approver's email ends the path from the fault; escalations wait by design.

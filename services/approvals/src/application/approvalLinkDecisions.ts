@@ -2,7 +2,7 @@
 // never writes, so a mail scanner fetching links decides nothing. Submitting records the decision
 // of the request's approver, once: the approval aggregate refuses or ignores any later one.
 import { streamName, type Person, type TelemetryReading } from '@mes/contracts';
-import { DomainError, handleCommand, parseRecordedEvent, stateFrom, type EventStore, type Logger, type RecordedDomainEvent } from '@mes/platform';
+import { DomainError, handleCommand, parseRecordedEvent, stateFrom, type AggregateCache, type EventStore, type Logger, type RecordedDomainEvent } from '@mes/platform';
 import type { LastMachineReading } from '../adapters/nats/lastMachineReading.js';
 import { approvalDecisionOf, verifyApprovalLink, type ApprovalLinkDecision } from '../domain/approvalLinks.js';
 import {
@@ -11,6 +11,7 @@ import {
   findApprovalRequest,
   type ApprovalProcessState,
   type ApprovalRequestRecord,
+  type ApprovalState,
 } from '../domain/approvalRequest.js';
 import { orderSummaryOf } from '../domain/orderSummary.js';
 import { approvalStream } from './approvalCommands.js';
@@ -88,6 +89,8 @@ export type ApprovalLinkOutcome =
 
 export interface ApprovalLinkDecisionsDeps {
   store: EventStore;
+  /** The approval processes this process decided last (shared with the command handler and the outbox). */
+  approvals?: AggregateCache<ApprovalState>;
   now: () => Date;
   approvalSecret: string;
   lastReading: LastMachineReading;
@@ -179,6 +182,7 @@ export class ApprovalLinkDecisions {
           causationId: requested?.eventId ?? null,
           actor: { kind: 'person', id: request.approver.email, name: request.approver.name },
         },
+        { ...(this.deps.approvals === undefined ? {} : { cache: this.deps.approvals }) },
       );
       const decided = findApprovalRequest(result.state, request.approvalId);
       if (result.events.length > 0 && decided !== undefined) return { kind: 'recorded', request: view, decided: decisionView(decided) };

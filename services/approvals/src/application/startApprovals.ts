@@ -1,6 +1,6 @@
 // The approvals service: handles the approval commands, emails each new request to its approver
 // (through SMTP_URL, or the development mailbox when it is unset), and serves the link pages.
-import { isLoopbackAddress, startCommandHandlers, startEventConsumer, type RunningService, type ServiceDeps } from '@mes/platform';
+import { AggregateCache, isLoopbackAddress, startCommandHandlers, startEventConsumer, type RunningService, type ServiceDeps } from '@mes/platform';
 import { join } from 'node:path';
 import { registerApprovalLinkRoutes } from '../adapters/http/approvalLinkRoutes.js';
 import { registerDevelopmentMailboxRoutes } from '../adapters/http/developmentMailboxRoutes.js';
@@ -10,6 +10,7 @@ import { lastMachineReadingFrom } from '../adapters/nats/lastMachineReading.js';
 import { handleApprovalCommand } from './approvalCommands.js';
 import { approvalEmailOutbox } from './approvalEmailOutbox.js';
 import { ApprovalLinkDecisions } from './approvalLinkDecisions.js';
+import type { ApprovalState } from '../domain/approvalRequest.js';
 
 export interface ApprovalsOptions {
   /** How long the links of an email work, from sending. Default 24 hours (CONTRACT §4). */
@@ -60,7 +61,9 @@ export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): 
     // A greeting (and login) at the mail server per check: reuse the answer for a few seconds.
     deps.health.register('smtp', () => mail.verify(), { cacheMs: SMTP_HEALTH_CACHE_MS });
 
-    const decisions = new ApprovalLinkDecisions({ store: deps.eventStore, now, approvalSecret: deps.secrets.approvalSecret, lastReading: lastMachineReadingFrom(deps.nc), logger });
+    // The approval processes this process decided last, shared by everything that decides on them.
+    const approvals = new AggregateCache<ApprovalState>();
+    const decisions = new ApprovalLinkDecisions({ store: deps.eventStore, approvals, now, approvalSecret: deps.secrets.approvalSecret, lastReading: lastMachineReadingFrom(deps.nc), logger });
     await registerApprovalLinkRoutes(deps.http, { decisions, rateLimit: options.linkRateLimit ?? DEFAULT_LINK_RATE_LIMIT, logger, metrics: deps.metrics });
 
     const commands = await startCommandHandlers({
@@ -68,7 +71,7 @@ export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): 
       service: 'approvals',
       plants,
       logger,
-      handle: (command) => handleApprovalCommand({ store: deps.eventStore, now, logger }, command),
+      handle: (command) => handleApprovalCommand({ store: deps.eventStore, approvals, now, logger }, command),
     });
     stops.push(() => commands.stop());
 
@@ -79,6 +82,7 @@ export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): 
       logger,
       handle: approvalEmailOutbox({
         store: deps.eventStore,
+        approvals,
         mail,
         now,
         logger,

@@ -16,14 +16,18 @@ import { conditionKey } from '../adapters/machineConditionKv.js';
 import { decideConditionChange, type ReadingTimes } from '../domain/machineCondition.js';
 import { statusChangedEvent, type ReadingEnvelope } from '../domain/readingEvents.js';
 
-/** A reading waiting its turn; `finish` is called once it needs nothing more. */
+/**
+ * A reading waiting its turn. `finish(handled)` is called once it needs nothing more: `handled`
+ * when its condition change (if any) is recorded, so the device may be told it was received; not
+ * when it was abandoned (a failed store, a stop), so the broker delivers it again.
+ */
 export interface TrackedReading {
   envelope: ReadingEnvelope;
-  finish(): void;
+  finish(handled: boolean): void;
 }
 
 interface QueuedReading extends TrackedReading {
-  /** 'pending': not acked yet; 'check': acked, look for a change; 'skip': nothing to do (duplicate or abandoned). */
+  /** 'pending': not stored yet; 'check': stored, look for a change; 'skip': not stored, nothing to do. */
   state: 'pending' | 'check' | 'skip';
 }
 
@@ -83,8 +87,12 @@ export class ConditionTracker {
     return this.machines.size;
   }
 
-  /** Queues a reading whose publish has started; settle it with the returned functions. */
-  track(reading: TrackedReading): { acked(checkCondition: boolean): void } {
+  /**
+   * Queues a reading whose publish has started; settle it with `acked`: `stored` false when it
+   * could not be stored; `stored` is the envelope to check, which for a reading JetStream already
+   * had is the one stored first (its time and id), not the repeat's.
+   */
+  track(reading: TrackedReading): { acked(stored: ReadingEnvelope | false): void } {
     const { plantId, machineId } = reading.envelope.data;
     const key = conditionKey(plantId, machineId);
     let record = this.machines.get(key);
@@ -109,8 +117,12 @@ export class ConditionTracker {
     record.queue.push(queued);
     const machine = record;
     return {
-      acked: (checkCondition) => {
-        queued.state = checkCondition ? 'check' : 'skip';
+      acked: (stored) => {
+        if (stored === false) queued.state = 'skip';
+        else {
+          queued.state = 'check';
+          queued.envelope = stored;
+        }
         this.pump(machine);
       },
     };
@@ -146,39 +158,45 @@ export class ConditionTracker {
       if (head === undefined || head.state === 'pending') return;
       if (head.state === 'skip' || this.stopped) {
         record.queue.shift();
-        head.finish();
+        head.finish(false);
         continue;
       }
       if (record.known?.value) {
         const decision = decideConditionChange(record.known.value.observed, head.envelope.data, record.edges, readingTimes(record.known.value, head.envelope.data));
         if (!decision.changed) {
           record.queue.shift();
-          head.finish();
+          head.finish(true);
           continue;
         }
       }
       record.busy = true;
-      void this.report(record, head.envelope).finally(() => {
-        record.busy = false;
-        record.queue.shift();
-        head.finish();
-        this.pump(record);
-      });
+      void this.report(record, head.envelope).then(
+        (recorded) => {
+          record.busy = false;
+          record.queue.shift();
+          head.finish(recorded);
+          this.pump(record);
+        },
+      );
     }
   }
 
-  /** Loads the machine's entry if needed, then records and appends the change the reading makes, if any. */
-  private async report(record: MachineRecord, envelope: ReadingEnvelope): Promise<void> {
+  /**
+   * Loads the machine's entry if needed, then records and appends the change the reading makes, if
+   * any. False when it was stopped before that was done.
+   */
+  private async report(record: MachineRecord, envelope: ReadingEnvelope): Promise<boolean> {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         await this.reportOnce(record, envelope.data, envelope);
-        return;
+        return true;
       } catch (err) {
         const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 10));
         this.deps.logger.warn({ err, machine: record.key, retryInMs: delay }, 'could not record a machine condition change; retrying');
         await sleep(delay);
       }
     }
+    return false;
   }
 
   private async reportOnce(record: MachineRecord, reading: TelemetryReading, envelope: ReadingEnvelope): Promise<void> {

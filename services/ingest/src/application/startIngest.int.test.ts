@@ -13,7 +13,7 @@ import {
   type PlantsConfig,
 } from '@mes/contracts';
 import { HealthRegistry, JetStreamEventStore, createLogger, createMetrics, loadConfig, provisionTopology, type EventStore } from '@mes/platform';
-import { startMosquitto, startNatsServer, type MosquittoHandle, type NatsServerHandle } from '@mes/platform/testing';
+import { startMosquitto, startNatsServer, withOverrides, type MosquittoHandle, type NatsServerHandle } from '@mes/platform/testing';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -61,11 +61,11 @@ describe('ingest service', () => {
    * Each service gets a shared-subscription group of its own unless the test names one: a stopped
    * copy's persistent session stays in its group and would take its share of later tests' messages.
    */
-  async function startService(options: IngestOptions = {}): Promise<IngestService> {
+  async function startService(options: IngestOptions = {}, store: EventStore = eventStore): Promise<IngestService> {
     const config = loadConfig({ NATS_URL: nats.url, MQTT_URL: broker.url });
     const logger = createLogger({ service: 'test', level: 'silent' });
     const service = await startIngest(
-      { config, plants, logger, nc, eventStore, health: new HealthRegistry() },
+      { config, plants, logger, nc, eventStore: store, health: new HealthRegistry() },
       { clientId: `test-ingest-${randomUUID().slice(0, 8)}`, sharedGroup: `test-${randomUUID().slice(0, 8)}`, ackTimeoutMs: 1_000, ...options },
     );
     running.push(service);
@@ -391,6 +391,31 @@ describe('ingest service', () => {
       await until('the broker delivered the five again and they are stored', async () => (await storedOn(telemetrySubject('P1', m))) === 5);
       await until('nothing is in flight', () => second.metrics().inFlight === 0);
       expect(second.metrics().accepted).toBe(5);
+    });
+  });
+
+  describe('when a copy dies between storing a reading and recording its condition change', () => {
+    it('leaves the reading with the broker, and the copy it comes back to records the change once', async () => {
+      const clientId = `test-ingest-${randomUUID().slice(0, 8)}`;
+      const sharedGroup = `test-${randomUUID().slice(0, 8)}`;
+      // The first copy's appends never finish: it dies (is stopped) before the change is recorded.
+      const dying = withOverrides(eventStore, { appendToStream: () => new Promise(() => undefined) });
+      const first = await startService({ clientId, sharedGroup, stopTimeoutMs: 300 }, dying);
+      const m = machine();
+      await send(`mes/P1/${m}/telemetry`, reading({ machineStatus: 'Fault', messageId: 'fault-then-crash' }));
+      await until('the reading is stored', async () => (await storedOn(telemetrySubject('P1', m))) === 1);
+      await sleep(300);
+      await stopService(first);
+      expect((await eventStore.readStream(`P1.machine.${m}`)).events).toEqual([]);
+
+      const second = await startService({ clientId, sharedGroup });
+      await until('the change is recorded', async () => (await eventStore.readStream(`P1.machine.${m}`)).events.length > 0);
+      await until('nothing is in flight', () => second.metrics().inFlight === 0);
+      await sleep(300);
+      const { events } = await eventStore.readStream(`P1.machine.${m}`);
+      expect(events.map((e) => [e.type, (e.data as { current: { machineStatus: string } }).current.machineStatus])).toEqual([['MachineStatusChanged', 'Fault']]);
+      expect(await storedOn(telemetrySubject('P1', m))).toBe(1);
+      expect(second.metrics().duplicates).toBe(1);
     });
   });
 

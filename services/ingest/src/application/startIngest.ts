@@ -3,9 +3,9 @@
 // by a window: while it is full, MQTT reading pauses (and so does the broker, for this client).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { deadLetterSubject, telemetrySubject, UNKNOWN_PLANT, validateTelemetry } from '@mes/contracts';
-import { withoutCredentials, type MesMetrics, type RunningService, type ServiceDeps } from '@mes/platform';
-import { JetStreamAckPublisher, PublisherStoppedError } from '@mes/platform';
+import { deadLetterSubject, TELEMETRY_STREAM, telemetrySubject, UNKNOWN_PLANT, validateTelemetry } from '@mes/contracts';
+import { JetStreamAckPublisher, PublisherStoppedError, withoutCredentials, type MesMetrics, type RunningService, type ServiceDeps } from '@mes/platform';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { MachineConditionKv } from '../adapters/machineConditionKv.js';
 import { MqttTelemetrySource, type TelemetryMessage } from '../adapters/mqttTelemetrySource.js';
 import { registerDeadLetterRoutes } from '../adapters/deadLetterRoutes.js';
@@ -13,7 +13,7 @@ import { deadLetterRecord } from '../domain/deadLetter.js';
 import { DeadLetterWarnings } from '../domain/deadLetterWarnings.js';
 import { productionEdgesByPlant } from '../domain/machineCondition.js';
 import { plantRejection, telemetryTopicFilters, type PlantScope } from '../domain/plantScope.js';
-import { readingEnvelope, readingMessageId } from '../domain/readingEvents.js';
+import { readingEnvelope, readingMessageId, type ReadingEnvelope } from '../domain/readingEvents.js';
 import { ConditionTracker } from './conditionTracker.js';
 
 export interface IngestOptions {
@@ -143,6 +143,13 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
     if (!(err instanceof PublisherStoppedError)) logger.error({ err }, `${what} failed`);
   }
 
+  /** The reading stored at `seq` of the telemetry stream, or undefined when it is not a reading. */
+  async function storedReading(seq: number): Promise<ReadingEnvelope | undefined> {
+    const message = await (await jetstreamManager(nc)).streams.getMessage(TELEMETRY_STREAM, { seq });
+    const body = message?.json<ReadingEnvelope>();
+    return body?.type === 'MachineReadingRecorded' ? body : undefined;
+  }
+
   function reject(message: TelemetryMessage, reason: string, stored: () => void, finish: () => void): void {
     counts.deadLetters++;
     const record = deadLetterRecord({ topic: message.topic, payload: message.payload, reason, receivedAt: message.receivedAt });
@@ -183,17 +190,35 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
         return;
       }
       const envelope = readingEnvelope(reading, randomUUID());
-      const tracked = tracker.track({ envelope, finish });
+      // The device hears its reading was received (PUBACK) only once it is stored AND the condition
+      // change it makes is recorded: a copy killed in between leaves it with the broker, which
+      // delivers it again.
+      const tracked = tracker.track({
+        envelope,
+        finish: (handled) => {
+          if (handled) stored();
+          finish();
+        },
+      });
       publisher.publish(telemetrySubject(reading.plantId, reading.machineId), encoder.encode(JSON.stringify(envelope)), { msgId: readingMessageId(reading) ?? envelope.eventId }).then(
         (ack) => {
-          stored();
           if (ack.duplicate) counts.duplicates++;
           else {
             counts.accepted++;
             deps.metrics?.readingsAccepted.inc({ plant: reading.plantId });
           }
-          // A device's repeat is not a new reading; a repeat of our own earlier send (retries > 0) may be.
-          tracked.acked(!ack.duplicate || ack.retries > 0);
+          // A reading stored before (a device's repeat, or the broker's redelivery after a copy died
+          // between storing and recording its condition change) is checked as it was stored first.
+          if (!ack.duplicate || ack.retries > 0) tracked.acked(envelope);
+          else {
+            storedReading(ack.seq).then(
+              (original) => tracked.acked(original ?? envelope),
+              (err: unknown) => {
+                logger.warn({ err, seq: ack.seq }, 'could not read back a repeated reading; the broker delivers it again');
+                tracked.acked(false);
+              },
+            );
+          }
         },
         (err: unknown) => {
           onPublishFailure(err, 'storing a reading');

@@ -3,10 +3,10 @@
 // Protected by the platform (every /api route needs a credential); the actor recorded is the
 // authenticated caller, never a name the request body claims.
 import { streamName } from '@mes/contracts';
-import { actorOfCaller, DomainError, handleCommand, sendProblem, type OrderIndex, type ServiceDeps } from '@mes/platform';
+import { actorOfCaller, DomainError, handleCommand, sendProblem, type AggregateCache, type OrderIndex, type ServiceDeps } from '@mes/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { maintenanceOrderDecider, orderStatus, type OrderCommand } from '../domain/maintenanceOrder.js';
+import { maintenanceOrderDecider, orderStatus, type OrderCommand, type OrderState } from '../domain/maintenanceOrder.js';
 
 interface OrderActionBody {
   reason?: unknown;
@@ -20,7 +20,7 @@ function statedByOf(body: OrderActionBody | undefined): { statedBy?: string } | 
   return { statedBy: body.by.trim() };
 }
 
-export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'eventStore' | 'logger'> & { orderIndex: OrderIndex }): void {
+export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'eventStore' | 'logger'> & { orderIndex: OrderIndex; orders: AggregateCache<OrderState> }): void {
   const act = (action: 'complete' | 'cancel') =>
     async (request: FastifyRequest<{ Params: { orderId: string } }>, reply: FastifyReply) => {
       const { orderId } = request.params;
@@ -55,6 +55,7 @@ export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'eventStore
           streamName(order.plantId, 'order', orderId),
           command,
           { correlationId: order.workflowId, causationId: null, actor },
+          { cache: deps.orders },
         );
         deps.logger.info({ orderId, action, caller: caller.name, changed: result.events.length > 0 }, 'order action from the API');
         return reply.code(200).send({ orderId, status: orderStatus(result.state), changed: result.events.length > 0 });

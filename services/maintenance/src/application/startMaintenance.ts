@@ -1,6 +1,6 @@
 import { streamName, type Command } from '@mes/contracts';
-import { handleCommand, OrderIndex, startCommandHandlers, type RunningService, type ServiceDeps } from '@mes/platform';
-import { maintenanceOrderDecider } from '../domain/maintenanceOrder.js';
+import { AggregateCache, handleCommand, OrderIndex, startCommandHandlers, type RunningService, type ServiceDeps } from '@mes/platform';
+import { maintenanceOrderDecider, type OrderState } from '../domain/maintenanceOrder.js';
 import { registerOrderRoutes } from '../adapters/orderRoutes.js';
 import { isMaintenanceCommand, toOrderCommand } from './orderCommands.js';
 
@@ -8,6 +8,8 @@ import { isMaintenanceCommand, toOrderCommand } from './orderCommands.js';
 export async function start(deps: ServiceDeps): Promise<RunningService> {
   const plants = deps.servedPlants;
   const orderIndex = new OrderIndex(deps.nc);
+  // The orders this process decided last: shared by the command handler and the HTTP routes.
+  const orders = new AggregateCache<OrderState>();
 
   const handle = async (command: Command): Promise<void> => {
     if (!isMaintenanceCommand(command)) {
@@ -23,13 +25,14 @@ export async function start(deps: ServiceDeps): Promise<RunningService> {
       streamName(command.plantId, 'order', command.orderId),
       toOrderCommand(command),
       { correlationId: command.correlationId, causationId: command.commandId, actor: command.actor },
+      { cache: orders },
     );
     if (result.events.length > 0) {
       deps.logger.info({ orderId: command.orderId, events: result.events.map((e) => e.type) }, 'order updated');
     }
   };
 
-  registerOrderRoutes({ ...deps, orderIndex });
+  registerOrderRoutes({ ...deps, orderIndex, orders });
   const handlers = await startCommandHandlers({ nc: deps.nc, service: 'maintenance', plants, logger: deps.logger, handle });
   return { stop: () => handlers.stop() };
 }

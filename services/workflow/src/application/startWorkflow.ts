@@ -3,7 +3,7 @@
 // is decided on the workflow's own stream, then what the resulting state calls for is done.
 // Composition only; the parts are adapters/ (claims, timers, command effects) and domain/ (the saga).
 import { evaluateRules, parseStreamName, readingSummaryOf, streamName, type MachineStatusChanged, type PlantConfig } from '@mes/contracts';
-import { handleCommand, stateFrom, startEventConsumer, type EventDelivery, type RecordedDomainEvent, type RunningService, type ServiceDeps } from '@mes/platform';
+import { AggregateCache, handleCommand, stateFrom, startEventConsumer, type EventDelivery, type RecordedDomainEvent, type RunningService, type ServiceDeps } from '@mes/platform';
 import { createHash } from 'node:crypto';
 import { commandEffects, WORKFLOW_ACTOR } from '../adapters/commandEffects.js';
 import { OpenWorkflowClaims } from '../adapters/openWorkflowClaims.js';
@@ -15,6 +15,7 @@ import {
   workflowIds,
   type ApprovalPolicy,
   type WorkflowInput,
+  type WorkflowState,
 } from '../domain/maintenanceWorkflow.js';
 import { workflowEffects } from '../domain/workflowEffects.js';
 
@@ -34,6 +35,7 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
   const { logger } = deps;
   const plants = deps.servedPlants;
   const claims = await OpenWorkflowClaims.open(deps.nc);
+  const workflowStates = new AggregateCache<WorkflowState | null>();
 
   const plantConfig = (plantId: string): PlantConfig => {
     const plant = deps.plants.plants[plantId];
@@ -60,6 +62,7 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
       streamName(plantId, 'workflow', workflowId),
       input,
       { correlationId: workflowId, causationId, actor: WORKFLOW_ACTOR },
+      { cache: workflowStates },
     );
     if (result.events.length > 0) {
       logger.info({ workflowId, events: result.events.map((e) => (e.type === 'WorkflowStepRecorded' ? `step:${e.data.step}` : e.type)) }, 'workflow advanced');
