@@ -94,3 +94,8 @@ export type {
 } from './sql/sqlSink.js';
 export { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, lastMessageOf, readRange } from './nats/jetStreamLog.js';
 export { escapeHtml } from './http/escapeHtml.js';
+export { createMetrics, ScrapedGauge, secondsBetween } from './metrics/metrics.js';
+export type { GaugeSample, GaugeSource, MesMetrics } from './metrics/metrics.js';
+export { consumerPlant, registerJetStreamGauges } from './metrics/jetStreamGauges.js';
+export { codeOfStatus, PROBLEM_CONTENT_TYPE, problemDetails, problemType, sendProblem } from './http/problemDetails.js';
+export type { ProblemDetails } from './http/problemDetails.js';

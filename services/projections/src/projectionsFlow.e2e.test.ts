@@ -202,6 +202,7 @@ describe('reporting tables and audit trail of an order, from the fault reading t
 
     const unknown = await api('/api/orders/MO_unknown/audit');
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toEqual({ error: 'order_not_found', message: 'no maintenance order MO_unknown' });
+    expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await unknown.json()).toEqual({ type: 'urn:mes:problem:order-not-found', title: 'No such maintenance order', status: 404, detail: 'no maintenance order MO_unknown', code: 'ORDER_NOT_FOUND' });
   });
 });

@@ -2,7 +2,7 @@
 // source is applied, where its log ends, and how many messages are still to apply). Both are
 // bearer-protected by the platform's /api hook.
 import { TELEMETRY_STREAM } from '@mes/contracts';
-import { countAfterSequence, lastMessageOf, type EventStore, type ServiceDeps, type SqlSink } from '@mes/platform';
+import { countAfterSequence, lastMessageOf, sendProblem, type EventStore, type ServiceDeps, type SqlSink } from '@mes/platform';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { auditOrder, AuditSubjectNotFoundError, type OrderIndex } from '../application/audit.js';
 import type { ProjectionSource, SourceStatus } from '../application/projectionSources.js';
@@ -90,7 +90,7 @@ export function registerProjectionRoutes(deps: Pick<ServiceDeps, 'http'> & Statu
     try {
       return reply.send(await auditOrder({ eventStore: deps.eventStore, orderIndex: deps.orderIndex }, request.params.orderId));
     } catch (err) {
-      if (err instanceof AuditSubjectNotFoundError) return reply.code(404).send({ error: 'order_not_found', message: err.message });
+      if (err instanceof AuditSubjectNotFoundError) return sendProblem(reply, 404, err.code, err.message);
       throw err;
     }
   });

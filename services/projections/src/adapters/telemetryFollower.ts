@@ -24,7 +24,7 @@ export async function followTelemetry(nc: NatsConnection, options: FollowOptions
   const filter = telemetryFilter(options.plantId);
   const logger = options.logger.child({ source });
   const committed = await readCheckpoint(options.sink, source);
-  const writer = new ProjectionWriter({ sink: options.sink, source, logger, committed, batchSize: options.batchSize, flushMs: options.flushMs });
+  const writer = new ProjectionWriter({ sink: options.sink, source, logger, committed, batchSize: options.batchSize, flushMs: options.flushMs, onCommitted: options.onCommitted });
   const js = jetstream(nc);
   let stopped = false;
   let current: ConsumerMessages | undefined;
