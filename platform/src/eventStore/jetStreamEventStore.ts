@@ -38,7 +38,7 @@ import {
 } from './eventStore.js';
 import { JetStreamAckPublisher, JetStreamRefusedError } from '../nats/jetStreamAckPublisher.js';
 import { chainEvents, GENESIS_HASH } from './hashChain.js';
-import { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, lastMessageOf, nextMessageOf, readRange } from '../nats/jetStreamLog.js';
+import { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, deliveryCounter, lastMessageOf, nextMessageOf, readRange } from '../nats/jetStreamLog.js';
 
 /** How many times an `'any'` append reads the stream's end again when another writer got in first. */
 const MAX_ANY_ATTEMPTS = 10;
@@ -279,10 +279,13 @@ export class JetStreamEventStore implements EventStore {
           const created = await createOrderedConsumer(jsm, this.options.stream, filter, start);
           consumerName = created.name;
           const consumer = await this.js.consumers.get(this.options.stream, created.name);
+          const counted = deliveryCounter(this.options.stream, filter);
           while (!stopped) {
             current = await consumer.fetch({ max_messages: 256, expires: 2_000, idle_heartbeat: 1_000 });
             if (stopped) break;
             for await (const msg of current) {
+              // A hole (messages lost in transit) ends this consumer: the loop resumes after the last event handled.
+              counted(msg);
               failures = 0;
               for (const event of decodeAppend(msg)) {
                 if (stopped) break;
