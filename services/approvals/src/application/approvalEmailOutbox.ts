@@ -53,7 +53,13 @@ export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: Reco
     // knows the request is good enough to start from (recording the email checks the revision).
     const cachedRequest = findApprovalRequest(deps.approvals?.get(event.stream)?.state ?? null, approvalId);
     const request = cachedRequest ?? findApprovalRequest(stateFrom(approvalRequestDecider, (await store.readStream(event.stream)).events), approvalId);
-    if (request === undefined || request.emailSentAt !== null) return;
+    if (request === undefined) {
+      // The log delivered this request, so its stream holds it: a read that does not show it came
+      // from a node whose copy of the log is behind the one that delivered it (a NATS cluster under
+      // load or mid-failover). Acknowledging now would lose the email; read again on redelivery.
+      throw new Error(`the read of ${event.stream} does not show approval request ${approvalId} (event ${event.eventId}) yet: a replica behind; will read again`);
+    }
+    if (request.emailSentAt !== null) return;
     if (request.status !== 'Pending') {
       // Escalated, decided or expired before its email went out (the mail server was down for a
       // while): its links would only lead to a page saying so.

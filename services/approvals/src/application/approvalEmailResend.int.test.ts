@@ -71,3 +71,45 @@ describe('an approval email sent again after a crash', () => {
     expect((await store.readStream(stream)).events.filter((e) => e.type === 'ApprovalEmailSent')).toHaveLength(1);
   });
 });
+
+describe('an approval email whose request a lagging read does not show', () => {
+  it('is not dropped: the delivery fails (to come again) and the next one sends it', async () => {
+    const stream = streamName('P1', 'approval', 'MO_lagging');
+    const now = () => new Date();
+    await handleCommand({ store, now }, approvalRequestDecider, stream, {
+      type: 'RequestApproval',
+      approvalId: 'AP_lagging_0',
+      orderId: 'MO_lagging',
+      plantId: 'P1',
+      machineId: 'M-1',
+      approver: alice,
+      level: 0,
+      expiresAt: new Date(Date.now() + 30 * 60_000).toISOString(),
+      issuedAt: now().toISOString(),
+    }, { correlationId: 'WF_lagging', causationId: null, actor: { kind: 'service', id: 'workflow' } });
+    const requested = parseRecordedEvent((await store.readStream(stream)).events[0]!);
+
+    // A node of a cluster whose copy of the log is behind the one that delivered the event: the
+    // first read of the approval stream does not contain it yet.
+    let lagging = true;
+    const behind: EventStore = withOverrides(store, {
+      readStream: async (name) => {
+        const read = await store.readStream(name);
+        if (!lagging || name !== stream) return read;
+        lagging = false;
+        return { events: [], revision: 'no_stream' as const };
+      },
+    });
+    const mail = smtpMailSender(smtp.url);
+    const outbox = approvalEmailOutbox({ store: behind, mail, now, logger: createLogger({ service: 'test', level: 'silent' }), mailFrom: 'mes@localhost', publicUrl: 'http://127.0.0.1:3000', approvalSecret: APPROVAL_SECRET, linkTtlMs: 60_000 });
+    try {
+      await expect(outbox(requested)).rejects.toThrow(/does not show approval request AP_lagging_0/);
+      expect(smtp.messages.filter((m) => m.subject?.includes('MO_lagging'))).toHaveLength(0);
+      await outbox(requested);
+    } finally {
+      mail.close();
+    }
+    expect(smtp.messages.filter((m) => m.subject?.includes('MO_lagging'))).toHaveLength(1);
+    expect((await store.readStream(stream)).events.map((e) => e.type)).toEqual(['ApprovalRequested', 'ApprovalEmailSent']);
+  });
+});

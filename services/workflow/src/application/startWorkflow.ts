@@ -5,6 +5,7 @@
 import { evaluateRules, parseStreamName, readingSummaryOf, streamName, type MachineStatusChanged, type PlantConfig } from '@mes/contracts';
 import { AggregateCache, handleCommand, stateFrom, startEventConsumer, type EventDelivery, type RecordedDomainEvent, type RunningService, type ServiceDeps } from '@mes/platform';
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { commandEffects, WORKFLOW_ACTOR } from '../adapters/commandEffects.js';
 import { OpenWorkflowClaims } from '../adapters/openWorkflowClaims.js';
 import { startWorkflowTimers } from '../adapters/workflowTimers.js';
@@ -18,6 +19,9 @@ import {
   type WorkflowState,
 } from '../domain/maintenanceWorkflow.js';
 import { workflowEffects } from '../domain/workflowEffects.js';
+
+/** Open workflows resumed at once at start-up (each reads its stream and re-sends its idempotent commands). */
+const RESUME_CONCURRENCY = 32;
 
 /** The workflow id of the incident a condition change starts: derived from the event, so a redelivery names the same one. */
 export function workflowIdFor(triggerEventId: string): string {
@@ -72,13 +76,25 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
     if (result.state && (result.events.length > 0 || redelivered)) await runEffects(result.state, workflowEffects(result.state));
   };
 
-  /** Does what each open workflow of the served plants calls for: a previous process may have died between deciding and doing. */
+  /**
+   * Does what each open workflow of the served plants calls for: a previous process may have died
+   * between deciding and doing. Workflows are independent, so many are resumed at once; one that
+   * fails is logged and left to its next input or timer, not allowed to stop the start-up.
+   */
   const resumeOpenWorkflows = async (): Promise<void> => {
-    for await (const open of claims.list(new Set(plants))) {
-      const { events } = await deps.eventStore.readStream(streamName(open.plantId, 'workflow', open.workflowId));
-      const state = stateFrom(maintenanceWorkflowDecider, events);
-      if (state) await runEffects(state, workflowEffects(state));
-    }
+    const started = performance.now();
+    let failed = 0;
+    const resumed = await claims.forEachOpen(new Set(plants), RESUME_CONCURRENCY, async (open) => {
+      try {
+        const { events } = await deps.eventStore.readStream(streamName(open.plantId, 'workflow', open.workflowId));
+        const state = stateFrom(maintenanceWorkflowDecider, events);
+        if (state) await runEffects(state, workflowEffects(state));
+      } catch (err) {
+        failed++;
+        logger.warn({ err, plantId: open.plantId, workflowId: open.workflowId }, 'could not resume an open workflow at start-up; its next input or timer will');
+      }
+    });
+    logger.info({ resumed, failed, ms: Math.round(performance.now() - started) }, 'open workflows resumed');
   };
 
   const onConditionChanged = async (event: RecordedDomainEvent & MachineStatusChanged, plantId: string, redelivered: boolean): Promise<void> => {
