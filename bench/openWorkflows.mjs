@@ -3,7 +3,8 @@
 // `npm run bench:open-workflows`: what many incidents waiting for a decision cost (issue "Adapt in
 // milliseconds": 10k open workflows in at most 512 MB, their start-up recovery pass in at most 10 s).
 //
-//   npm run build && node bench/openWorkflows.mjs [--open 10000]
+//   npm run build && node bench/openWorkflows.mjs [--open 10000] 
+//   (SYSTEM_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles each start of the system)
 //
 // The system runs as `npm start` runs it (app/dist/main.js, every service in one process) against
 // an isolated nats-server, Mosquitto, an SMTP server on loopback and a SQLite file. One Fault
@@ -144,6 +145,7 @@ const env = {
   API_TOKEN: 'bench-open-workflows-token',
   APPROVAL_SECRET: 'bench-open-workflows-approval-secret-0123456789',
   LOG_LEVEL: 'info',
+  ...(process.env.SYSTEM_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SYSTEM_NODE_OPTIONS } : {}),
 };
 
 let system;
