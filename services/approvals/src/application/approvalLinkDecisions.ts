@@ -263,16 +263,17 @@ export class ApprovalLinkDecisions {
             approvalId: request.approvalId,
             decision: approvalDecisionOf(target.decision),
             consecutiveWrongPins: check.consecutiveWrongPins,
-            ...(check.lockedUntil === undefined ? {} : { lockedUntil: check.lockedUntil }),
+            ...(check.lockedNow && check.lockedUntil !== undefined ? { lockedUntil: check.lockedUntil } : {}),
             clientAddress: submission.clientAddress.slice(0, 256),
             userAgent: submission.userAgent.slice(0, 1024),
-            issuedAt: this.deps.now().toISOString(),
+            // When the wrong PIN was counted: the lock, if it caused one, runs 15 minutes from then.
+            issuedAt: check.countedAt,
           },
           { ...context, actor: { kind: 'service', id: 'approvals' } },
           { ...(this.deps.approvals === undefined ? {} : { cache: this.deps.approvals }) },
         );
-        logger.warn({ ...who, consecutiveWrongPins: check.consecutiveWrongPins, lockedUntil: check.lockedUntil }, check.lockedUntil === undefined ? 'decision refused: wrong PIN' : 'decision refused: wrong PIN; signing locked');
-        if (check.lockedUntil !== undefined) return { kind: 'signing_locked', request: view, until: check.lockedUntil, lockedNow: true };
+        logger.warn({ ...who, consecutiveWrongPins: check.consecutiveWrongPins, lockedUntil: check.lockedUntil }, check.lockedNow ? 'decision refused: wrong PIN; signing locked' : 'decision refused: wrong PIN');
+        if (check.lockedUntil !== undefined) return { kind: 'signing_locked', request: view, until: check.lockedUntil, lockedNow: check.lockedNow };
         return { kind: 'pin_refused', request: view, reason: 'wrong', remaining: check.remaining, comment };
       }
       default: {

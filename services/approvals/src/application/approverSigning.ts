@@ -12,8 +12,8 @@ export type PinCheck =
   /** Locked before this attempt: the PIN was not even compared. */
   | { kind: 'locked'; until: string }
   | { kind: 'right' }
-  /** `lockedUntil` is set when this wrong PIN locked signing. */
-  | { kind: 'wrong'; consecutiveWrongPins: number; remaining: number; lockedUntil?: string };
+  /** `lockedUntil`: the lock in force after it, set by this wrong PIN (`lockedNow`) or by one another copy counted meanwhile. */
+  | { kind: 'wrong'; consecutiveWrongPins: number; remaining: number; lockedUntil?: string; lockedNow: boolean; countedAt: string };
 
 export class ApproverSigning {
   constructor(private readonly deps: { pins: ApproverPinStore; now: () => Date }) {}
@@ -40,8 +40,10 @@ export class ApproverSigning {
       return { kind: 'right' };
     }
     let outcome: ReturnType<typeof afterWrongPin> | undefined;
+    let countedAt = this.deps.now();
     await this.deps.pins.update(email, (stored) => {
-      outcome = afterWrongPin(stored, this.deps.now());
+      countedAt = this.deps.now();
+      outcome = afterWrongPin(stored, countedAt);
       return outcome.record;
     });
     if (outcome === undefined) throw new Error(`the wrong PIN of ${email} was not counted`);
@@ -50,6 +52,8 @@ export class ApproverSigning {
       consecutiveWrongPins: outcome.consecutiveWrongPins,
       remaining: outcome.lockedUntil === undefined ? Math.max(MAX_WRONG_PINS - outcome.record.wrongPins, 0) : 0,
       ...(outcome.lockedUntil === undefined ? {} : { lockedUntil: outcome.lockedUntil }),
+      lockedNow: outcome.lockedNow,
+      countedAt: countedAt.toISOString(),
     };
   }
 }

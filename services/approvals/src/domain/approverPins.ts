@@ -63,21 +63,23 @@ export interface WrongPinOutcome {
   record: ApproverPinRecord;
   /** This one included. */
   consecutiveWrongPins: number;
-  /** Set when this wrong PIN locked the approver's signing. */
+  /** The lock in force after this wrong PIN, set by it (`lockedNow`) or by an earlier one. */
   lockedUntil?: string;
+  lockedNow: boolean;
 }
 
 /** The record after a wrong PIN at `now`: counted, and the fifth in a row locks signing for 15 minutes. */
 export function afterWrongPin(record: ApproverPinRecord, now: Date): WrongPinOutcome {
   const consecutiveWrongPins = record.wrongPins + 1;
-  if (lockedUntil(record, now) !== undefined) {
-    // Checked by a copy just before another copy's wrong PIN locked it: it counts towards the next
-    // lock, short of causing one by itself.
-    return { record: { ...record, wrongPins: Math.min(consecutiveWrongPins, MAX_WRONG_PINS - 1) }, consecutiveWrongPins };
+  const locked = lockedUntil(record, now);
+  if (locked !== undefined) {
+    // Compared by a copy just before another copy's wrong PIN locked signing: it counts towards the
+    // next lock, short of causing one by itself.
+    return { record: { ...record, wrongPins: Math.min(consecutiveWrongPins, MAX_WRONG_PINS - 1) }, consecutiveWrongPins, lockedUntil: locked, lockedNow: false };
   }
-  if (consecutiveWrongPins < MAX_WRONG_PINS) return { record: { ...record, wrongPins: consecutiveWrongPins }, consecutiveWrongPins };
+  if (consecutiveWrongPins < MAX_WRONG_PINS) return { record: { ...record, wrongPins: consecutiveWrongPins }, consecutiveWrongPins, lockedNow: false };
   const until = new Date(now.getTime() + SIGNING_LOCK_MS).toISOString();
-  return { record: { ...record, wrongPins: 0, lockedUntil: until }, consecutiveWrongPins, lockedUntil: until };
+  return { record: { ...record, wrongPins: 0, lockedUntil: until }, consecutiveWrongPins, lockedUntil: until, lockedNow: true };
 }
 
 /** The record after a right PIN: the count starts again. */

@@ -59,13 +59,13 @@ describe('the approver\'s PIN record', () => {
       let record = enrolled;
       for (let n = 1; n < MAX_WRONG_PINS; n++) {
         const outcome = afterWrongPin(record, at(n));
-        expect(outcome).toEqual({ record: { ...record, wrongPins: n }, consecutiveWrongPins: n });
+        expect(outcome).toEqual({ record: { ...record, wrongPins: n }, consecutiveWrongPins: n, lockedNow: false });
         record = outcome.record;
         expect(lockedUntil(record, at(n))).toBeUndefined();
       }
       const fifth = afterWrongPin(record, at(MAX_WRONG_PINS));
       const until = at(MAX_WRONG_PINS + SIGNING_LOCK_MS).toISOString();
-      expect(fifth).toEqual({ record: { ...record, wrongPins: 0, lockedUntil: until }, consecutiveWrongPins: 5, lockedUntil: until });
+      expect(fifth).toEqual({ record: { ...record, wrongPins: 0, lockedUntil: until }, consecutiveWrongPins: 5, lockedUntil: until, lockedNow: true });
       expect(lockedUntil(fifth.record, at(MAX_WRONG_PINS + 1))).toBe(until);
       expect(lockedUntil(fifth.record, at(MAX_WRONG_PINS + SIGNING_LOCK_MS - 1))).toBe(until);
       expect(lockedUntil(fifth.record, at(MAX_WRONG_PINS + SIGNING_LOCK_MS))).toBeUndefined();
@@ -80,13 +80,13 @@ describe('the approver\'s PIN record', () => {
 
     it('starts counting again once a lock is over', () => {
       const locked: ApproverPinRecord = { ...enrolled, lockedUntil: T0.toISOString() };
-      expect(afterWrongPin(locked, at(1))).toEqual({ record: { ...locked, wrongPins: 1 }, consecutiveWrongPins: 1 });
+      expect(afterWrongPin(locked, at(1))).toEqual({ record: { ...locked, wrongPins: 1 }, consecutiveWrongPins: 1, lockedNow: false });
     });
 
-    it('never locks again from a wrong PIN counted while locked', () => {
+    it('never locks again from a wrong PIN counted while locked, and says the lock is in force', () => {
       const locked: ApproverPinRecord = { ...enrolled, wrongPins: 4, lockedUntil: at(SIGNING_LOCK_MS).toISOString() };
       const outcome = afterWrongPin(locked, at(1));
-      expect(outcome.lockedUntil).toBeUndefined();
+      expect(outcome).toMatchObject({ lockedUntil: locked.lockedUntil, lockedNow: false });
       expect(outcome.record).toEqual({ ...locked, wrongPins: MAX_WRONG_PINS - 1 });
     });
   });

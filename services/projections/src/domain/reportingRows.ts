@@ -189,10 +189,10 @@ export function eventRowChanges(event: DomainEvent): RowChange[] {
         UpdatedAt: event.data.at,
       });
 
+    // A failed signature or a lock decides nothing: the request stays as it is (the audit shows them).
     case 'MachineReadingRecorded':
     case 'MachineStatusChanged':
     case 'ApprovalEmailSent':
-    // A failed signature or a lock decides nothing: the request stays as it is (the audit shows them).
     case 'ApprovalSignatureFailed':
     case 'ApproverSigningLocked':
     case 'OrderQueuedForResources':

@@ -5,7 +5,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { Logger } from '@mes/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApproverEnrolment, EnrolmentOutcome } from '../../application/approverEnrolment.js';
-import { ENROLMENT_LINK_PATH, verifyEnrolmentLink } from '../../domain/enrolmentLinks.js';
+import { verifyEnrolmentLink } from '../../domain/enrolmentLinks.js';
 import { enrolmentPage } from './enrolmentPages.js';
 import { serverErrorPage, tooManyRequestsPage } from './approvalPages.js';
 import { sendHtml } from './htmlReply.js';
@@ -57,12 +57,13 @@ export async function registerEnrolmentRoutes(http: FastifyInstance, options: En
       return sendHtml(reply, page.status, page.html);
     };
 
-    scope.get<{ Querystring: { token?: unknown } }>(ENROLMENT_LINK_PATH, { preHandler: limit }, async (request, reply) => {
+    // The path of ENROLMENT_LINK_PATH, written out: deploy/'s route table is checked against the literal paths registered here.
+    scope.get<{ Querystring: { token?: unknown } }>('/approvals/enrol', { preHandler: limit }, async (request, reply) => {
       const { token } = request.query;
       return respond(request, reply, await enrolment.open(token), token);
     });
 
-    scope.post<{ Body: unknown }>(ENROLMENT_LINK_PATH, { preHandler: limit }, async (request, reply) => {
+    scope.post<{ Body: unknown }>('/approvals/enrol', { preHandler: limit }, async (request, reply) => {
       const form = formOf(request);
       return respond(request, reply, await enrolment.setPin(form.token, form.pin, form.pinAgain), form.token);
     });
