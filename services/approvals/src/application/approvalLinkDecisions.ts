@@ -162,6 +162,11 @@ export class ApprovalLinkDecisions {
     const settled = this.settled(loaded.request);
     if (settled !== undefined) return settled;
     const { process, view } = loaded.request;
+    if (view.signatureMethod === 'link+pin') {
+      const readiness = await this.deps.signing.readiness(view.approver.email);
+      if (readiness.kind === 'not_enrolled') return { kind: 'pin_not_enrolled', request: view };
+      if (readiness.kind === 'locked') return { kind: 'signing_locked', request: view, until: readiness.until, lockedNow: false };
+    }
     let lastReading: LastReadingView;
     try {
       const reading = await this.deps.lastReading(process.plantId, process.machineId);
@@ -169,11 +174,6 @@ export class ApprovalLinkDecisions {
     } catch (err) {
       this.deps.logger.warn({ err, approvalId: view.approvalId }, 'the machine\'s last reading could not be read; the page shows it as unavailable');
       lastReading = { kind: 'unavailable' };
-    }
-    if (view.signatureMethod === 'link+pin') {
-      const readiness = await this.deps.signing.readiness(view.approver.email);
-      if (readiness.kind === 'not_enrolled') return { kind: 'pin_not_enrolled', request: view };
-      if (readiness.kind === 'locked') return { kind: 'signing_locked', request: view, until: readiness.until, lockedNow: false };
     }
     return { kind: 'confirm', request: view, lastReading };
   }
