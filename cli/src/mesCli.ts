@@ -1,6 +1,7 @@
 // The `mes` command (CONTRACT §5): `mes audit order <OrderID>`, `mes audit machine <MachineID>`
 // (`--json`: one JSON object per line), `mes projections rebuild`, `mes dead-letters` (the
-// rejected telemetry of CONTRACT §1, newest first) and `mes simulate` (an edge simulator). It reads
+// rejected telemetry of CONTRACT §1, newest first), `mes approvers enrol` (approversEnrol.ts) and
+// `mes simulate` (an edge simulator). It reads
 // the same environment as the services (NATS_URL, MQTT_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG,
 // PLANTS). Exit codes: 0 done, 1 error (with one clear message), 2 wrong usage.
 // One file on purpose (a little over 300 lines): every command's parsing and wording together.
@@ -32,6 +33,7 @@ import {
   type AuditEntry,
   type RebuildProgress,
 } from '@mes/projections';
+import { APPROVERS_USAGE, enrolApprover, parseApproversArgs, type ApproversCommand } from './approversEnrol.js';
 import { simulatedMachineIds } from './simulate/plantSimulation.js';
 import { formatSimulationSummary, MqttUnreachableError, runSimulation } from './simulate/runSimulation.js';
 import { parseSimulateArgs, SIMULATE_USAGE, type SimulateArgs } from './simulate/simulateArgs.js';
@@ -46,6 +48,7 @@ export const USAGE = `Usage:
                                           drop and rebuild the SQL reporting tables from the event log
   mes dead-letters [--plant P1] [--limit N] [--json]
                                           rejected telemetry, newest first (default 50)
+${APPROVERS_USAGE}
 ${SIMULATE_USAGE}
   mes help
 
@@ -65,7 +68,8 @@ export type CliCommand =
   | { kind: 'rebuild'; batchSize: number | undefined }
   | { kind: 'deadLetters'; plantId: string | undefined; limit: number; json: boolean }
   | { kind: 'simulate'; args: SimulateArgs }
-  | { kind: 'verify'; plantId: string | undefined; orderId: string | undefined };
+  | { kind: 'verify'; plantId: string | undefined; orderId: string | undefined }
+  | ApproversCommand;
 
 /** Options that take a value (the next argument). */
 const VALUE_OPTIONS = ['--batch-size', '--plant', '--limit'];
@@ -91,6 +95,7 @@ function parseVerifyArgs(args: readonly string[]): ParsedArgs {
 
 export function parseCliArgs(argv: readonly string[]): ParsedArgs {
   if (argv[0] === 'simulate') return parseSimulateArgs(argv.slice(1));
+  if (argv[0] === 'approvers') return parseApproversArgs(argv.slice(1));
   const flags = argv.filter((arg) => arg.startsWith('-'));
   const words = argv.filter((arg, index) => !arg.startsWith('-') && !(index > 0 && VALUE_OPTIONS.includes(argv[index - 1]!)));
   if (words.length === 0 || words[0] === 'help' || flags.includes('--help') || flags.includes('-h')) {
@@ -191,6 +196,13 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
     throw new CliError((err as Error).message);
   });
   try {
+    if (command.kind === 'approversEnrol') {
+      const lines = await enrolApprover(nc, command).catch((err: unknown) => {
+        throw new CliError((err as Error).message);
+      });
+      for (const text of lines) line(io.stdout, text);
+      return;
+    }
     if (command.kind === 'deadLetters') {
       // Page by page (each at most a few MiB, however large the letters), printed as it comes.
       let printed = 0;

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { IsoInstantSchema } from './envelope.js';
 import { IDENTIFIER_PATTERN } from './names.js';
-import { RESOURCE_TYPES } from './plantConfig.js';
+import { RESOURCE_TYPES, SIGNATURE_METHODS } from './plantConfig.js';
 import {
   MACHINE_STATUSES,
   MachineConditionSchema,
@@ -164,19 +164,33 @@ const ApprovalRequestFields = {
 };
 
 /**
- * Version 2: the request's deadline is named for what it is, the decide-by time (CONTRACT §4): a
- * decision must be recorded before it, then the request escalates or expires. Version 1 called it
- * `expiresAt`, which readers took for the links' lifetime.
+ * Version 3: the request names how its decision must be signed (`signatureMethod`, the plant's
+ * CONTRACT §3 setting when the request was made), so every copy of the approvals service asks for
+ * the same components whatever configuration it runs, and a request keeps the signature it was
+ * made with when the plant's setting changes. Version 2 named the deadline for what it is, the
+ * decide-by time (CONTRACT §4): a decision must be recorded before it, then the request escalates
+ * or expires. Version 1 called it `expiresAt`, which readers took for the links' lifetime.
  */
-export const ApprovalRequestedSchema = event('ApprovalRequested', z.object({ ...ApprovalRequestFields, decideBy: IsoInstantSchema }), 2);
+export const ApprovalRequestedSchema = event(
+  'ApprovalRequested',
+  z.object({ ...ApprovalRequestFields, decideBy: IsoInstantSchema, signatureMethod: z.enum(SIGNATURE_METHODS) }),
+  3,
+);
 export type ApprovalRequested = z.infer<typeof ApprovalRequestedSchema>;
 
+/** Version 2 of ApprovalRequested, as stored before version 3; read through its upcaster. */
+export const ApprovalRequestedV2DataSchema = z.object({ ...ApprovalRequestFields, decideBy: IsoInstantSchema });
 /** Version 1 of ApprovalRequested, as stored before version 2; read through its upcaster. */
 export const ApprovalRequestedV1DataSchema = z.object({ ...ApprovalRequestFields, expiresAt: IsoInstantSchema });
 
+/** Requests made before version 3 were decided with the signed link alone: no plant could ask for more. */
+function upcastApprovalRequestedV2(data: z.infer<typeof ApprovalRequestedV2DataSchema>): ApprovalRequested['data'] {
+  return { ...data, signatureMethod: 'link' };
+}
+
 function upcastApprovalRequestedV1(data: z.infer<typeof ApprovalRequestedV1DataSchema>): ApprovalRequested['data'] {
   const { expiresAt, ...rest } = data;
-  return { ...rest, decideBy: expiresAt };
+  return upcastApprovalRequestedV2({ ...rest, decideBy: expiresAt });
 }
 
 export const ApprovalEmailSentSchema = event('ApprovalEmailSent', z.object({
@@ -188,7 +202,7 @@ export const ApprovalEmailSentSchema = event('ApprovalEmailSent', z.object({
 }));
 export type ApprovalEmailSent = z.infer<typeof ApprovalEmailSentSchema>;
 
-export const ApprovalDecidedSchema = event('ApprovalDecided', z.object({
+const ApprovalDecisionFields = {
   approvalId: EntityIdSchema,
   orderId: EntityIdSchema,
   decision: z.enum(['approved', 'rejected']),
@@ -198,8 +212,93 @@ export const ApprovalDecidedSchema = event('ApprovalDecided', z.object({
   clientAddress: z.string().max(256),
   /** Empty when the browser sent none. */
   userAgent: z.string().max(1024),
-}));
+};
+
+/** The Meaning column of the Approvals table holds 200 characters (CONTRACT §2). */
+export const MAX_SIGNATURE_MEANING_LENGTH = 200;
+
+/**
+ * What a signature on an approval decision means, in words (CONTRACT §4), e.g. `Approved
+ * maintenance order MO_1 for machine M-1`. Without the machine (decisions stored before
+ * ApprovalDecided v2 do not name it) the sentence ends after the order.
+ */
+export function approvalSignatureMeaning(decision: 'approved' | 'rejected', orderId: string, machineId?: string): string {
+  return `${decision === 'approved' ? 'Approved' : 'Rejected'} maintenance order ${orderId}${machineId === undefined ? '' : ` for machine ${machineId}`}`;
+}
+
+/**
+ * The manifestation of an electronic signature (21 CFR 11.50), bound to its record by being part of
+ * the decision's event (11.70): who signed (printed name and email), when (UTC) and what it means.
+ * `method` says which components were verified: the signed link alone, or the link and the
+ * approver's PIN (11.200). The PIN itself is never part of any event.
+ */
+export const ElectronicSignatureSchema = z.object({
+  printedName: z.string().min(1).max(200),
+  email: EmailSchema,
+  signedAt: IsoInstantSchema,
+  meaning: z.string().min(1).max(MAX_SIGNATURE_MEANING_LENGTH),
+  method: z.enum(SIGNATURE_METHODS),
+});
+export type ElectronicSignature = z.infer<typeof ElectronicSignatureSchema>;
+
+/** Version 2: the decision carries its signature's manifestation (`signature`). */
+export const ApprovalDecidedSchema = event('ApprovalDecided', z.object({ ...ApprovalDecisionFields, signature: ElectronicSignatureSchema }), 2);
 export type ApprovalDecided = z.infer<typeof ApprovalDecidedSchema>;
+
+/** Version 1 of ApprovalDecided, as stored before version 2; read through its upcaster. */
+export const ApprovalDecidedV1DataSchema = z.object(ApprovalDecisionFields);
+
+/**
+ * A version 1 decision was signed with the link alone, by the request's approver, at `decidedAt`;
+ * its meaning follows from the decision and the order (the confirmation page said which), but
+ * version 1 does not name the machine, so the derived meaning ends after the order.
+ */
+function upcastApprovalDecidedV1(data: z.infer<typeof ApprovalDecidedV1DataSchema>): ApprovalDecided['data'] {
+  return {
+    ...data,
+    signature: {
+      printedName: data.approver.name,
+      email: data.approver.email,
+      signedAt: data.decidedAt,
+      meaning: approvalSignatureMeaning(data.decision, data.orderId),
+      method: 'link',
+    },
+  };
+}
+
+/**
+ * A decision was submitted with a PIN that is not the approver's (`link+pin` plants): nothing was
+ * decided. `consecutiveWrongPins` counts this approver's wrong PINs in a row, across approvals,
+ * since their last correct one or lock. The PIN that was tried is never recorded.
+ */
+export const ApprovalSignatureFailedSchema = event('ApprovalSignatureFailed', z.object({
+  approvalId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  /** The approver the link was issued to. */
+  approver: PersonSchema,
+  /** What the submission would have decided. */
+  decision: z.enum(['approved', 'rejected']),
+  reason: z.enum(['wrong_pin']),
+  consecutiveWrongPins: z.number().int().min(1),
+  failedAt: IsoInstantSchema,
+  clientAddress: z.string().max(256),
+  userAgent: z.string().max(1024),
+}));
+export type ApprovalSignatureFailed = z.infer<typeof ApprovalSignatureFailedSchema>;
+
+/**
+ * Too many wrong PINs in a row: the approver cannot sign any decision until `lockedUntil`. Recorded
+ * in the stream of the approval whose submission locked it.
+ */
+export const ApproverSigningLockedSchema = event('ApproverSigningLocked', z.object({
+  approvalId: EntityIdSchema,
+  orderId: EntityIdSchema,
+  approver: PersonSchema,
+  wrongPins: z.number().int().min(1),
+  lockedAt: IsoInstantSchema,
+  lockedUntil: IsoInstantSchema,
+}));
+export type ApproverSigningLocked = z.infer<typeof ApproverSigningLockedSchema>;
 
 export const ApprovalEscalatedSchema = event('ApprovalEscalated', z.object({
   /** The approval request this escalation supersedes. */
@@ -394,6 +493,8 @@ export const DomainEventSchema = z.discriminatedUnion('type', [
   ApprovalEscalatedSchema,
   ApprovalExpiredSchema,
   ApprovalWithdrawnSchema,
+  ApprovalSignatureFailedSchema,
+  ApproverSigningLockedSchema,
   ResourceRegisteredSchema,
   ResourceMarkedUnavailableSchema,
   ResourceAllocatedSchema,
@@ -438,12 +539,18 @@ const EVENT_DECODERS: { readonly [Type in DomainEventType]: Readonly<Record<numb
   MaintenanceOrderResourcesAllocated: { 1: currentVersion(MaintenanceOrderResourcesAllocatedSchema) },
   MaintenanceOrderCompleted: { 1: currentVersion(MaintenanceOrderCompletedSchema) },
   MaintenanceOrderCancelled: { 1: currentVersion(MaintenanceOrderCancelledSchema) },
-  ApprovalRequested: { 1: (data) => upcastApprovalRequestedV1(ApprovalRequestedV1DataSchema.parse(data, { reportInput: true })), 2: currentVersion(ApprovalRequestedSchema) },
+  ApprovalRequested: {
+    1: (data) => upcastApprovalRequestedV1(ApprovalRequestedV1DataSchema.parse(data, { reportInput: true })),
+    2: (data) => upcastApprovalRequestedV2(ApprovalRequestedV2DataSchema.parse(data, { reportInput: true })),
+    3: currentVersion(ApprovalRequestedSchema),
+  },
   ApprovalEmailSent: { 1: currentVersion(ApprovalEmailSentSchema) },
-  ApprovalDecided: { 1: currentVersion(ApprovalDecidedSchema) },
+  ApprovalDecided: { 1: (data) => upcastApprovalDecidedV1(ApprovalDecidedV1DataSchema.parse(data, { reportInput: true })), 2: currentVersion(ApprovalDecidedSchema) },
   ApprovalEscalated: { 1: currentVersion(ApprovalEscalatedSchema) },
   ApprovalExpired: { 1: currentVersion(ApprovalExpiredSchema) },
   ApprovalWithdrawn: { 1: currentVersion(ApprovalWithdrawnSchema) },
+  ApprovalSignatureFailed: { 1: currentVersion(ApprovalSignatureFailedSchema) },
+  ApproverSigningLocked: { 1: currentVersion(ApproverSigningLockedSchema) },
   ResourceRegistered: { 1: currentVersion(ResourceRegisteredSchema) },
   ResourceMarkedUnavailable: { 1: currentVersion(ResourceMarkedUnavailableSchema) },
   ResourceAllocated: { 1: currentVersion(ResourceAllocatedSchema) },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CommandSchema } from './commands.js';
-import { CURRENT_EVENT_VERSIONS, DOMAIN_EVENT_TYPES, DomainEventSchema, EventDecodeError, parseDomainEvent, readingSummaryOf } from './events.js';
+import { approvalSignatureMeaning, CURRENT_EVENT_VERSIONS, DOMAIN_EVENT_TYPES, DomainEventSchema, EventDecodeError, parseDomainEvent, readingSummaryOf } from './events.js';
 import type { DomainEventData, DomainEventType } from './events.js';
 import type { TelemetryReading } from './telemetry.js';
 
@@ -40,7 +40,7 @@ const examples: { [Type in DomainEventType]: DomainEventData<Type> } = {
   MaintenanceOrderResourcesAllocated: { orderId: 'MO_1', technicianId: 'T-01', equipmentId: 'EQ-01', allocatedAt: LATER },
   MaintenanceOrderCompleted: { orderId: 'MO_1', completedAt: LATER, completedBy: 'operator' },
   MaintenanceOrderCancelled: { orderId: 'MO_1', cancelledAt: LATER, cancelledBy: 'operator', reason: 'False alarm' },
-  ApprovalRequested: { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: AT, decideBy: LATER },
+  ApprovalRequested: { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: AT, decideBy: LATER, signatureMethod: 'link' },
   ApprovalEmailSent: { approvalId: 'AP_1', to: alice.email, messageId: '<abc@mes>', sentAt: AT },
   ApprovalDecided: {
     approvalId: 'AP_1',
@@ -51,7 +51,20 @@ const examples: { [Type in DomainEventType]: DomainEventData<Type> } = {
     comment: 'ok',
     clientAddress: '10.0.0.5',
     userAgent: 'Mozilla/5.0',
+    signature: { printedName: alice.name, email: alice.email, signedAt: LATER, meaning: 'Approved maintenance order MO_1 for machine M-07', method: 'link+pin' },
   },
+  ApprovalSignatureFailed: {
+    approvalId: 'AP_1',
+    orderId: 'MO_1',
+    approver: alice,
+    decision: 'approved',
+    reason: 'wrong_pin',
+    consecutiveWrongPins: 2,
+    failedAt: LATER,
+    clientAddress: '10.0.0.5',
+    userAgent: 'Mozilla/5.0',
+  },
+  ApproverSigningLocked: { approvalId: 'AP_1', orderId: 'MO_1', approver: alice, wrongPins: 5, lockedAt: AT, lockedUntil: LATER },
   ApprovalEscalated: { approvalId: 'AP_1', orderId: 'MO_1', nextApprover: bob, level: 1, escalatedAt: LATER },
   ApprovalExpired: { approvalId: 'AP_2', orderId: 'MO_1', expiredAt: LATER },
   ApprovalWithdrawn: { approvalId: 'AP_2', orderId: 'MO_1', reason: 'order cancelled', withdrawnAt: LATER },
@@ -88,12 +101,57 @@ describe('parseDomainEvent', () => {
   describe('an event stored before a schema change', () => {
     // ApprovalRequested v1, as the builds before version 2 stored it: the decide-by time was `expiresAt`.
     const storedV1 = { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: AT, expiresAt: LATER };
+    // ApprovalRequested v2, as the builds before version 3 stored it: no signature method.
+    const storedV2 = { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: AT, decideBy: LATER };
 
     it('loads as the current version, its data upcast', () => {
-      expect(CURRENT_EVENT_VERSIONS.ApprovalRequested).toBe(2);
+      expect(CURRENT_EVENT_VERSIONS.ApprovalRequested).toBe(3);
       const parsed = parseDomainEvent('ApprovalRequested', 1, storedV1);
-      expect(parsed).toEqual({ type: 'ApprovalRequested', version: 2, data: examples.ApprovalRequested });
+      expect(parsed).toEqual({ type: 'ApprovalRequested', version: 3, data: examples.ApprovalRequested });
       expect(DomainEventSchema.parse(parsed)).toEqual(parsed);
+    });
+
+    it('reads a request made before version 3 as one signed with the link alone', () => {
+      expect(parseDomainEvent('ApprovalRequested', 2, storedV2)).toEqual({ type: 'ApprovalRequested', version: 3, data: { ...storedV2, signatureMethod: 'link' } });
+      // A version 2 event never carried the field; one that did is still read as version 2 says.
+      expect(parseDomainEvent('ApprovalRequested', 2, { ...storedV2, signatureMethod: 'link+pin' }).data).toMatchObject({ signatureMethod: 'link' });
+    });
+
+    describe('ApprovalDecided v1, stored before decisions carried their signature', () => {
+      const decidedV1 = {
+        approvalId: 'AP_1',
+        orderId: 'MO_1',
+        decision: 'rejected',
+        approver: alice,
+        decidedAt: LATER,
+        comment: 'not now',
+        clientAddress: '10.0.0.5',
+        userAgent: 'Mozilla/5.0',
+      } as const;
+
+      it('gets the signature derived from the decision: the approver, the time, the link alone, and a meaning without the machine', () => {
+        expect(CURRENT_EVENT_VERSIONS.ApprovalDecided).toBe(2);
+        const parsed = parseDomainEvent('ApprovalDecided', 1, decidedV1);
+        expect(parsed).toEqual({
+          type: 'ApprovalDecided',
+          version: 2,
+          data: {
+            ...decidedV1,
+            signature: { printedName: 'Alice Novak', email: 'alice@plant1.example', signedAt: LATER, meaning: 'Rejected maintenance order MO_1', method: 'link' },
+          },
+        });
+        expect(DomainEventSchema.parse(parsed)).toEqual(parsed);
+        expect(parseDomainEvent('ApprovalDecided', 1, { ...decidedV1, decision: 'approved' }).data).toMatchObject({ signature: { meaning: 'Approved maintenance order MO_1' } });
+      });
+
+      it('is refused when it is not a valid version 1 decision', () => {
+        const { approver: _dropped, ...withoutApprover } = decidedV1;
+        expect(() => parseDomainEvent('ApprovalDecided', 1, withoutApprover)).toThrow(/ApprovalDecided v1 data is invalid: approver: .*expected object/);
+      });
+
+      it('a version 2 decision must carry its signature', () => {
+        expect(() => parseDomainEvent('ApprovalDecided', 2, decidedV1)).toThrow(/ApprovalDecided v2 data is invalid: signature: .*expected object/);
+      });
     });
 
     it('is still validated as the version it was stored as', () => {
@@ -102,6 +160,14 @@ describe('parseDomainEvent', () => {
       // The current shape under the old version number is not a v1 event.
       expect(() => parseDomainEvent('ApprovalRequested', 1, examples.ApprovalRequested)).toThrow(/v1 data is invalid/);
     });
+  });
+
+  it('words the meaning of an approval signature, with the machine when it is known', () => {
+    expect(approvalSignatureMeaning('approved', 'MO_1', 'M-1')).toBe('Approved maintenance order MO_1 for machine M-1');
+    expect(approvalSignatureMeaning('rejected', 'MO_1', 'M-1')).toBe('Rejected maintenance order MO_1 for machine M-1');
+    expect(approvalSignatureMeaning('approved', 'MO_1')).toBe('Approved maintenance order MO_1');
+    // The longest ids fit the Meaning column (200 characters).
+    expect(approvalSignatureMeaning('rejected', 'O'.repeat(64), 'M'.repeat(64)).length).toBeLessThanOrEqual(200);
   });
 
   it('refuses an unknown type, naming it', () => {

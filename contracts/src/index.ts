@@ -65,8 +65,10 @@ export {
   RESOURCE_TYPES,
   RULE_ACTIONS,
   RuleConditionSchema,
+  SIGNATURE_METHODS,
   evaluateRules,
   parseIsoDuration,
+  plantSignatureMethod,
 } from './plantConfig.js';
 export type {
   PlantApprover,
@@ -80,9 +82,16 @@ export type {
   RuleCondition,
   RuleInput,
   RuleMatch,
+  SignatureMethod,
 } from './plantConfig.js';
 export {
   ApprovalDecidedSchema,
+  ApprovalDecidedV1DataSchema,
+  ApprovalSignatureFailedSchema,
+  ApproverSigningLockedSchema,
+  approvalSignatureMeaning,
+  ElectronicSignatureSchema,
+  MAX_SIGNATURE_MEANING_LENGTH,
   ApprovalEmailSentSchema,
   ApprovalEscalatedSchema,
   ApprovalExpiredSchema,
@@ -90,6 +99,7 @@ export {
   ApprovalRequestedSchema,
   CURRENT_EVENT_VERSIONS,
   ApprovalRequestedV1DataSchema,
+  ApprovalRequestedV2DataSchema,
   DOMAIN_EVENT_TYPES,
   DomainEventSchema,
   EmailSchema,
@@ -130,6 +140,9 @@ export {
 } from './events.js';
 export type {
   ApprovalDecided,
+  ApprovalSignatureFailed,
+  ApproverSigningLocked,
+  ElectronicSignature,
   ApprovalEmailSent,
   ApprovalEscalated,
   ApprovalExpired,

@@ -11,6 +11,14 @@ export type ResourceType = (typeof RESOURCE_TYPES)[number];
 export const RULE_ACTIONS = ['maintenance', 'none'] as const;
 export type RuleAction = (typeof RULE_ACTIONS)[number];
 
+/**
+ * How an approver signs a decision (CONTRACT §3, §4): `link`, the signed link alone, or `link+pin`,
+ * an electronic signature of two components (21 CFR 11.200): the signed link and a PIN only the
+ * approver knows.
+ */
+export const SIGNATURE_METHODS = ['link', 'link+pin'] as const;
+export type SignatureMethod = (typeof SIGNATURE_METHODS)[number];
+
 const MS_PER_SECOND = 1000;
 const MS_PER_MINUTE = 60 * MS_PER_SECOND;
 const MS_PER_HOUR = 60 * MS_PER_MINUTE;
@@ -138,6 +146,8 @@ const PlantSchema = z
       .min(1, { error: 'must list at least one machine, or be left out to accept any machine' })
       .superRefine(refuseDuplicates('machines', undefined, (machineId: string) => machineId))
       .optional(),
+    /** Left out: `link` (see `plantSignatureMethod`). */
+    signature: z.enum(SIGNATURE_METHODS, { error: 'must be link (the default) or link+pin' }).optional(),
   }, { error: requiredOr('must be an object with approvers, approvalTimeout, resources and rules') })
   .transform((plant) => ({ ...plant, approvalTimeoutMs: parseIsoDuration(plant.approvalTimeout) }));
 
@@ -175,6 +185,11 @@ export type PlantsConfig = z.output<typeof PlantsConfigSchema>;
 export type PlantConfig = PlantsConfig['plants'][string];
 export type PlantApprover = PlantConfig['approvers'][number];
 export type PlantResource = PlantConfig['resources'][number];
+
+/** How the plant's approvers sign their decisions: `link` unless the plant says `signature: link+pin`. */
+export function plantSignatureMethod(plant: Pick<PlantConfig, 'signature'>): SignatureMethod {
+  return plant.signature ?? 'link';
+}
 
 export interface RuleMatch {
   rule: PlantRule;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PlantsConfigSchema, evaluateRules, parseIsoDuration } from './plantConfig.js';
+import { PlantsConfigSchema, evaluateRules, parseIsoDuration, plantSignatureMethod } from './plantConfig.js';
 import type { PlantRule, RuleInput } from './plantConfig.js';
 import { describeValidationIssues, validationIssues } from './telemetry.js';
 import type { ValidationIssue } from './telemetry.js';
@@ -195,6 +195,24 @@ describe('PlantsConfigSchema', () => {
       expect(issuesOf(withP1((plant) => { plant.machines = []; }))).toEqual([{ path: 'plants.P1.machines', message: 'must list at least one machine, or be left out to accept any machine' }]);
       expect(issuesOf(withP1((plant) => { plant.machines = ['M 1']; }))).toEqual([{ path: 'plants.P1.machines.0', message: 'must be 1 to 64 characters of A-Z a-z 0-9 _ - (got "M 1")' }]);
       expect(issuesOf(withP1((plant) => { plant.machines = ['M-1', 'M-2', 'M-1']; }))).toEqual([{ path: 'plants.P1.machines.2', message: '"M-1" is listed twice (also machines.0)' }]);
+    });
+  });
+
+  describe('with a signature method', () => {
+    it('signs with the link alone unless told', () => {
+      const plant = PlantsConfigSchema.parse(contractExample()).plants.P1!;
+      expect(plant.signature).toBeUndefined();
+      expect(plantSignatureMethod(plant)).toBe('link');
+    });
+
+    it('keeps link and link+pin', () => {
+      expect(plantSignatureMethod(PlantsConfigSchema.parse(withP1((plant) => { plant.signature = 'link+pin'; })).plants.P1!)).toBe('link+pin');
+      expect(PlantsConfigSchema.parse(withP1((plant) => { plant.signature = 'link'; })).plants.P1?.signature).toBe('link');
+    });
+
+    it('refuses anything else with its path', () => {
+      expect(issuesOf(withP1((plant) => { plant.signature = 'pin'; }))).toEqual([{ path: 'plants.P1.signature', message: 'must be link (the default) or link+pin (got "pin")' }]);
+      expect(issuesOf(withP1((plant) => { plant.signature = ['link', 'pin']; }))).toEqual([{ path: 'plants.P1.signature', message: 'must be link (the default) or link+pin' }]);
     });
   });
 

@@ -31,7 +31,7 @@ export type { AckPublisherOptions, PubAck, PublishOptions } from './nats/jetStre
 export { PipelinedKv } from './nats/pipelinedKv.js';
 export { OrderIndex } from './nats/orderIndex.js';
 export type { NatsConnectOptions } from './nats/connection.js';
-export { ensureDurableConsumer, ensureStream, eventsStreamSpec, provisionTopology, ReplicasUnavailableError, TOPOLOGY_BUCKETS, topologyStreams } from './nats/topology.js';
+export { APPROVER_PINS_BUCKET, ensureDurableConsumer, ensureStream, eventsStreamSpec, provisionTopology, ReplicasUnavailableError, TOPOLOGY_BUCKETS, topologyStreams } from './nats/topology.js';
 export type { ProvisionReport, StreamSpec, TopologyOptions } from './nats/topology.js';
 export { createLogger, REDACTED_PATHS } from './runtime/logger.js';
 export type { Logger } from './runtime/logger.js';

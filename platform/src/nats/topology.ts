@@ -105,6 +105,13 @@ export function topologyStreams(options: TopologyOptions): StreamSpec[] {
 }
 
 /**
+ * KV bucket of the approvers' PINs (CONTRACT §4, `signature: link+pin`): per approver a slow salted
+ * hash of the PIN, the pending enrolment link and the count of wrong PINs and lock. Kept outside
+ * the event log on purpose: a PIN hash must never be in an append-only, widely readable record.
+ */
+export const APPROVER_PINS_BUCKET = 'mes_approver_pins';
+
+/**
  * The buckets every deployment has. The relay's checkpoints are used only with EventStoreDB, but
  * provisioning the (then empty) bucket here gives it NATS_REPLICAS like the rest.
  */
@@ -113,6 +120,7 @@ export const TOPOLOGY_BUCKETS = [
   { bucket: OPEN_WORKFLOWS_BUCKET, history: 1 },
   { bucket: ORDER_INDEX_BUCKET, history: 1 },
   { bucket: RELAY_CHECKPOINTS_BUCKET, history: 1 },
+  { bucket: APPROVER_PINS_BUCKET, history: 1 },
 ] as const;
 
 export interface ProvisionReport {

@@ -38,6 +38,8 @@ const EXPECTED_COLUMNS: Record<string, [string, string, 0 | 1][]> = {
   Approvals: [
     ['ApprovalID', 'TEXT', 1], ['OrderID', 'TEXT', 1], ['Approver', 'TEXT', 1], ['Status', 'TEXT', 1], ['RequestedAt', 'TEXT', 1], ['DecidedAt', 'TEXT', 0],
     ['Comment', 'TEXT', 0], ['LastPosition', 'TEXT', 1],
+    // Migration 2: the signature's manifestation.
+    ['ApproverName', 'TEXT', 0], ['Meaning', 'TEXT', 0],
   ],
 };
 
@@ -150,6 +152,8 @@ describe('reporting tables and audit trail of an order, from the fault reading t
         DecidedAt: new Date((decidedEvent.data as { decidedAt: string }).decidedAt).toISOString(),
         Comment: 'Go ahead',
         LastPosition: padded(decidedEvent.position),
+        ApproverName: 'Alice Novak',
+        Meaning: `Approved maintenance order ${orderId} for machine M-1`,
       },
     ]);
 

@@ -1,7 +1,7 @@
 // Commands the workflow (or another service) sends to approvals over the command bus. Each is
 // handled against the order's approval stream, keeping the workflow's correlation id, so the saga
 // can route the resulting events back to its instance.
-import { streamName, type Command } from '@mes/contracts';
+import { streamName, type Command, type SignatureMethod } from '@mes/contracts';
 import { handleCommand, type AggregateCache, type EventStore, type Logger } from '@mes/platform';
 import { derivedEventId } from '@mes/platform/decider';
 import { approvalRequestDecider, type ApprovalState } from '../domain/approvalRequest.js';
@@ -17,6 +17,8 @@ export interface ApprovalCommandDeps {
   approvals?: AggregateCache<ApprovalState>;
   now: () => Date;
   logger: Logger;
+  /** How a plant's approvers sign (CONTRACT §3 `signature`); a request records it when it is made. Default: `link`. */
+  signatureMethodOf?: (plantId: string) => SignatureMethod;
 }
 
 /** Throws DomainError for a refusal (the command bus acks and logs it); any other error is retried. */
@@ -31,7 +33,7 @@ export async function handleApprovalCommand(deps: ApprovalCommandDeps, command: 
         { store: deps.store, now: deps.now, eventId: (index) => derivedEventId(`command/${command.commandId}`, index) },
         approvalRequestDecider,
         approvalStream(command.plantId, command.orderId),
-        command,
+        command.type === 'RequestApproval' ? { ...command, signatureMethod: deps.signatureMethodOf?.(command.plantId) ?? 'link' } : command,
         { correlationId: command.correlationId, causationId: command.commandId, actor: command.actor },
         { ...(deps.approvals === undefined ? {} : { cache: deps.approvals }) },
       );

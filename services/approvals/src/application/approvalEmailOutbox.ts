@@ -89,6 +89,7 @@ export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: Reco
       approveUrl: links.approveUrl,
       rejectUrl: links.rejectUrl,
       linksExpireAt: new Date(linksExpireAt).toISOString(),
+      signatureMethod: request.signatureMethod,
     });
 
     let messageId: string | undefined;

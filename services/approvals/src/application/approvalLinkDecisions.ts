@@ -1,7 +1,10 @@
 // What opening (GET) and submitting (POST) an approval link does (CONTRACT §4). Opening reads and
 // never writes, so a mail scanner fetching links decides nothing. Submitting records the decision
 // of the request's approver, once: the approval aggregate refuses or ignores any later one.
-import { streamName, type Person, type TelemetryReading } from '@mes/contracts';
+// Where the request must be signed with link and PIN, the PIN is checked first: a wrong one
+// records ApprovalSignatureFailed (and, the fifth in a row, ApproverSigningLocked) and decides
+// nothing. The PIN goes to the check and nowhere else: not into an event, a log line or a page.
+import { approvalSignatureMeaning, streamName, type ElectronicSignature, type Person, type SignatureMethod, type TelemetryReading } from '@mes/contracts';
 import { DomainError, handleCommand, parseRecordedEvent, stateFrom, type AggregateCache, type EventStore, type Logger, type RecordedDomainEvent } from '@mes/platform';
 import type { LastMachineReading } from '../adapters/nats/lastMachineReading.js';
 import { approvalDecisionOf, verifyApprovalLink, type ApprovalLinkDecision } from '../domain/approvalLinks.js';
@@ -15,6 +18,7 @@ import {
 } from '../domain/approvalRequest.js';
 import { orderSummaryOf } from '../domain/orderSummary.js';
 import { approvalStream } from './approvalCommands.js';
+import type { ApproverSigning } from './approverSigning.js';
 
 /** The Comment column of the Approvals table holds 2000 characters (CONTRACT §2). */
 export const MAX_COMMENT_LENGTH = 2000;
@@ -33,6 +37,8 @@ export interface ApprovalLinkTarget {
 export interface DecisionSubmission {
   /** The form's comment field; anything a client sent. */
   comment: unknown;
+  /** The form's PIN field (link+pin requests); anything a client sent. */
+  pin?: unknown;
   clientAddress: string;
   userAgent: string;
 }
@@ -55,6 +61,10 @@ export interface ApprovalRequestView {
   level: number;
   requestedAt: string;
   decideBy: string;
+  /** The components the decision's signature needs. */
+  signatureMethod: SignatureMethod;
+  /** What deciding through this link signs, in words. */
+  meaning: string;
   order: ApprovalOrderView;
 }
 
@@ -64,6 +74,8 @@ export interface RecordedDecisionView {
   approver: Person;
   decidedAt: string;
   comment: string | null;
+  /** The manifestation of the decision's signature. */
+  signature: ElectronicSignature | null;
 }
 
 export type LastReadingView = { kind: 'reading'; reading: TelemetryReading } | { kind: 'none' } | { kind: 'unavailable' };
@@ -85,7 +97,13 @@ export type ApprovalLinkOutcome =
   | { kind: 'already_decided'; request: ApprovalRequestView; decided: RecordedDecisionView }
   | { kind: 'confirm'; request: ApprovalRequestView; lastReading: LastReadingView }
   | { kind: 'recorded'; request: ApprovalRequestView; decided: RecordedDecisionView }
-  | { kind: 'comment_not_valid'; request: ApprovalRequestView; maxLength: number };
+  | { kind: 'comment_not_valid'; request: ApprovalRequestView; maxLength: number }
+  /** A link+pin request, and the approver has no PIN yet. */
+  | { kind: 'pin_not_enrolled'; request: ApprovalRequestView }
+  /** Too many wrong PINs in a row; `lockedNow` when this submission's wrong PIN locked it. */
+  | { kind: 'signing_locked'; request: ApprovalRequestView; until: string; lockedNow: boolean }
+  /** No PIN given, or a wrong one (counted); nothing decided. `comment` is what the form held, to fill it again. */
+  | { kind: 'pin_refused'; request: ApprovalRequestView; reason: 'missing' | 'wrong'; remaining: number | undefined; comment: string };
 
 export interface ApprovalLinkDecisionsDeps {
   store: EventStore;
@@ -94,6 +112,8 @@ export interface ApprovalLinkDecisionsDeps {
   now: () => Date;
   approvalSecret: string;
   lastReading: LastMachineReading;
+  /** The PIN check of link+pin requests. */
+  signing: ApproverSigning;
   logger: Logger;
 }
 
@@ -116,8 +136,12 @@ function decisionView(record: ApprovalRequestRecord): RecordedDecisionView {
     approver: record.approver,
     decidedAt: record.decidedAt ?? '',
     comment: record.comment,
+    signature: record.signature,
   };
 }
+
+/** Nothing longer can be a PIN; a longer text is still checked (and counted) as a wrong one. */
+const MAX_PIN_INPUT = 64;
 
 export class ApprovalLinkDecisions {
   constructor(private readonly deps: ApprovalLinkDecisionsDeps) {}
@@ -138,6 +162,11 @@ export class ApprovalLinkDecisions {
     const settled = this.settled(loaded.request);
     if (settled !== undefined) return settled;
     const { process, view } = loaded.request;
+    if (view.signatureMethod === 'link+pin') {
+      const readiness = await this.deps.signing.readiness(view.approver.email);
+      if (readiness.kind === 'not_enrolled') return { kind: 'pin_not_enrolled', request: view };
+      if (readiness.kind === 'locked') return { kind: 'signing_locked', request: view, until: readiness.until, lockedNow: false };
+    }
     let lastReading: LastReadingView;
     try {
       const reading = await this.deps.lastReading(process.plantId, process.machineId);
@@ -162,6 +191,13 @@ export class ApprovalLinkDecisions {
 
     // The decision belongs to the workflow that asked for it: same correlation id as the request.
     const requested = events.find((event) => event.type === 'ApprovalRequested' && event.data.approvalId === request.approvalId);
+    const context = { correlationId: requested?.correlationId ?? request.approvalId, causationId: requested?.eventId ?? null };
+    let signatureMethod: SignatureMethod = 'link';
+    if (request.signatureMethod === 'link+pin') {
+      const refused = await this.checkPin(target, submission, loaded.request, comment, context);
+      if (refused !== undefined) return refused;
+      signatureMethod = 'link+pin';
+    }
     try {
       const result = await handleCommand(
         { store: this.deps.store, now: this.deps.now },
@@ -175,13 +211,10 @@ export class ApprovalLinkDecisions {
           ...(comment === '' ? {} : { comment }),
           clientAddress: submission.clientAddress.slice(0, 256),
           userAgent: submission.userAgent.slice(0, 1024),
+          signatureMethod,
           issuedAt: this.deps.now().toISOString(),
         },
-        {
-          correlationId: requested?.correlationId ?? request.approvalId,
-          causationId: requested?.eventId ?? null,
-          actor: { kind: 'person', id: request.approver.email, name: request.approver.name },
-        },
+        { ...context, actor: { kind: 'person', id: request.approver.email, name: request.approver.name } },
         { ...(this.deps.approvals === undefined ? {} : { cache: this.deps.approvals }) },
       );
       const decided = findApprovalRequest(result.state, request.approvalId);
@@ -195,6 +228,59 @@ export class ApprovalLinkDecisions {
     const now = this.settled(reloaded.request);
     if (now === undefined) throw new Error(`approval ${request.approvalId}: the decision was neither recorded nor refused`);
     return now;
+  }
+
+  /** The refusal of a link+pin submission whose PIN is missing or wrong, or undefined when the PIN is the approver's. */
+  private async checkPin(
+    target: ApprovalLinkTarget,
+    submission: DecisionSubmission,
+    { stream, request, view }: LoadedRequest,
+    comment: string,
+    context: { correlationId: string; causationId: string | null },
+  ): Promise<ApprovalLinkOutcome | undefined> {
+    const { logger } = this.deps;
+    const who = { approvalId: request.approvalId, approver: request.approver.email };
+    const { pin } = submission;
+    if (typeof pin !== 'string' || pin === '') return { kind: 'pin_refused', request: view, reason: 'missing', remaining: undefined, comment };
+    const check = await this.deps.signing.check(request.approver.email, pin.slice(0, MAX_PIN_INPUT));
+    switch (check.kind) {
+      case 'right':
+        return undefined;
+      case 'not_enrolled':
+        logger.info(who, 'decision refused: the approver has no PIN (link+pin)');
+        return { kind: 'pin_not_enrolled', request: view };
+      case 'locked':
+        // Not recorded as an event: the PIN was not compared, and a held link must not grow the log without bound.
+        logger.warn({ ...who, lockedUntil: check.until }, 'decision refused: the approver\'s signing is locked');
+        return { kind: 'signing_locked', request: view, until: check.until, lockedNow: false };
+      case 'wrong': {
+        await handleCommand(
+          { store: this.deps.store, now: this.deps.now },
+          approvalRequestDecider,
+          stream,
+          {
+            type: 'RecordSignatureFailure',
+            approvalId: request.approvalId,
+            decision: approvalDecisionOf(target.decision),
+            consecutiveWrongPins: check.consecutiveWrongPins,
+            ...(check.lockedNow && check.lockedUntil !== undefined ? { lockedUntil: check.lockedUntil } : {}),
+            clientAddress: submission.clientAddress.slice(0, 256),
+            userAgent: submission.userAgent.slice(0, 1024),
+            // When the wrong PIN was counted: the lock, if it caused one, runs 15 minutes from then.
+            issuedAt: check.countedAt,
+          },
+          { ...context, actor: { kind: 'service', id: 'approvals' } },
+          { ...(this.deps.approvals === undefined ? {} : { cache: this.deps.approvals }) },
+        );
+        logger.warn({ ...who, consecutiveWrongPins: check.consecutiveWrongPins, lockedUntil: check.lockedUntil }, check.lockedNow ? 'decision refused: wrong PIN; signing locked' : 'decision refused: wrong PIN');
+        if (check.lockedUntil !== undefined) return { kind: 'signing_locked', request: view, until: check.lockedUntil, lockedNow: check.lockedNow };
+        return { kind: 'pin_refused', request: view, reason: 'wrong', remaining: check.remaining, comment };
+      }
+      default: {
+        const _exhaustive: never = check;
+        return _exhaustive;
+      }
+    }
   }
 
   private async load(target: ApprovalLinkTarget): Promise<{ ok: true; request: LoadedRequest } | { ok: false; outcome: ApprovalLinkOutcome }> {
@@ -217,6 +303,8 @@ export class ApprovalLinkDecisions {
       level: request.level,
       requestedAt: request.requestedAt,
       decideBy: request.decideBy,
+      signatureMethod: request.signatureMethod,
+      meaning: approvalSignatureMeaning(approvalDecisionOf(claims.decision), process.orderId, process.machineId),
       order: {
         orderId: process.orderId,
         plantId: process.plantId,

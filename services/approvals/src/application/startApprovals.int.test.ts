@@ -195,6 +195,18 @@ describe('submitting the form (POST)', () => {
     const decidedAt = Date.parse((decided.data as { decidedAt: string }).decidedAt);
     expect(decidedAt).toBeGreaterThanOrEqual(before - 1);
     expect(decidedAt).toBeLessThanOrEqual(Date.now());
+
+    // The signature's manifestation, bound to the decision in its event and shown on the page (21 CFR 11.50, 11.70).
+    const signedAt = (decided.data as { decidedAt: string }).decidedAt;
+    expect(decided).toMatchObject({
+      version: 2,
+      data: { signature: { printedName: 'Alice Novak', email: alice.email, signedAt, meaning: `Approved maintenance order ${orderId} for machine M-1`, method: 'link' } },
+    });
+    expect(page).toContain('<dt>Signed by</dt><dd>Alice Novak</dd>');
+    expect(page).toContain('<dt>Email</dt><dd>alice@plant1.example</dd>');
+    expect(page).toContain(`<dt>Date and time</dt><dd>${new Date(signedAt).toISOString().slice(0, 19).replace('T', ' ')} UTC</dd>`);
+    expect(page).toContain(`<dt>Meaning</dt><dd>Approved maintenance order ${orderId} for machine M-1</dd>`);
+    expect(page).toContain('<dt>Signed with</dt><dd>the approval link</dd>');
   });
 
   it('shows the decision already recorded on a second submission, and changes nothing', async () => {
@@ -211,8 +223,9 @@ describe('submitting the form (POST)', () => {
       const page = await again.text();
       expect(page).toContain('This approval was already decided');
       expect(page).toContain('rejected');
-      expect(page).toContain('Alice Novak (alice@plant1.example)');
-      expect(page).toContain(data.decidedAt);
+      expect(page).toContain('<dt>Signed by</dt><dd>Alice Novak</dd>');
+      expect(page).toContain('<dt>Email</dt><dd>alice@plant1.example</dd>');
+      expect(page).toContain(`<dt>Date and time</dt><dd>${data.decidedAt.slice(0, 19).replace('T', ' ')} UTC</dd>`);
       expect(page).toContain('Nothing was changed.');
     }
     const opened = await fetch(links.approve);

@@ -1,15 +1,22 @@
 // The approvals service: handles the approval commands, emails each new request to its approver
-// (through SMTP_URL, or the development mailbox when it is unset), and serves the link pages.
+// (through SMTP_URL, or the development mailbox when it is unset), serves the link pages, and
+// enrols approvers of link+pin plants (the enrolment email on request, the page that sets a PIN).
+import { plantSignatureMethod } from '@mes/contracts';
 import { AggregateCache, isLoopbackAddress, startCommandHandlers, startEventConsumer, type RunningService, type ServiceDeps } from '@mes/platform';
 import { join } from 'node:path';
 import { registerApprovalLinkRoutes } from '../adapters/http/approvalLinkRoutes.js';
 import { registerDevelopmentMailboxRoutes } from '../adapters/http/developmentMailboxRoutes.js';
+import { registerEnrolmentRoutes } from '../adapters/http/enrolmentRoutes.js';
 import { DevelopmentMailbox } from '../adapters/mail/developmentMailbox.js';
 import { smtpMailSender, type MailSender } from '../adapters/mail/mailSender.js';
+import { ApproverPinStore } from '../adapters/nats/approverPinStore.js';
+import { serveEnrolmentRequests } from '../adapters/nats/enrolmentRequests.js';
 import { lastMachineReadingFrom } from '../adapters/nats/lastMachineReading.js';
 import { handleApprovalCommand } from './approvalCommands.js';
 import { approvalEmailOutbox } from './approvalEmailOutbox.js';
 import { ApprovalLinkDecisions } from './approvalLinkDecisions.js';
+import { ApproverEnrolment, DEFAULT_ENROLMENT_LINK_TTL_MS } from './approverEnrolment.js';
+import { ApproverSigning } from './approverSigning.js';
 import type { ApprovalState } from '../domain/approvalRequest.js';
 
 export interface ApprovalsOptions {
@@ -17,8 +24,10 @@ export interface ApprovalsOptions {
   linkTtlMs?: number;
   /** Requests per client address on the link pages (GET and POST together). Default 30 per minute. */
   linkRateLimit?: { max: number; timeWindowMs: number };
-  /** The clock of decisions, email times and link expiry. Default: the system clock. */
+  /** The clock of decisions, email times, link expiry and signing locks. Default: the system clock. */
   now?: () => Date;
+  /** How long an enrolment link (`mes approvers enrol`) works, from sending. Default 24 hours. */
+  enrolmentLinkTtlMs?: number;
 }
 
 export const DEFAULT_LINK_TTL_MS = 24 * 60 * 60 * 1000;
@@ -61,17 +70,40 @@ export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): 
     // A greeting (and login) at the mail server per check: reuse the answer for a few seconds.
     deps.health.register('smtp', () => mail.verify(), { cacheMs: SMTP_HEALTH_CACHE_MS });
 
+    // The approvers' PINs (link+pin plants), shared by every copy through KV.
+    const pins = await ApproverPinStore.open(deps.nc);
+    const signing = new ApproverSigning({ pins, now });
+    const linkRateLimit = options.linkRateLimit ?? DEFAULT_LINK_RATE_LIMIT;
+    const enrolment = new ApproverEnrolment({
+      pins,
+      mail,
+      plants: deps.plants,
+      now,
+      logger,
+      mailFrom: config.mailFrom,
+      publicUrl: config.publicUrl,
+      approvalSecret: deps.secrets.approvalSecret,
+      linkTtlMs: options.enrolmentLinkTtlMs ?? DEFAULT_ENROLMENT_LINK_TTL_MS,
+    });
+    await registerEnrolmentRoutes(deps.http, { enrolment, approvalSecret: deps.secrets.approvalSecret, now, rateLimit: linkRateLimit, logger });
+    const enrolmentRequests = serveEnrolmentRequests(deps.nc, enrolment, logger);
+    stops.push(() => enrolmentRequests.stop());
+
     // The approval processes this process decided last, shared by everything that decides on them.
     const approvals = new AggregateCache<ApprovalState>();
-    const decisions = new ApprovalLinkDecisions({ store: deps.eventStore, approvals, now, approvalSecret: deps.secrets.approvalSecret, lastReading: lastMachineReadingFrom(deps.nc), logger });
-    await registerApprovalLinkRoutes(deps.http, { decisions, rateLimit: options.linkRateLimit ?? DEFAULT_LINK_RATE_LIMIT, logger, metrics: deps.metrics });
+    const decisions = new ApprovalLinkDecisions({ store: deps.eventStore, approvals, now, approvalSecret: deps.secrets.approvalSecret, lastReading: lastMachineReadingFrom(deps.nc), signing, logger });
+    await registerApprovalLinkRoutes(deps.http, { decisions, rateLimit: linkRateLimit, logger, metrics: deps.metrics });
 
+    const signatureMethodOf = (plantId: string) => {
+      const plant = deps.plants.plants[plantId];
+      return plant === undefined ? 'link' : plantSignatureMethod(plant);
+    };
     const commands = await startCommandHandlers({
       nc: deps.nc,
       service: 'approvals',
       plants,
       logger,
-      handle: (command) => handleApprovalCommand({ store: deps.eventStore, approvals, now, logger }, command),
+      handle: (command) => handleApprovalCommand({ store: deps.eventStore, approvals, now, logger, signatureMethodOf }, command),
     });
     stops.push(() => commands.stop());
 

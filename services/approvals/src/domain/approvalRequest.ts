@@ -2,19 +2,27 @@
 // of the Approvals table, CONTRACT §2), at most one decision, by the current level's approver only,
 // before the request's decide-by time. The stream's order settles every race: a decision appended
 // before the escalation or expiry stands (and they change nothing), one appended after is refused.
+// A decision carries its signature (21 CFR 11.50): the request's approver, the time, what it means,
+// and which components were verified; a request made where the plant signs with `link+pin` is
+// decided only by a command that says the PIN was verified. The PIN itself never reaches the domain.
 // One file on purpose (over 300 lines): the approval's commands, refusals and transitions read
 // together, beside their given/when/then tests.
-import type {
-  ApprovalDecided,
-  ApprovalEmailSent,
-  ApprovalEscalated,
-  ApprovalExpired,
-  ApprovalRequested,
-  ApprovalWithdrawn,
-  Person,
-  RecordApprovalDecision,
-  RequestApproval,
-  WithdrawApprovals,
+import {
+  approvalSignatureMeaning,
+  type ApprovalDecided,
+  type ApprovalEmailSent,
+  type ApprovalEscalated,
+  type ApprovalExpired,
+  type ApprovalRequested,
+  type ApprovalSignatureFailed,
+  type ApprovalWithdrawn,
+  type ApproverSigningLocked,
+  type ElectronicSignature,
+  type Person,
+  type RecordApprovalDecision,
+  type RequestApproval,
+  type SignatureMethod,
+  type WithdrawApprovals,
 } from '@mes/contracts';
 import { DomainError, domainEventDecoder, type Decider } from '@mes/platform/decider';
 
@@ -28,22 +36,46 @@ export const APPROVAL_ERROR_CODES = [
   'APPROVAL_TOO_LATE',
   'APPROVAL_WITHDRAWN',
   'APPROVAL_WRONG_APPROVER',
+  'APPROVAL_PIN_REQUIRED',
 ] as const;
 export type ApprovalErrorCode = (typeof APPROVAL_ERROR_CODES)[number];
 
 // Commands. The two the contracts define are taken as the fields the decider reads, so a whole
 // contract command fits; the decision's time is its `issuedAt`.
 
-/** Level 0 starts the process; an escalation names the request it supersedes and the next level. */
+/**
+ * Level 0 starts the process; an escalation names the request it supersedes and the next level.
+ * `signatureMethod` is the plant's setting when the request is made (default `link`).
+ */
 export type RequestApprovalCommand = Pick<
   RequestApproval,
   'type' | 'approvalId' | 'orderId' | 'plantId' | 'machineId' | 'approver' | 'level' | 'expiresAt' | 'supersedesApprovalId' | 'issuedAt'
->;
+> & { signatureMethod?: SignatureMethod };
 
+/**
+ * `signatureMethod`: the components of the signature the caller verified (default `link`: the
+ * signed link alone); `link+pin` only once the approver's PIN was checked.
+ */
 export type RecordApprovalDecisionCommand = Pick<
   RecordApprovalDecision,
   'type' | 'approvalId' | 'decision' | 'approver' | 'comment' | 'clientAddress' | 'userAgent' | 'issuedAt'
->;
+> & { signatureMethod?: SignatureMethod };
+
+/**
+ * A decision was submitted with a wrong PIN. `consecutiveWrongPins` and `lockedUntil` come from
+ * the approver's PIN record (kept outside the log), which counts across approvals; `lockedUntil`
+ * is set when this failure locked the approver's signing.
+ */
+export interface RecordSignatureFailure {
+  type: 'RecordSignatureFailure';
+  approvalId: string;
+  decision: 'approved' | 'rejected';
+  consecutiveWrongPins: number;
+  lockedUntil?: string;
+  clientAddress: string;
+  userAgent: string;
+  issuedAt: string;
+}
 
 export interface RecordApprovalEmailSent {
   type: 'RecordApprovalEmailSent';
@@ -63,9 +95,17 @@ export interface ExpireApproval {
 /** The order ended while its approval was pending: no decision is needed any more. */
 export type WithdrawApprovalsCommand = Pick<WithdrawApprovals, 'type' | 'reason' | 'issuedAt'>;
 
-export type ApprovalCommand = RequestApprovalCommand | RecordApprovalEmailSent | RecordApprovalDecisionCommand | ExpireApproval | WithdrawApprovalsCommand;
+export type ApprovalCommand = RequestApprovalCommand | RecordApprovalEmailSent | RecordApprovalDecisionCommand | RecordSignatureFailure | ExpireApproval | WithdrawApprovalsCommand;
 
-export type ApprovalEvent = ApprovalRequested | ApprovalEmailSent | ApprovalDecided | ApprovalEscalated | ApprovalExpired | ApprovalWithdrawn;
+export type ApprovalEvent =
+  | ApprovalRequested
+  | ApprovalEmailSent
+  | ApprovalDecided
+  | ApprovalSignatureFailed
+  | ApproverSigningLocked
+  | ApprovalEscalated
+  | ApprovalExpired
+  | ApprovalWithdrawn;
 
 /** Status values of the Approvals table (CONTRACT §2), one per request. */
 export const APPROVAL_REQUEST_STATUSES = ['Pending', 'Approved', 'Rejected', 'Expired', 'Superseded'] as const;
@@ -84,8 +124,12 @@ export interface ApprovalRequestRecord {
   requestedAt: string;
   /** The decide-by time: a decision must be recorded before it; then the request escalates or expires. */
   decideBy: string;
+  /** The components a decision's signature needs. */
+  signatureMethod: SignatureMethod;
   emailSentAt: string | null;
   decidedAt: string | null;
+  /** The decision's signature, once decided. */
+  signature: ElectronicSignature | null;
   comment: string | null;
   clientAddress: string | null;
   userAgent: string | null;
@@ -136,7 +180,7 @@ function requireRequest(state: ApprovalState, approvalId: string, what: string):
 function requested(command: RequestApprovalCommand): ApprovalRequested {
   return {
     type: 'ApprovalRequested',
-    version: 2,
+    version: 3,
     data: {
       approvalId: command.approvalId,
       orderId: command.orderId,
@@ -147,6 +191,7 @@ function requested(command: RequestApprovalCommand): ApprovalRequested {
       requestedAt: command.issuedAt,
       // The command's `expiresAt` is the decide-by time (its name predates ApprovalRequested v2).
       decideBy: command.expiresAt,
+      signatureMethod: command.signatureMethod ?? 'link',
     },
   };
 }
@@ -271,6 +316,14 @@ function recordDecision(command: RecordApprovalDecisionCommand, state: ApprovalS
       { ...details, approver: request.approver.email },
     );
   }
+  const signatureMethod = command.signatureMethod ?? 'link';
+  if (request.signatureMethod === 'link+pin' && signatureMethod !== 'link+pin') {
+    throw new DomainError(
+      'APPROVAL_PIN_REQUIRED',
+      `approval ${command.approvalId} must be signed with the link and ${request.approver.email}'s PIN (the plant signs with link+pin); a decision signed with the link alone cannot be recorded`,
+      { ...details, signatureMethod: request.signatureMethod },
+    );
+  }
   // `!(a < b)` also refuses a time that does not parse.
   if (!(Date.parse(command.issuedAt) < Date.parse(request.decideBy))) {
     throw new DomainError(
@@ -287,10 +340,54 @@ function recordDecision(command: RecordApprovalDecisionCommand, state: ApprovalS
     decidedAt: command.issuedAt,
     clientAddress: command.clientAddress,
     userAgent: command.userAgent,
+    // The request's approver signs: their printed name as configured when the request was made.
+    signature: {
+      printedName: request.approver.name,
+      email: request.approver.email,
+      signedAt: command.issuedAt,
+      meaning: approvalSignatureMeaning(command.decision, process.orderId, process.machineId),
+      method: signatureMethod,
+    },
   };
   // An empty comment field in the form is no comment.
   if (command.comment !== undefined && command.comment.trim() !== '') data.comment = command.comment;
-  return [{ type: 'ApprovalDecided', version: 1, data }];
+  return [{ type: 'ApprovalDecided', version: 2, data }];
+}
+
+function recordSignatureFailure(command: RecordSignatureFailure, state: ApprovalState): ApprovalEvent[] {
+  const [process, request] = requireRequest(state, command.approvalId, `${command.decision} with a wrong PIN`);
+  // Recorded whatever became of the request meanwhile: the attempt was made, and the audit shows it.
+  const failed: ApprovalSignatureFailed = {
+    type: 'ApprovalSignatureFailed',
+    version: 1,
+    data: {
+      approvalId: command.approvalId,
+      orderId: process.orderId,
+      approver: request.approver,
+      decision: command.decision,
+      reason: 'wrong_pin',
+      consecutiveWrongPins: command.consecutiveWrongPins,
+      failedAt: command.issuedAt,
+      clientAddress: command.clientAddress,
+      userAgent: command.userAgent,
+    },
+  };
+  if (command.lockedUntil === undefined) return [failed];
+  return [
+    failed,
+    {
+      type: 'ApproverSigningLocked',
+      version: 1,
+      data: {
+        approvalId: command.approvalId,
+        orderId: process.orderId,
+        approver: request.approver,
+        wrongPins: command.consecutiveWrongPins,
+        lockedAt: command.issuedAt,
+        lockedUntil: command.lockedUntil,
+      },
+    },
+  ];
 }
 
 function expire(command: ExpireApproval, state: ApprovalState): ApprovalEvent[] {
@@ -320,6 +417,8 @@ function decide(command: ApprovalCommand, state: ApprovalState): ApprovalEvent[]
       return recordEmailSent(command, state);
     case 'RecordApprovalDecision':
       return recordDecision(command, state);
+    case 'RecordSignatureFailure':
+      return recordSignatureFailure(command, state);
     case 'ExpireApproval':
       return expire(command, state);
     case 'WithdrawApprovals':
@@ -350,8 +449,10 @@ function evolve(state: ApprovalState, event: ApprovalEvent): ApprovalState {
       status: 'Pending',
       requestedAt: data.requestedAt,
       decideBy: data.decideBy,
+      signatureMethod: data.signatureMethod,
       emailSentAt: null,
       decidedAt: null,
+      signature: null,
       comment: null,
       clientAddress: null,
       userAgent: null,
@@ -380,6 +481,7 @@ function evolve(state: ApprovalState, event: ApprovalEvent): ApprovalState {
           ...request,
           status,
           decidedAt: data.decidedAt,
+          signature: data.signature,
           comment: data.comment ?? null,
           clientAddress: data.clientAddress,
           userAgent: data.userAgent,
@@ -387,6 +489,10 @@ function evolve(state: ApprovalState, event: ApprovalEvent): ApprovalState {
         status,
       };
     }
+    // A failed signature or a lock decides nothing; the count and the lock live in the approver's PIN record.
+    case 'ApprovalSignatureFailed':
+    case 'ApproverSigningLocked':
+      return state;
     case 'ApprovalExpired':
       return { ...withRequest(state, event.data.approvalId, (request) => ({ ...request, status: 'Expired' })), status: 'Expired' };
     case 'ApprovalWithdrawn': {
@@ -404,5 +510,14 @@ export const approvalRequestDecider: Decider<ApprovalCommand, ApprovalEvent, App
   initialState: null,
   decide,
   evolve,
-  decode: domainEventDecoder('ApprovalRequested', 'ApprovalEmailSent', 'ApprovalDecided', 'ApprovalEscalated', 'ApprovalExpired', 'ApprovalWithdrawn'),
+  decode: domainEventDecoder(
+    'ApprovalRequested',
+    'ApprovalEmailSent',
+    'ApprovalDecided',
+    'ApprovalSignatureFailed',
+    'ApproverSigningLocked',
+    'ApprovalEscalated',
+    'ApprovalExpired',
+    'ApprovalWithdrawn',
+  ),
 };

@@ -1,4 +1,4 @@
-import { DomainEventSchema, type Person } from '@mes/contracts';
+import { DomainEventSchema, type ElectronicSignature, type Person } from '@mes/contracts';
 import { foldEvents } from '@mes/platform';
 import { deciderSpecification } from '@mes/platform/testing';
 import { describe, expect, it } from 'vitest';
@@ -85,18 +85,50 @@ const command = {
     issuedAt: at,
   }),
   withdraw: (): ApprovalCommand => ({ type: 'WithdrawApprovals', reason: 'order cancelled', issuedAt: T1 }),
+  /** A decision whose PIN the application verified. */
+  decideWithPin: (approvalId: string, decision: 'approved' | 'rejected', approver: Person): ApprovalCommand => ({
+    ...(command.decide(approvalId, decision, approver) as Extract<ApprovalCommand, { type: 'RecordApprovalDecision' }>),
+    signatureMethod: 'link+pin',
+  }),
+  wrongPin: (consecutiveWrongPins: number, lockedUntil?: string): ApprovalCommand => ({
+    type: 'RecordSignatureFailure',
+    approvalId: 'AP_0',
+    decision: 'approved',
+    consecutiveWrongPins,
+    ...(lockedUntil === undefined ? {} : { lockedUntil }),
+    clientAddress: '192.0.2.7',
+    userAgent: 'Mozilla/5.0 (test)',
+    issuedAt: DECIDED,
+  }),
 };
+
+/** The manifestation the decider records: the request's approver, the time, what it means. */
+function signed(approver: Person, decision: 'approved' | 'rejected', at: string, method: 'link' | 'link+pin'): ElectronicSignature {
+  return {
+    printedName: approver.name,
+    email: approver.email,
+    signedAt: at,
+    meaning: `${decision === 'approved' ? 'Approved' : 'Rejected'} maintenance order MO_1 for machine M-07`,
+    method,
+  };
+}
 
 const event = {
   requested0: {
     type: 'ApprovalRequested',
-    version: 2,
-    data: { approvalId: 'AP_0', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: T0, decideBy: T0_EXPIRES },
+    version: 3,
+    data: { approvalId: 'AP_0', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: T0, decideBy: T0_EXPIRES, signatureMethod: 'link' },
   },
   requested1: {
     type: 'ApprovalRequested',
-    version: 2,
-    data: { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: bob, level: 1, requestedAt: T1, decideBy: T1_EXPIRES },
+    version: 3,
+    data: { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: bob, level: 1, requestedAt: T1, decideBy: T1_EXPIRES, signatureMethod: 'link' },
+  },
+  /** A request where the plant signs with link+pin. */
+  requestedWithPin: {
+    type: 'ApprovalRequested',
+    version: 3,
+    data: { approvalId: 'AP_0', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: alice, level: 0, requestedAt: T0, decideBy: T0_EXPIRES, signatureMethod: 'link+pin' },
   },
   emailSent: (approvalId = 'AP_0', to = alice.email): ApprovalEvent => ({
     type: 'ApprovalEmailSent',
@@ -108,9 +140,9 @@ const event = {
     version: 1,
     data: { approvalId: 'AP_0', orderId: 'MO_1', nextApprover: bob, level: 1, escalatedAt: T1 },
   },
-  decided: (approvalId: string, decision: 'approved' | 'rejected', approver: Person): ApprovalEvent => ({
+  decided: (approvalId: string, decision: 'approved' | 'rejected', approver: Person, method: 'link' | 'link+pin' = 'link'): ApprovalEvent => ({
     type: 'ApprovalDecided',
-    version: 1,
+    version: 2,
     data: {
       approvalId,
       orderId: 'MO_1',
@@ -120,15 +152,45 @@ const event = {
       comment: 'ok from the floor',
       clientAddress: '192.0.2.7',
       userAgent: 'Mozilla/5.0 (test)',
+      signature: signed(approver, decision, DECIDED, method),
     },
   }),
   expired1: { type: 'ApprovalExpired', version: 1, data: { approvalId: 'AP_1', orderId: 'MO_1', expiredAt: T2 } },
   withdrawn: (approvalId: string): ApprovalEvent => ({ type: 'ApprovalWithdrawn', version: 1, data: { approvalId, orderId: 'MO_1', reason: 'order cancelled', withdrawnAt: T1 } }),
   decidedAt: (approvalId: string, approver: Person, at: string): ApprovalEvent => ({
     type: 'ApprovalDecided',
-    version: 1,
-    data: { approvalId, orderId: 'MO_1', decision: 'approved', approver, decidedAt: at, clientAddress: '192.0.2.7', userAgent: 'Mozilla/5.0 (test)' },
+    version: 2,
+    data: {
+      approvalId,
+      orderId: 'MO_1',
+      decision: 'approved',
+      approver,
+      decidedAt: at,
+      clientAddress: '192.0.2.7',
+      userAgent: 'Mozilla/5.0 (test)',
+      signature: signed(approver, 'approved', at, 'link'),
+    },
   }),
+  signatureFailed: (consecutiveWrongPins: number): ApprovalEvent => ({
+    type: 'ApprovalSignatureFailed',
+    version: 1,
+    data: {
+      approvalId: 'AP_0',
+      orderId: 'MO_1',
+      approver: alice,
+      decision: 'approved',
+      reason: 'wrong_pin',
+      consecutiveWrongPins,
+      failedAt: DECIDED,
+      clientAddress: '192.0.2.7',
+      userAgent: 'Mozilla/5.0 (test)',
+    },
+  }),
+  signingLocked: {
+    type: 'ApproverSigningLocked',
+    version: 1,
+    data: { approvalId: 'AP_0', orderId: 'MO_1', approver: alice, wrongPins: 5, lockedAt: DECIDED, lockedUntil: '2026-11-25T10:27:00.000Z' },
+  },
 } satisfies Record<string, ApprovalEvent | ((...args: never[]) => ApprovalEvent)>;
 
 const history = (() => {
@@ -286,8 +348,8 @@ describe('ApprovalRequest', () => {
         { type: 'ApprovalEscalated', version: 1, data: { approvalId: 'AP_1', orderId: 'MO_1', nextApprover: carol, level: 2, escalatedAt: T2 } },
         {
           type: 'ApprovalRequested',
-          version: 2,
-          data: { approvalId: 'AP_2', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: carol, level: 2, requestedAt: T2, decideBy: '2026-11-25T11:30:00.000Z' },
+          version: 3,
+          data: { approvalId: 'AP_2', orderId: 'MO_1', plantId: 'P1', machineId: 'M-07', approver: carol, level: 2, requestedAt: T2, decideBy: '2026-11-25T11:30:00.000Z', signatureMethod: 'link' },
         },
       ];
       spec.given(history.escalated).when(command.escalate('AP_2', 'AP_1', carol, 2)).then(escalated);
@@ -436,6 +498,70 @@ describe('ApprovalRequest', () => {
     });
   });
 
+  describe('when the plant signs with link and PIN', () => {
+    const requested: ApprovalEvent[] = [event.requestedWithPin, event.emailSent()];
+
+    it('requests with the signature method of the plant', () => {
+      spec.given([]).when({ ...(command.request() as Extract<ApprovalCommand, { type: 'RequestApproval' }>), signatureMethod: 'link+pin' }).then([event.requestedWithPin]);
+    });
+
+    it('refuses a decision signed with the link alone', () => {
+      spec.given(requested).when(command.decide('AP_0', 'approved', alice)).thenThrows('APPROVAL_PIN_REQUIRED');
+      spec
+        .given(requested)
+        .when(command.decide('AP_0', 'approved', alice))
+        .thenThrows(/^approval AP_0 must be signed with the link and alice@plant1\.example's PIN \(the plant signs with link\+pin\)/);
+    });
+
+    it('records a decision whose PIN was verified, with a signature of two components', () => {
+      spec.given(requested).when(command.decideWithPin('AP_0', 'rejected', alice)).then([event.decided('AP_0', 'rejected', alice, 'link+pin')]);
+    });
+
+    it('records a wrong PIN without deciding anything', () => {
+      spec.given(requested).when(command.wrongPin(2)).then([event.signatureFailed(2)]);
+      const state = foldEvents(approvalRequestDecider, [...requested, event.signatureFailed(2)]);
+      expect(approvalStatus(state)).toBe('Pending');
+      expect(state).toStrictEqual(foldEvents(approvalRequestDecider, requested));
+    });
+
+    it('records the lock with the failure that caused it', () => {
+      spec.given(requested).when(command.wrongPin(5, '2026-11-25T10:27:00.000Z')).then([event.signatureFailed(5), event.signingLocked]);
+    });
+
+    it('still takes the right PIN after failures and a lock recorded earlier', () => {
+      const locked = [...requested, event.signatureFailed(5), event.signingLocked];
+      spec.given(locked).when(command.decideWithPin('AP_0', 'rejected', alice)).then([event.decided('AP_0', 'rejected', alice, 'link+pin')]);
+    });
+
+    it('refuses to record a failure for a request it does not have', () => {
+      spec.given([]).when(command.wrongPin(1)).thenThrows('APPROVAL_NOT_FOUND');
+    });
+  });
+
+  describe('when the plant signs with the link alone', () => {
+    it('records the signature\'s printed name, email, time, meaning and method with the decision', () => {
+      const [decided] = approvalRequestDecider.decide(command.decide('AP_0', 'approved', alice), foldEvents(approvalRequestDecider, history.emailed));
+      expect(decided).toMatchObject({
+        type: 'ApprovalDecided',
+        version: 2,
+        data: {
+          signature: { printedName: 'Alice Novak', email: 'alice@plant1.example', signedAt: DECIDED, meaning: 'Approved maintenance order MO_1 for machine M-07', method: 'link' },
+        },
+      });
+    });
+
+    it('signs with the printed name of the request, not the name the submission gives', () => {
+      const [decided] = approvalRequestDecider.decide(command.decide('AP_0', 'approved', { email: 'ALICE@plant1.example', name: 'someone else' }), foldEvents(approvalRequestDecider, history.emailed));
+      expect(decided?.data).toMatchObject({ signature: { printedName: 'Alice Novak', email: 'alice@plant1.example' } });
+    });
+
+    it('reads a request stored before version 3 as one signed with the link alone', () => {
+      const storedV2 = { type: 'ApprovalRequested', version: 2, data: { ...event.requested0.data, signatureMethod: undefined } };
+      const state = foldEvents(approvalRequestDecider, [approvalRequestDecider.decode(storedV2)]);
+      expect(findApprovalRequest(state, 'AP_0')?.signatureMethod).toBe('link');
+    });
+  });
+
   describe('its state', () => {
     it('keeps one Approvals row per request, with the decision details', () => {
       const state = foldEvents(approvalRequestDecider, history.approvedAfterEscalation);
@@ -450,8 +576,10 @@ describe('ApprovalRequest', () => {
           status: 'Superseded',
           requestedAt: T0,
           decideBy: T0_EXPIRES,
+          signatureMethod: 'link',
           emailSentAt: T0,
           decidedAt: null,
+          signature: null,
           comment: null,
           clientAddress: null,
           userAgent: null,
@@ -464,8 +592,10 @@ describe('ApprovalRequest', () => {
           status: 'Approved',
           requestedAt: T1,
           decideBy: T1_EXPIRES,
+          signatureMethod: 'link',
           emailSentAt: null,
           decidedAt: DECIDED,
+          signature: signed(bob, 'approved', DECIDED, 'link'),
           comment: 'ok from the floor',
           clientAddress: '192.0.2.7',
           userAgent: 'Mozilla/5.0 (test)',
@@ -507,7 +637,9 @@ describe('ApprovalRequest', () => {
       run(history.escalated, command.decide('AP_1', 'approved', bob));
       run(history.escalated, command.expire('AP_1'));
       run(history.escalated, command.withdraw());
-      expect(new Set(produced.map((e) => e.type)).size).toBe(6);
+      run([event.requestedWithPin], command.wrongPin(5, '2026-11-25T10:27:00.000Z'));
+      run([event.requestedWithPin], command.decideWithPin('AP_0', 'approved', alice));
+      expect(new Set(produced.map((e) => e.type)).size).toBe(8);
       for (const produce of produced) expect(DomainEventSchema.parse(produce)).toStrictEqual(produce);
     });
   });

@@ -1,7 +1,7 @@
 // What the approvals integration tests share: a runtime with the approvals service on an isolated
 // nats-server, and the messages other services would have sent (commands, the order, a reading).
 import { EVENTS_STREAM, streamName, telemetrySubject, type Command, type Person } from '@mes/contracts';
-import { sendCommand, startRuntime, type Runtime } from '@mes/platform';
+import { createLogger, sendCommand, startRuntime, type Runtime } from '@mes/platform';
 import { freePort, startNatsServer, type NatsServerHandle } from '@mes/platform/testing';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { start, type ApprovalsOptions } from '../application/startApprovals.js';
 
@@ -22,6 +23,8 @@ export const bob: Person = { email: 'bob@plant1.example', name: 'Bob Ito' };
 export interface ApprovalsFixture {
   /** Replaced by `restart`. */
   runtime: Runtime;
+  /** Every line the approvals service logged (at trace level), across restarts and copies; with `captureLogs` only. */
+  logLines: string[];
   nats: NatsServerHandle;
   dataDir: string;
   /** Where links point (PUBLIC_URL), which is where the HTTP server listens. */
@@ -31,25 +34,43 @@ export interface ApprovalsFixture {
    * deletes the email outbox's durable consumer first, so the new process reads the whole log again.
    */
   restart(options?: { replayEvents?: boolean }): Promise<void>;
+  /** Another copy of the service on the same NATS (its own DATA_DIR and port); the fixture stops it on dispose. */
+  startCopy(): Promise<{ runtime: Runtime; baseUrl: string; stop(): Promise<void> }>;
   dispose(): Promise<void>;
 }
 
-export async function startApprovalsFixture(options: ApprovalsOptions, env: NodeJS.ProcessEnv = {}): Promise<ApprovalsFixture> {
+export interface ApprovalsFixtureSetup {
+  /** Log lines of the service into `logLines` (at trace level) instead of nowhere. */
+  captureLogs?: boolean;
+}
+
+export async function startApprovalsFixture(options: ApprovalsOptions, env: NodeJS.ProcessEnv = {}, setup: ApprovalsFixtureSetup = {}): Promise<ApprovalsFixture> {
   const nats = await startNatsServer();
   const dataDir = await mkdtemp(join(tmpdir(), 'mes-approvals-'));
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const run = () =>
+  const logLines: string[] = [];
+  const capture = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
+      done();
+    },
+  });
+  const copies: (() => Promise<void>)[] = [];
+  const run = (httpPort = port, publicUrl = baseUrl, copyDataDir = dataDir) =>
     startRuntime(
       'approvals-test',
-      { approvals: (deps) => start(deps, options) },
+      {
+        approvals: (deps) =>
+          start(setup.captureLogs === true ? { ...deps, logger: createLogger({ service: 'approvals-test', level: 'trace', destination: capture }) } : deps, options),
+      },
       {
         NATS_URL: nats.url,
         LOG_LEVEL: 'silent',
-        HTTP_PORT: String(port),
+        HTTP_PORT: String(httpPort),
         HTTP_HOST: '127.0.0.1',
-        PUBLIC_URL: baseUrl,
-        DATA_DIR: dataDir,
+        PUBLIC_URL: publicUrl,
+        DATA_DIR: copyDataDir,
         API_TOKEN: 'approvals-test-api-token',
         APPROVAL_SECRET,
         ...env,
@@ -58,6 +79,7 @@ export async function startApprovalsFixture(options: ApprovalsOptions, env: Node
   try {
     const fixture: ApprovalsFixture = {
       runtime: await run(),
+      logLines,
       nats,
       dataDir,
       baseUrl,
@@ -74,7 +96,23 @@ export async function startApprovalsFixture(options: ApprovalsOptions, env: Node
         }
         fixture.runtime = await run();
       },
+      async startCopy() {
+        const copyPort = await freePort();
+        const copyDir = await mkdtemp(join(tmpdir(), 'mes-approvals-copy-'));
+        const copyUrl = `http://127.0.0.1:${copyPort}`;
+        const runtime = await run(copyPort, copyUrl, copyDir);
+        let stopped = false;
+        const stop = async () => {
+          if (stopped) return;
+          stopped = true;
+          await runtime.stop();
+          await rm(copyDir, { recursive: true, force: true });
+        };
+        copies.push(stop);
+        return { runtime, baseUrl: copyUrl, stop };
+      },
       async dispose() {
+        for (const stop of copies) await stop();
         await fixture.runtime.stop();
         await nats.dispose();
         await rm(dataDir, { recursive: true, force: true });
@@ -96,6 +134,7 @@ export function newOrderId(): string {
 
 export interface RequestApprovalInput {
   orderId: string;
+  plantId?: string;
   approvalId?: string;
   machineId?: string;
   approver?: Person;
@@ -111,7 +150,7 @@ export function requestApproval(input: RequestApprovalInput): Command {
     version: 1,
     commandId: input.commandId ?? randomUUID(),
     correlationId: `wf-${input.orderId}`,
-    plantId: 'P1',
+    plantId: input.plantId ?? 'P1',
     issuedAt: new Date().toISOString(),
     actor: { kind: 'service', id: 'workflow' },
     approvalId: input.approvalId ?? `AP_${input.orderId}_${level}`,

@@ -108,6 +108,16 @@ export const REPORTING_MIGRATIONS: SqlMigration[] = [
       },
     ],
   },
+  {
+    // Rows that exist when this runs keep NULL in both until `mes projections rebuild` fills them
+    // from the log (a decision stored before signatures were recorded gets them from its upcaster).
+    version: 2,
+    description: 'Approvals: ApproverName and Meaning, the manifestation of the approver\'s signature (CONTRACT §2)',
+    ops: [
+      { kind: 'addColumn', table: 'Approvals', column: text('ApproverName', 200, true) },
+      { kind: 'addColumn', table: 'Approvals', column: text('Meaning', 200, true) },
+    ],
+  },
 ];
 
 const TABLES = tablesAfterMigrations(REPORTING_MIGRATIONS);

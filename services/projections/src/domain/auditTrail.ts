@@ -105,6 +105,12 @@ export function describeEvent(event: DomainEvent): string {
       return `approval ${event.data.approvalId} expired without a decision`;
     case 'ApprovalWithdrawn':
       return `approval ${event.data.approvalId} withdrawn, no decision needed: ${event.data.reason}`;
+    case 'ApprovalSignatureFailed': {
+      const { data } = event;
+      return `signature as ${person(data.approver)} refused: wrong PIN (${data.consecutiveWrongPins} in a row); approval ${data.approvalId} not ${data.decision} (from ${data.clientAddress || 'unknown address'})`;
+    }
+    case 'ApproverSigningLocked':
+      return `signing by ${person(event.data.approver)} locked until ${event.data.lockedUntil} after ${event.data.wrongPins} wrong PINs in a row`;
     case 'ResourceRegistered':
       return `${event.data.resourceType.toLowerCase()} ${event.data.resourceId} (${event.data.name}) registered in plant ${event.data.plantId}`;
     case 'ResourceMarkedUnavailable':

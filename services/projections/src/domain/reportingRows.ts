@@ -119,13 +119,30 @@ export function eventRowChanges(event: DomainEvent): RowChange[] {
           kind: 'upsert',
           table: 'Approvals',
           key: { ApprovalID: data.approvalId },
-          values: { OrderID: data.orderId, Approver: data.approver.email, Status: 'Pending', RequestedAt: data.requestedAt, DecidedAt: null, Comment: null },
+          values: {
+            OrderID: data.orderId,
+            Approver: data.approver.email,
+            // The printed name of the approver the request went to; the decision's signature sets it again.
+            ApproverName: data.approver.name,
+            Status: 'Pending',
+            RequestedAt: data.requestedAt,
+            DecidedAt: null,
+            Comment: null,
+            Meaning: null,
+          },
         },
       ];
     }
     case 'ApprovalDecided': {
       const { data } = event;
-      return approval(data.approvalId, { Status: data.decision === 'approved' ? 'Approved' : 'Rejected', DecidedAt: data.decidedAt, Comment: data.comment ?? null });
+      // The signature's manifestation (CONTRACT §2, §4): decisions stored before it was recorded get it from their upcaster.
+      return approval(data.approvalId, {
+        Status: data.decision === 'approved' ? 'Approved' : 'Rejected',
+        DecidedAt: data.decidedAt,
+        Comment: data.comment ?? null,
+        ApproverName: data.signature.printedName,
+        Meaning: data.signature.meaning,
+      });
     }
     case 'ApprovalEscalated':
       // The event names the request it supersedes; the next request arrives as its own ApprovalRequested.
@@ -172,9 +189,12 @@ export function eventRowChanges(event: DomainEvent): RowChange[] {
         UpdatedAt: event.data.at,
       });
 
+    // A failed signature or a lock decides nothing: the request stays as it is (the audit shows them).
     case 'MachineReadingRecorded':
     case 'MachineStatusChanged':
     case 'ApprovalEmailSent':
+    case 'ApprovalSignatureFailed':
+    case 'ApproverSigningLocked':
     case 'OrderQueuedForResources':
     case 'OrderResourcesReserved':
     case 'OrderResourcesConfirmed':

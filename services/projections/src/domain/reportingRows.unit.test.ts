@@ -1,4 +1,4 @@
-import type { DomainEvent, TelemetryReading } from '@mes/contracts';
+import { parseDomainEvent, type DomainEvent, type TelemetryReading } from '@mes/contracts';
 import { describe, expect, it } from 'vitest';
 import { eventRowChanges, readingRowChanges, type CellValue, type RowChange } from './reportingRows.js';
 
@@ -120,29 +120,67 @@ describe('MaintenanceOrders', () => {
 
 describe('Approvals', () => {
   const requested = (approvalId: string, approver: typeof alice, level: number, at: string) =>
-    ev('ApprovalRequested', { approvalId, orderId: 'MO_1', plantId: 'P1', machineId: 'M-1', approver, level, requestedAt: at, decideBy: T3 });
+    ev('ApprovalRequested', { approvalId, orderId: 'MO_1', plantId: 'P1', machineId: 'M-1', approver, level, requestedAt: at, decideBy: T3, signatureMethod: 'link' });
+  const decided = (decision: 'approved' | 'rejected', extra: { comment?: string; method?: 'link' | 'link+pin' } = {}) =>
+    parseDomainEvent('ApprovalDecided', 2, {
+      approvalId: 'AP_1',
+      orderId: 'MO_1',
+      decision,
+      approver: alice,
+      decidedAt: T1,
+      ...(extra.comment === undefined ? {} : { comment: extra.comment }),
+      clientAddress: '127.0.0.1',
+      userAgent: 'ua',
+      signature: {
+        printedName: alice.name,
+        email: alice.email,
+        signedAt: T1,
+        meaning: `${decision === 'approved' ? 'Approved' : 'Rejected'} maintenance order MO_1 for machine M-1`,
+        method: extra.method ?? 'link',
+      },
+    });
 
-  it('has one Pending row per request, for the approver email', () => {
+  it('has one Pending row per request, for the approver email and printed name, without a meaning', () => {
     expect(apply([requested('AP_1', alice, 0, T0)]).Approvals).toEqual({
-      AP_1: { ApprovalID: 'AP_1', OrderID: 'MO_1', Approver: 'alice@plant1.example', Status: 'Pending', RequestedAt: T0, DecidedAt: null, Comment: null },
+      AP_1: {
+        ApprovalID: 'AP_1', OrderID: 'MO_1', Approver: 'alice@plant1.example', ApproverName: 'Alice Novak', Status: 'Pending', RequestedAt: T0, DecidedAt: null, Comment: null, Meaning: null,
+      },
     });
   });
 
-  it('records the decision, its time and the comment', () => {
+  it('records the decision, its time, the comment and the signature\'s printed name and meaning', () => {
     const rows = apply([
       requested('AP_1', alice, 0, T0),
       ev('ApprovalEmailSent', { approvalId: 'AP_1', to: alice.email, sentAt: T0 }),
-      ev('ApprovalDecided', { approvalId: 'AP_1', orderId: 'MO_1', decision: 'approved', approver: alice, decidedAt: T1, comment: 'Go ahead', clientAddress: '127.0.0.1', userAgent: 'ua' }),
+      decided('approved', { comment: 'Go ahead', method: 'link+pin' }),
     ]);
-    expect(rows.Approvals?.AP_1).toMatchObject({ Status: 'Approved', DecidedAt: T1, Comment: 'Go ahead' });
+    expect(rows.Approvals?.AP_1).toMatchObject({
+      Status: 'Approved', DecidedAt: T1, Comment: 'Go ahead', ApproverName: 'Alice Novak', Meaning: 'Approved maintenance order MO_1 for machine M-1',
+    });
   });
 
-  it('records a rejection without a comment as NULL', () => {
+  it('records a rejection without a comment as NULL, and what the rejection means', () => {
+    const rows = apply([requested('AP_1', alice, 0, T0), decided('rejected')]);
+    expect(rows.Approvals?.AP_1).toMatchObject({ Status: 'Rejected', DecidedAt: T1, Comment: null, Meaning: 'Rejected maintenance order MO_1 for machine M-1' });
+  });
+
+  it('fills the signature of a decision stored before decisions carried one from its upcaster: a meaning without the machine', () => {
+    const stored = [
+      parseDomainEvent('ApprovalRequested', 1, { approvalId: 'AP_1', orderId: 'MO_1', plantId: 'P1', machineId: 'M-1', approver: alice, level: 0, requestedAt: T0, expiresAt: T3 }),
+      parseDomainEvent('ApprovalDecided', 1, { approvalId: 'AP_1', orderId: 'MO_1', decision: 'approved', approver: alice, decidedAt: T1, clientAddress: '127.0.0.1', userAgent: '' }),
+    ];
+    expect(apply(stored).Approvals?.AP_1).toMatchObject({ Status: 'Approved', ApproverName: 'Alice Novak', Meaning: 'Approved maintenance order MO_1' });
+  });
+
+  it('changes no row for a failed signature or a lock: the request still waits', () => {
     const rows = apply([
       requested('AP_1', alice, 0, T0),
-      ev('ApprovalDecided', { approvalId: 'AP_1', orderId: 'MO_1', decision: 'rejected', approver: alice, decidedAt: T1, clientAddress: '127.0.0.1', userAgent: '' }),
+      ev('ApprovalSignatureFailed', {
+        approvalId: 'AP_1', orderId: 'MO_1', approver: alice, decision: 'approved', reason: 'wrong_pin', consecutiveWrongPins: 5, failedAt: T1, clientAddress: '127.0.0.1', userAgent: 'ua',
+      }),
+      ev('ApproverSigningLocked', { approvalId: 'AP_1', orderId: 'MO_1', approver: alice, wrongPins: 5, lockedAt: T1, lockedUntil: T2 }),
     ]);
-    expect(rows.Approvals?.AP_1).toMatchObject({ Status: 'Rejected', DecidedAt: T1, Comment: null });
+    expect(rows.Approvals?.AP_1).toMatchObject({ Status: 'Pending', DecidedAt: null, Meaning: null });
   });
 
   it('marks an escalated request Superseded and adds the next one; the last one can expire', () => {
@@ -152,8 +190,8 @@ describe('Approvals', () => {
       requested('AP_2', bob, 1, T1),
       ev('ApprovalExpired', { approvalId: 'AP_2', orderId: 'MO_1', expiredAt: T2 }),
     ]);
-    expect(rows.Approvals?.AP_1).toMatchObject({ Status: 'Superseded', DecidedAt: null });
-    expect(rows.Approvals?.AP_2).toMatchObject({ Approver: 'bob@plant1.example', Status: 'Expired', RequestedAt: T1, DecidedAt: null });
+    expect(rows.Approvals?.AP_1).toMatchObject({ Status: 'Superseded', DecidedAt: null, Meaning: null });
+    expect(rows.Approvals?.AP_2).toMatchObject({ Approver: 'bob@plant1.example', ApproverName: 'Bob Ito', Status: 'Expired', RequestedAt: T1, DecidedAt: null, Meaning: null });
   });
 });
 

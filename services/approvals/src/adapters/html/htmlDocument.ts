@@ -52,3 +52,13 @@ ${body}
 </html>
 `;
 }
+
+/**
+ * A time as people read it, in UTC with the zone named: `2026-11-29 21:04:05 UTC` (the signature
+ * manifestation of CONTRACT §4). Text that is not a time is returned as it is.
+ */
+export function utcTime(iso: string): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, htmlDocument } from './htmlDocument.js';
+import { escapeHtml, htmlDocument, utcTime } from './htmlDocument.js';
 
 describe('escapeHtml', () => {
   it('escapes the characters that end text or a quoted attribute', () => {
@@ -22,5 +22,16 @@ describe('htmlDocument', () => {
     expect(html).toContain('<title>&lt;Order&gt;</title>');
     expect(html).toContain('<p>body</p>');
     expect(html).not.toMatch(/<script|<link|src=|@import|url\(/);
+  });
+});
+
+describe('utcTime', () => {
+  it('shows a time in UTC to the second, with the zone named', () => {
+    expect(utcTime('2026-11-29T21:04:05.678Z')).toBe('2026-11-29 21:04:05 UTC');
+    expect(utcTime('2026-11-29T22:04:05+01:00')).toBe('2026-11-29 21:04:05 UTC');
+  });
+
+  it('leaves what is not a time as it is', () => {
+    expect(utcTime('unknown')).toBe('unknown');
   });
 });

@@ -1,7 +1,7 @@
 // GET and POST /approvals/:approvalId/:decision, the targets of the links in approval emails.
 // Failed attempts (tampered, foreign-signed, expired tokens) are rate-limited per client address;
 // a correctly signed link never is, since a plant's approvers may all sit behind one proxy
-// (CONTRACT §4). Logs name the approval, decision and outcome, never the token.
+// (CONTRACT §4). Logs name the approval, decision and outcome, never the token or the PIN.
 import rateLimit from '@fastify/rate-limit';
 import { secondsBetween, type Logger, type MesMetrics } from '@mes/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -92,7 +92,7 @@ export async function registerApprovalLinkRoutes(http: FastifyInstance, options:
       const userAgent = request.headers['user-agent'];
       const outcome = await decisions.submit(
         { approvalId, decision, token: form.token },
-        { comment: form.comment, clientAddress: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : '' },
+        { comment: form.comment, pin: form.pin, clientAddress: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : '' },
       );
       return respond(request, reply, outcome, form.token);
     });

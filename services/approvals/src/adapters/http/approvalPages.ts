@@ -1,15 +1,19 @@
-// The pages behind the approval links: a status code and a plain HTML page for every outcome.
+// The pages behind the approval links: a status code and a plain HTML page for every outcome. A
+// decision's page shows its signature (21 CFR 11.50): printed name, email, date and time in UTC
+// and what it means. A PIN typed into a form is never written back into a page.
 import type { ApprovalLinkOutcome, ApprovalRequestView, LastReadingView, RecordedDecisionView } from '../../application/approvalLinkDecisions.js';
-import { escapeHtml, htmlDocument } from '../html/htmlDocument.js';
+import { MAX_WRONG_PINS, PIN_MAX_DIGITS, SIGNING_LOCK_MS } from '../../domain/approverPins.js';
+import { escapeHtml, htmlDocument, utcTime } from '../html/htmlDocument.js';
 
 export interface HtmlPage {
   status: number;
   html: string;
 }
 
-const NOTHING_CHANGED = '<p class="notice">Nothing was changed.</p>';
+export const NOTHING_CHANGED = '<p class="notice">Nothing was changed.</p>';
 
-function page(status: number, title: string, body: string): HtmlPage {
+/** A page with `title` as its heading; `body` must already be escaped HTML. */
+export function page(status: number, title: string, body: string): HtmlPage {
   return { status, html: htmlDocument(title, `<h1>${escapeHtml(title)}</h1>\n${body}`) };
 }
 
@@ -46,16 +50,52 @@ function lastReadingFacts(machineId: string, lastReading: LastReadingView): stri
   ])}`;
 }
 
+const SIGNED_WITH = { link: 'the approval link', 'link+pin': 'the approval link and the approver\'s PIN (two components)' } as const;
+
 function decisionFacts(decided: RecordedDecisionView): string {
-  return facts([
+  const { signature } = decided;
+  const decision = facts([
     ['Decision', escapeHtml(decided.decision)],
-    ['By', person(decided.approver)],
-    ['At', escapeHtml(decided.decidedAt)],
     ...(decided.comment === null ? [] : [['Comment', escapeHtml(decided.comment)] as [string, string]]),
   ]);
+  if (signature === null) return `${decision}\n${facts([['By', person(decided.approver)], ['At', escapeHtml(utcTime(decided.decidedAt))]])}`;
+  return `${decision}
+<h2>Signature</h2>
+${facts([
+  ['Signed by', escapeHtml(signature.printedName)],
+  ['Email', escapeHtml(signature.email)],
+  ['Date and time', escapeHtml(utcTime(signature.signedAt))],
+  ['Meaning', escapeHtml(signature.meaning)],
+  ['Signed with', escapeHtml(SIGNED_WITH[signature.method])],
+])}`;
 }
 
 const VERB = { approve: 'Approve', reject: 'Reject' } as const;
+
+/** The confirmation form; with link+pin it asks for the PIN. `comment` fills the comment field again after a refusal. */
+function confirmForm(request: ApprovalRequestView, token: string, comment = ''): string {
+  const verb = VERB[request.decision];
+  const pin = request.signatureMethod === 'link+pin';
+  return `<h2>Confirm</h2>
+<p>Pressing ${verb} signs, as ${person(request.approver)}: <strong>${escapeHtml(request.meaning)}</strong>.${
+    pin ? ' This plant signs with two components, this link and your PIN.' : ''
+  }</p>
+<form method="post" action="${escapeHtml(request.decision)}">
+<input type="hidden" name="token" value="${escapeHtml(token)}">
+<p><label for="comment">Comment (optional)</label><br>
+<textarea id="comment" name="comment" rows="4" maxlength="2000">${escapeHtml(comment)}</textarea></p>
+${
+  pin
+    ? `<p><label for="pin">Your PIN</label><br><input type="password" id="pin" name="pin" inputmode="numeric" autocomplete="current-password" maxlength="${PIN_MAX_DIGITS}" required></p>\n`
+    : ''
+}<p><button type="submit" class="${escapeHtml(request.decision)}">${verb}</button></p>
+</form>
+<p class="muted">Nothing is recorded until you press ${verb}.</p>`;
+}
+
+function enrolHint(request: ApprovalRequestView): string {
+  return `Ask your MES administrator to enrol you: they run <code>mes approvers enrol ${escapeHtml(request.approver.email)}</code>, and you receive an email with a link where you set your PIN. Then open this approval link again (decide by ${escapeHtml(utcTime(request.decideBy))}).`;
+}
 
 /** The page for an outcome; `token` goes into the confirmation form (only there). */
 export function approvalLinkPage(outcome: ApprovalLinkOutcome, token: string): HtmlPage {
@@ -69,16 +109,41 @@ export function approvalLinkPage(outcome: ApprovalLinkOutcome, token: string): H
         `<p>This link is for ${person(request.approver)}${request.level > 0 ? `, to whom the request was escalated (level ${escapeHtml(request.level)})` : ''}. Please decide by ${escapeHtml(request.decideBy)}.</p>
 ${orderFacts(request)}
 ${lastReadingFacts(request.order.machineId, outcome.lastReading)}
-<h2>Confirm</h2>
-<form method="post" action="${escapeHtml(request.decision)}">
-<input type="hidden" name="token" value="${escapeHtml(token)}">
-<p><label for="comment">Comment (optional)</label><br>
-<textarea id="comment" name="comment" rows="4" maxlength="2000"></textarea></p>
-<p><button type="submit" class="${escapeHtml(request.decision)}">${verb}</button></p>
-</form>
-<p class="muted">Nothing is recorded until you press ${verb}.</p>`,
+${confirmForm(request, token)}`,
       );
     }
+    case 'pin_refused': {
+      const { request } = outcome;
+      const missing = outcome.reason === 'missing';
+      const left =
+        outcome.remaining === undefined
+          ? ''
+          : ` ${outcome.remaining} attempt${outcome.remaining === 1 ? '' : 's'} left before signing as ${escapeHtml(request.approver.email)} is locked for ${SIGNING_LOCK_MS / 60_000} minutes.`;
+      return page(
+        missing ? 400 : 403,
+        missing ? 'Enter your PIN' : 'The PIN is not correct',
+        `<p class="notice">${missing ? 'This plant signs with the link and your PIN; the PIN was empty.' : 'That is not your PIN.'} Nothing was recorded.${left}</p>
+${orderFacts(request)}
+${confirmForm(request, token, outcome.comment)}`,
+      );
+    }
+    case 'pin_not_enrolled':
+      return page(
+        403,
+        'Your PIN is not set up',
+        `<p>Plant ${escapeHtml(outcome.request.order.plantId)} signs approvals with two components: the link emailed to you and a PIN only you know (21 CFR 11.200). No PIN is set up for ${escapeHtml(outcome.request.approver.email)} yet, so maintenance order ${escapeHtml(outcome.request.order.orderId)} cannot be decided with this link for now.</p>
+<p>${enrolHint(outcome.request)}</p>
+${NOTHING_CHANGED}`,
+      );
+    case 'signing_locked':
+      return page(
+        423,
+        'Signing is locked',
+        `<p>${outcome.lockedNow ? 'That is not your PIN either. ' : ''}After ${MAX_WRONG_PINS} wrong PINs in a row, signing as ${escapeHtml(outcome.request.approver.email)} is locked until ${escapeHtml(utcTime(outcome.until))}. Open this link again after that time${
+          Date.parse(outcome.until) < Date.parse(outcome.request.decideBy) ? '' : ', if the request still waits for you'
+        }. If you did not enter these PINs, tell your MES administrator.</p>
+<p class="notice">Nothing was recorded.</p>`,
+      );
     case 'recorded':
       return page(
         200,

@@ -1,6 +1,6 @@
 // The approval email of CONTRACT §4: the subject names the order and the machine; the HTML and
 // the plain-text part both carry the Approve and the Reject link.
-import type { Person, ReadingSummary } from '@mes/contracts';
+import type { Person, ReadingSummary, SignatureMethod } from '@mes/contracts';
 import { escapeHtml } from '../html/htmlDocument.js';
 
 export interface ApprovalEmailInput {
@@ -19,6 +19,8 @@ export interface ApprovalEmailInput {
   rejectUrl: string;
   /** When the links stop working. */
   linksExpireAt: string;
+  /** How the decision is signed; `link+pin` adds a line saying the page asks for the PIN. Default `link`. */
+  signatureMethod?: SignatureMethod;
 }
 
 export interface ApprovalEmail {
@@ -37,6 +39,11 @@ export function describeReading(reading: Pick<ReadingSummary, 'machineStatus' | 
   return `${reading.machineStatus}, quality ${reading.qualityTrend}, output ${reading.productionActual} of target ${reading.productionTarget}${ratio}, at ${reading.timestamp}`;
 }
 
+function pinSentence(input: Pick<ApprovalEmailInput, 'signatureMethod' | 'approver'>): string | undefined {
+  if (input.signatureMethod !== 'link+pin') return undefined;
+  return `Deciding is an electronic signature of two components: the page asks for your PIN too. No PIN yet? Ask your MES administrator to run: mes approvers enrol ${input.approver.email}`;
+}
+
 function deadlineSentence(input: Pick<ApprovalEmailInput, 'decideBy' | 'level'>): string {
   return `If no decision is recorded by ${input.decideBy}, the request is passed on to the next approver or expires; a decision after that time is refused.`;
 }
@@ -52,6 +59,7 @@ export function renderApprovalEmail(input: ApprovalEmailInput): ApprovalEmail {
   ];
   if (input.trigger !== undefined) facts.push(['Trigger reading', describeReading(input.trigger)]);
   facts.push(['Decide by', input.decideBy]);
+  const pin = pinSentence(input);
 
   const text = [
     `Hello ${input.approver.name},`,
@@ -66,6 +74,7 @@ export function renderApprovalEmail(input: ApprovalEmailInput): ApprovalEmail {
     `Reject: ${input.rejectUrl}`,
     '',
     'Each link opens a page where you confirm your decision; opening a link alone decides nothing.',
+    ...(pin === undefined ? [] : [pin]),
     `The links are for ${input.approver.email} only and work until ${input.linksExpireAt}.`,
     deadlineSentence(input),
     '',
@@ -86,7 +95,7 @@ ${facts.map(([label, value]) => `<tr><th style="text-align:left;padding:2px 16px
 </table>
 <p style="margin:24px 0">${button(input.approveUrl, 'Approve', '#1a7f37')}${button(input.rejectUrl, 'Reject', '#cf222e')}</p>
 <p style="color:#57606a;font-size:13px">Each link opens a page where you confirm your decision; opening a link alone decides nothing.
-The links are for ${escapeHtml(input.approver.email)} only and work until ${escapeHtml(input.linksExpireAt)}.
+${pin === undefined ? '' : `${escapeHtml(pin)}\n`}The links are for ${escapeHtml(input.approver.email)} only and work until ${escapeHtml(input.linksExpireAt)}.
 ${escapeHtml(deadlineSentence(input))}</p>
 <p style="color:#57606a;font-size:13px">If the buttons do not work, copy a link into your browser:<br>
 Approve: <a href="${escapeHtml(input.approveUrl)}">${escapeHtml(input.approveUrl)}</a><br>

@@ -55,6 +55,15 @@ describe('the approval email', () => {
     expect(plain.text).not.toContain('Trigger reading');
   });
 
+  it('says the page asks for a PIN where the plant signs with link and PIN, and how to get one', () => {
+    const withPin = renderApprovalEmail({ ...input, signatureMethod: 'link+pin' });
+    expect(withPin.text).toContain('the page asks for your PIN too. No PIN yet? Ask your MES administrator to run: mes approvers enrol alice@plant1.example');
+    expect(withPin.html).toContain('the page asks for your PIN too.');
+    const withoutPin = renderApprovalEmail(input);
+    expect(withoutPin.text).not.toContain('PIN');
+    expect(withoutPin.html).not.toContain('PIN');
+  });
+
   it('tells an escalated approver why the request came to them', () => {
     expect(renderApprovalEmail({ ...input, level: 1 }).text).toContain('escalated to you (level 1)');
     expect(email.text).not.toContain('escalated to you');
