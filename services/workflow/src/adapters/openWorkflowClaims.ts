@@ -3,8 +3,12 @@
 // (or two condition changes) racing for one machine exactly one wins; release deletes the entry only
 // while it still names the workflow that releases it.
 import { OPEN_WORKFLOWS_BUCKET } from '@mes/contracts';
+import { DeliverPolicy, jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+
+/** The header a KV delete or purge marker carries (values carry none). */
+const KV_OPERATION_HEADER = 'KV-Operation';
 
 export interface OpenWorkflow {
   plantId: string;
@@ -13,10 +17,13 @@ export interface OpenWorkflow {
 }
 
 export class OpenWorkflowClaims {
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly kv: KV,
+    private readonly js: JetStreamClient,
+  ) {}
 
   static async open(nc: NatsConnection): Promise<OpenWorkflowClaims> {
-    return new OpenWorkflowClaims(await new Kvm(nc).open(OPEN_WORKFLOWS_BUCKET));
+    return new OpenWorkflowClaims(await new Kvm(nc).open(OPEN_WORKFLOWS_BUCKET), jetstream(nc));
   }
 
   /** Claims the machine for `workflowId`; false when another workflow is open for it. True again for the same workflow (a redelivery). */
@@ -50,29 +57,40 @@ export class OpenWorkflowClaims {
   }
 
   /**
-   * Every open workflow of the plants given, looked up `concurrency` at a time (the keys are listed
-   * in one pass; their values are direct gets, which a sequential loop would wait for one by one).
+   * Every open workflow of the plants given, `concurrency` visited at a time. The claims are read in
+   * one pass over the bucket's stream (the last value of each key, through one ordered consumer),
+   * not a request per key.
    */
   async forEachOpen(plants: ReadonlySet<string>, concurrency: number, visit: (open: OpenWorkflow) => Promise<void>): Promise<number> {
-    const keys: string[] = [];
-    for await (const key of await this.kv.keys()) {
-      const separator = key.indexOf('.');
-      if (separator > 0 && plants.has(key.slice(0, separator))) keys.push(key);
-    }
+    const open = await this.listOpen(plants);
     let next = 0;
-    let visited = 0;
     const worker = async (): Promise<void> => {
-      while (next < keys.length) {
-        const key = keys[next++]!;
-        const entry = await this.kv.get(key);
-        if (!entry || entry.operation !== 'PUT') continue;
-        const separator = key.indexOf('.');
-        await visit({ plantId: key.slice(0, separator), machineId: key.slice(separator + 1), workflowId: entry.string() });
-        visited++;
-      }
+      while (next < open.length) await visit(open[next++]!);
     };
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
-    return visited;
+    return open.length;
+  }
+
+  private async listOpen(plants: ReadonlySet<string>): Promise<OpenWorkflow[]> {
+    const prefix = `$KV.${OPEN_WORKFLOWS_BUCKET}.`;
+    const consumer = await this.js.consumers.get(`KV_${OPEN_WORKFLOWS_BUCKET}`, { filter_subjects: `${prefix}>`, deliver_policy: DeliverPolicy.LastPerSubject });
+    if ((await consumer.info()).num_pending === 0) return [];
+    const open: OpenWorkflow[] = [];
+    const messages = await consumer.consume();
+    try {
+      for await (const msg of messages) {
+        const operation = msg.headers?.get(KV_OPERATION_HEADER);
+        const key = msg.subject.slice(prefix.length);
+        const separator = key.indexOf('.');
+        if (operation !== 'DEL' && operation !== 'PURGE' && separator > 0 && plants.has(key.slice(0, separator))) {
+          open.push({ plantId: key.slice(0, separator), machineId: key.slice(separator + 1), workflowId: msg.string() });
+        }
+        if (msg.info.pending === 0) break;
+      }
+    } finally {
+      messages.stop();
+    }
+    return open;
   }
 }
 
