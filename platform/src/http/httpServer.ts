@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { ApiCaller, ApiCredentials } from './apiCredentials.js';
 import type { MesMetrics } from '../metrics/metrics.js';
 import type { HealthRegistry } from './health.js';
-import { codeOfStatus, sendProblem } from './problemDetails.js';
+import { DomainError } from '../domain/decider.js';
+import { codeOfStatus, problemExtensions, sendProblem } from './problemDetails.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -128,6 +129,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
 
   // Every error the framework or a handler throws, as problem details (status codes unchanged).
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    // A refusal by the domain (the order has ended, the approval was decided): the request was
+    // understood, the resource's state does not allow it. One mapping for every route.
+    if (error instanceof DomainError) return sendProblem(reply, 409, error.code, error.message, problemExtensions(error.details));
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     // The route pattern, not the URL: query strings can hold tokens.
     if (status === 500) request.log.error({ err: error, route: request.routeOptions.url, method: request.method }, 'request failed');

@@ -22,8 +22,9 @@ beforeAll(async () => {
   http.post('/api/orders/:orderId/cancel', async (request, reply) => {
     const body = request.body as { reason?: unknown };
     if (typeof body.reason !== 'string') return sendProblem(reply, 400, 'INVALID_REQUEST', 'send a reason');
-    const refusal = new DomainError('ORDER_CLOSED', 'order MO_1 is Completed');
-    return sendProblem(reply, 409, refusal.code, refusal.message, { orderId: 'MO_1' });
+    // A handler only throws the domain's refusal; the server maps it (a detail named like a
+    // standard member keeps its value under another name).
+    throw new DomainError('ORDER_CLOSED', 'order MO_1 is Completed', { orderId: 'MO_1', status: 'Completed' });
   });
   http.get('/api/crash', async () => {
     throw new Error('database password is hunter2');
@@ -69,7 +70,7 @@ describe('errors of the API', () => {
     expect(await problemOf(invalid)).toMatchObject({ code: 'INVALID_REQUEST', detail: 'send a reason' });
     const refused = await fetch(`${baseUrl}/api/orders/MO_1/cancel`, { method: 'POST', headers: { ...withToken, 'content-type': 'application/json' }, body: '{"reason":"x"}' });
     expect(refused.status).toBe(409);
-    expect(await problemOf(refused)).toEqual({ type: 'urn:mes:problem:order-closed', title: 'The order has ended', status: 409, detail: 'order MO_1 is Completed', code: 'ORDER_CLOSED', orderId: 'MO_1' });
+    expect(await problemOf(refused)).toEqual({ type: 'urn:mes:problem:order-closed', title: 'The order has ended', status: 409, detail: 'order MO_1 is Completed', code: 'ORDER_CLOSED', orderId: 'MO_1', stateStatus: 'Completed' });
   });
 
   it('500 without the error\'s message', async () => {

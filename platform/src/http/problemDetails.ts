@@ -64,6 +64,18 @@ export function problemDetails(status: number, code: string, detail: string, ext
   return { ...extensions, type: problemType(code), title, status, detail, code };
 }
 
+/** Members of a problem document that extensions must not replace. */
+const STANDARD_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'instance', 'code']);
+
+/**
+ * A refusal's details as problem extensions; a detail named like a standard member (an order's
+ * `status`, say) is kept under a `state` prefix (`stateStatus`) instead of replacing the member.
+ */
+export function problemExtensions(details: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (details === undefined) return {};
+  return Object.fromEntries(Object.entries(details).map(([key, value]) => [STANDARD_MEMBERS.has(key) ? `state${key[0]!.toUpperCase()}${key.slice(1)}` : key, value]));
+}
+
 /** Answers with a problem document; the status is the caller's (never changed here). */
 export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, extensions: Record<string, unknown> = {}): FastifyReply {
   return reply.code(status).header('content-type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`).send(JSON.stringify(problemDetails(status, code, detail, extensions)));

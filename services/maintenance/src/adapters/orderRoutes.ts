@@ -3,7 +3,7 @@
 // Protected by the platform (every /api route needs a credential); the actor recorded is the
 // authenticated caller, never a name the request body claims.
 import { streamName } from '@mes/contracts';
-import { actorOfCaller, DomainError, handleCommand, sendProblem, type AggregateCache, type OrderIndex, type ServiceDeps } from '@mes/platform';
+import { actorOfCaller, handleCommand, sendProblem, type AggregateCache, type OrderIndex, type ServiceDeps } from '@mes/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { maintenanceOrderDecider, orderStatus, type OrderCommand, type OrderState } from '../domain/maintenanceOrder.js';
@@ -48,8 +48,8 @@ export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'eventStore
         action === 'complete'
           ? { type: 'CompleteMaintenanceOrder', orderId, ...(reason === undefined ? {} : { reason }), ...stated, issuedAt, actor }
           : { type: 'CancelMaintenanceOrder', orderId, reason: reason!, ...stated, issuedAt, actor };
-      try {
-        const result = await handleCommand(
+      // A refusal (DomainError: the order has ended) becomes a 409 problem in the HTTP server.
+      const result = await handleCommand(
           { store: deps.eventStore, now: () => new Date(issuedAt), eventId: (index) => `${commandId}/${index}` },
           maintenanceOrderDecider,
           streamName(order.plantId, 'order', orderId),
@@ -57,12 +57,8 @@ export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'eventStore
           { correlationId: order.workflowId, causationId: null, actor },
           { cache: deps.orders },
         );
-        deps.logger.info({ orderId, action, caller: caller.name, changed: result.events.length > 0 }, 'order action from the API');
-        return reply.code(200).send({ orderId, status: orderStatus(result.state), changed: result.events.length > 0 });
-      } catch (err) {
-        if (err instanceof DomainError) return sendProblem(reply, 409, err.code, err.message, { orderId });
-        throw err;
-      }
+      deps.logger.info({ orderId, action, caller: caller.name, changed: result.events.length > 0 }, 'order action from the API');
+      return reply.code(200).send({ orderId, status: orderStatus(result.state), changed: result.events.length > 0 });
     };
 
   deps.http.post<{ Params: { orderId: string } }>('/api/orders/:orderId/complete', act('complete'));

@@ -152,7 +152,7 @@ function refusal(code: OrderErrorCode, state: MaintenanceOrderState, command: Or
   const action = ACTIONS[command.type];
   return new DomainError(code, `order ${state.orderId} is ${state.status}; it cannot be ${action}: ${why}`, {
     orderId: state.orderId,
-    status: state.status,
+    orderStatus: state.status,
     action: command.type,
   });
 }
@@ -199,7 +199,7 @@ function open(command: OpenOrderCommand, state: OrderState): OrderEvent[] {
     throw new DomainError(
       'ORDER_ALREADY_EXISTS',
       `order ${state.orderId} already exists for workflow ${state.workflowId} (machine ${state.machineId}, reason ${JSON.stringify(state.reason)}); it cannot be opened again with other data: use orderIdForWorkflow(workflowId) for a new workflow's order`,
-      { orderId: state.orderId, status: state.status, action: command.type },
+      { orderId: state.orderId, orderStatus: state.status, action: command.type },
     );
   }
   return [

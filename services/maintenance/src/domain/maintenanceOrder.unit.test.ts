@@ -456,7 +456,7 @@ describe('MaintenanceOrder', () => {
       expect(refusal).toMatchObject({
         code: 'ORDER_CLOSED',
         message: 'order MO_WF_1 is Rejected; it cannot be completed: Rejected is final',
-        details: { orderId: ORDER, status: 'Rejected', action: 'CompleteMaintenanceOrder' },
+        details: { orderId: ORDER, orderStatus: 'Rejected', action: 'CompleteMaintenanceOrder' },
       });
     });
   });
