@@ -1,3 +1,4 @@
+export { configChanges, describeConfigChange } from './configChanges.js';
 export { ActorSchema, EventEnvelopeSchema, IsoInstantSchema } from './envelope.js';
 export type { Actor, EventEnvelope } from './envelope.js';
 export {
@@ -20,6 +21,7 @@ export {
   commandSubject,
   deadLetterSubject,
   parseStreamName,
+  plantConfigStream,
   plantEventsFilter,
   plantTimersFilter,
   serviceCommandsFilter,
@@ -84,6 +86,12 @@ export type {
 export {
   ApprovalDecidedSchema,
   ApprovalEmailSentSchema,
+  ApprovalPolicySchema,
+  ConfigChangeSchema,
+  PlantConfigEntrySchema,
+  PlantConfigVersionRecordedSchema,
+  WorkflowStartedV1DataSchema,
+  plantConfigOf,
   ApprovalEscalatedSchema,
   ApprovalExpiredSchema,
   ApprovalWithdrawnSchema,
@@ -131,6 +139,10 @@ export {
 export type {
   ApprovalDecided,
   ApprovalEmailSent,
+  ApprovalPolicy,
+  ConfigChange,
+  PlantConfigEntry,
+  PlantConfigVersionRecorded,
   ApprovalEscalated,
   ApprovalExpired,
   ApprovalWithdrawn,
