@@ -10,7 +10,7 @@
 // plus the machine's condition changes and the held resources' allocations over their lifetime,
 // instead of the whole plant's log (which would grow without bound). The resources' other events
 // are read too, to know each resource's status before an entry (Annex 11 §9: old and new value).
-import { IDENTIFIER_PATTERN, streamName, type OrderLocation } from '@mes/contracts';
+import { IDENTIFIER_PATTERN, plantConfigStream, streamName, type OrderLocation } from '@mes/contracts';
 import type { EventStore, RecordedEvent } from '@mes/platform';
 import { auditTrail, type AuditEntry } from '../domain/auditTrail.js';
 
@@ -92,6 +92,13 @@ interface OrderEvents {
   events: RecordedEvent[];
   context: RecordedEvent[];
   streams: string[];
+}
+
+/** The recorded versions of the plants' configurations (CONTRACT §3), oldest first: who applied each, when, and what changed. */
+export async function auditPlantConfigs(store: EventStore, plantIds: readonly string[]): Promise<AuditEntry[]> {
+  const events: RecordedEvent[] = [];
+  for (const plantId of plantIds) events.push(...(await store.readStream(plantConfigStream(plantId))).events);
+  return auditTrail(events);
 }
 
 async function orderEvents(store: EventStore, location: OrderLocation): Promise<OrderEvents> {
