@@ -92,7 +92,7 @@ export async function recordPlantConfigVersions(store: EventStore, plants: Plant
       const version = (previous?.version ?? 0) + 1;
       const data: PlantConfigVersionRecorded['data'] = { plantId, version, config: entry, changes, source: options.source, via: options.via, recordedAt: now().toISOString() };
       try {
-        await store.appendToStream(stream, [{
+        const appended = await store.appendToStream(stream, [{
           // The same content as the same version is the same event, however many copies record it.
           eventId: uuidV5(`${plantId}\n${version}\n${JSON.stringify(entry)}`, CONFIG_VERSION_NAMESPACE),
           type: 'PlantConfigVersionRecorded',
@@ -103,7 +103,8 @@ export async function recordPlantConfigVersions(store: EventStore, plants: Plant
           actor: options.actor,
           data,
         }], { expectedRevision: revision });
-        results.push({ plantId, version, recorded: true, changes });
+        // A duplicate: another copy recorded the same version at the same moment.
+        results.push(appended.duplicate ? { plantId, version, recorded: false, changes: [] } : { plantId, version, recorded: true, changes });
         break;
       } catch (err) {
         if (!(err instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw err;
