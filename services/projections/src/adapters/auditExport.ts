@@ -166,9 +166,10 @@ function chainLine(chains: ChainVerification): string {
 const HTML_STYLE = `
 body { font: 10.5pt/1.4 system-ui, sans-serif; margin: 2em; color: #111; }
 h1 { font-size: 16pt; margin-bottom: 0.2em; } h2 { font-size: 12.5pt; margin-top: 1.6em; border-bottom: 1px solid #999; }
-table { border-collapse: collapse; width: 100%; } th, td { border: 1px solid #bbb; padding: 3px 6px; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; width: 100%; } th, td { border: 1px solid #bbb; padding: 3px 6px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
 th { background: #eee; } dl { display: grid; grid-template-columns: max-content auto; gap: 2px 1.5em; } dt { font-weight: 600; }
-.mono { font-family: ui-monospace, monospace; font-size: 8.5pt; word-break: break-all; } .muted { color: #555; }
+.timeline td:nth-child(-n+2) { overflow-wrap: normal; }
+.mono { font-family: ui-monospace, monospace; font-size: 8pt; word-break: break-all; } td.mono { width: 10em; } .muted { color: #555; }
 .chain-verified { color: #0a5; } .chain-broken { color: #b00; font-weight: 700; } .chain-not-verified { color: #a60; }
 @media print { body { margin: 0; } h2 { break-after: avoid; } tr { break-inside: avoid; } }`;
 
@@ -231,7 +232,7 @@ ${signatureRows.join('\n')}
 </tbody></table>`}
 
 <h2>Timeline</h2>
-<table><thead><tr><th>Time (UTC)</th><th>Event</th><th>Who</th><th>What changed</th><th>Why</th><th>What happened</th><th>Hash</th></tr></thead><tbody>
+<table class="timeline"><thead><tr><th>Time (UTC)</th><th>Event</th><th>Who</th><th>What changed</th><th>Why</th><th>What happened</th><th>Hash</th></tr></thead><tbody>
 ${timelineRows.join('\n')}
 </tbody></table>
 
