@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^@mes\/contracts$/, replacement: here('./contracts/src/index.ts') },
       { find: /^@mes\/platform$/, replacement: here('./platform/src/index.ts') },
       { find: /^@mes\/platform\/testing$/, replacement: here('./platform/src/testing/index.ts') },
+      { find: /^@mes\/console$/, replacement: here('./console/src/index.ts') },
       { find: /^@mes\/platform\/decider$/, replacement: here('./platform/src/domain/decider.ts') },
       { find: /^@mes\/cli$/, replacement: here('./cli/src/index.ts') },
       {

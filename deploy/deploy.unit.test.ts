@@ -159,17 +159,18 @@ interface Route {
 }
 const routeKey = (route: Route) => `${route.method} ${route.path}`;
 
-/** "METHOD /path" -> the service whose code registers it: services/<name>, `console` for app/, `every` for platform/. */
+/** "METHOD /path" -> the service whose code registers it: services/<name>, `console` for app/ and console/, `every` for platform/. */
 function registeredRoutes(): Map<string, Owner> {
   const sources = [
     ...readdirSync(join(repoDir, 'services')).map((name) => join(repoDir, 'services', name, 'src')),
     join(repoDir, 'app', 'src'),
+    join(repoDir, 'console', 'src'),
     join(repoDir, 'platform', 'src'),
   ];
   const routes = new Map<string, Owner>();
   const registration = /\.(get|post|put|patch|delete)\s*(?:<[^()]*?>)?\s*\(\s*'(\/[^']*)'/g;
   for (const dir of sources) {
-    const owner = dir.includes(`${join(repoDir, 'services')}/`) ? relative(join(repoDir, 'services'), dir).split('/')[0]! : dir.startsWith(join(repoDir, 'app')) ? 'console' : 'every';
+    const owner = dir.includes(`${join(repoDir, 'services')}/`) ? relative(join(repoDir, 'services'), dir).split('/')[0]! : dir.startsWith(join(repoDir, 'app')) || dir.startsWith(join(repoDir, 'console')) ? 'console' : 'every';
     for (const file of filesUnder(dir, (path) => path.endsWith('.ts') && !path.endsWith('.test.ts') && !path.includes('/testing/'))) {
       for (const match of readFileSync(file, 'utf8').matchAll(registration)) routes.set(routeKey({ method: match[1]!.toUpperCase(), path: match[2]! }), owner);
     }

@@ -12,7 +12,7 @@ import { start as resources } from '@mes/resources';
 import { start as workflow } from '@mes/workflow';
 import { streamName } from '@mes/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConsole } from './console/consoleService.js';
+import { startConsole } from '@mes/console';
 import { approvalEmail, eventually, mailsTo, publishReading, startFlowFixture, type FlowFixture } from './testing/flowFixture.js';
 
 let fixture: FlowFixture;
@@ -45,6 +45,14 @@ describe('the API of the running system', () => {
       'POST /api/orders/:orderId/complete',
       'POST /api/orders/:orderId/cancel',
       'GET /api/projections/status',
+      'GET /api/orders',
+      'GET /api/orders/:orderId',
+      'GET /api/machines',
+      'GET /api/approvals/waiting',
+      'GET /api/resources',
+      'GET /api/stream',
+      'GET /api/console/session',
+      'GET /metrics',
     ]));
     // Nothing under /api is left open.
     expect(registeredRoutes(runtime.deps.http).filter((r) => r.url.startsWith('/api') && !r.protected)).toEqual([]);

@@ -10,7 +10,7 @@ import { loadConfig, runUntilSignalled, startRuntime } from '@mes/platform';
 import { start as projections } from '@mes/projections';
 import { start as resources } from '@mes/resources';
 import { start as workflow } from '@mes/workflow';
-import { startConsole } from './console/consoleService.js';
+import { startConsole } from '@mes/console';
 import { startDevelopmentServers, StartupError, type DevelopmentServers } from './development/developmentServers.js';
 
 const say = (line: string) => void process.stdout.write(`${line}\n`);

@@ -184,7 +184,7 @@ describe('maintenance flow: fault reading to approval decision', () => {
 
       const cancelled = await api(`/api/orders/${orderId}/cancel`, { reason: 'too late' });
       expect(cancelled.status).toBe(409);
-      expect(((await cancelled.json()) as { message: string }).message).toMatch(/Completed/);
+      expect(await cancelled.json()).toMatchObject({ status: 409, code: 'ORDER_CLOSED', detail: expect.stringMatching(/Completed/) });
       // The workflow gives the resources back and ends.
       const opened = (await eventsOf(store(), 'P1')).find((e) => e.type === 'MaintenanceOrderOpened' && (e.data as { orderId: string }).orderId === orderId)!;
       await eventually('the workflow to end Completed', async () =>

@@ -145,9 +145,19 @@ describe('npm start (node app/dist/main.js)', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await page.text();
+    expect(html).toContain('action="/console/sign-in"');
     expect(html).toContain('href="/health"');
     expect(html).toContain('href="/dev/mailbox"');
-    expect(html).toContain('<code>GET /api/dead-letters</code>');
+    // The console's assets are built by npm start's build step and served by the process.
+    const styles = /href="(\/console\/assets\/[^"]+\.css)"/.exec(html)?.[1];
+    expect(styles, html).toBeDefined();
+    expect((await fetch(`${httpUrl}${styles}`)).status).toBe(200);
+    const token = /Development API token \(kept in .+\): (\S{16,})/.exec(stdout)?.[1] ?? '';
+    const signIn = await fetch(`${httpUrl}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
+    expect(signIn.status).toBe(303);
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const shell = await (await fetch(`${httpUrl}/`, { headers: { cookie } })).text();
+    expect(shell).toMatch(/<script type="module" src="\/console\/assets\/main-[^"]+\.js"><\/script>/);
     expect((await fetch(`${httpUrl}/health`)).status).toBe(200);
 
     // Ctrl-C at a terminal signals the whole foreground process group.

@@ -16,6 +16,7 @@ import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './mesCli.js';
 
@@ -145,6 +146,33 @@ describe('mes audit and mes projections rebuild on a running system', () => {
     expect(html.stdout).toContain('<td>Alice Novak</td><td>alice@plant1.example</td>');
 
     expect((await cli(['audit', 'order', orderId, '--format', 'xml'], env))).toMatchObject({ code: 2, stderr: expect.stringMatching(/^mes: --format takes csv, jsonl, html \(got "xml"\)/) });
+  });
+
+  it('verifies the hash chains of the log, a plant and an order; names the first break of a forged event', async () => {
+    const whole = await cli(['audit', 'verify'], fixture.env);
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(whole.stdout).toMatch(/^verified \d+ events in \d+ streams\n$/);
+    expect(whole.stderr).toContain('verify: recomputing the hash chains of the whole log');
+    const order = await cli(['audit', 'verify', '--order', orderId], fixture.env);
+    expect(order.code, order.stderr).toBe(0);
+    const [, orderEvents, orderStreams] = /^verified (\d+) events in (\d+) streams/.exec(order.stdout)!;
+    expect(Number(orderStreams)).toBeGreaterThanOrEqual(3);
+    expect(Number(orderEvents)).toBeLessThan(Number(/^verified (\d+)/.exec(whole.stdout)![1]));
+
+    // Someone with write access to NATS appends an event to the order's stream, around the services.
+    const stream = streamName('P1', 'order', orderId);
+    const { events } = await runtime.deps.eventStore.readStream(stream);
+    const { position: _position, ...lastEnvelope } = events.at(-1)!;
+    await jetstream(runtime.deps.nc).publish(`es.${stream}`, JSON.stringify([{ ...lastEnvelope, eventId: 'forged-completion', previousHash: lastEnvelope.hash }]));
+    const broken = await cli(['audit', 'verify', '--plant', 'P1'], fixture.env);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(new RegExp(`chain broken in stream ${stream} at position \\d+: event forged-completion`));
+  });
+
+  it('says in the HTML record of an order that its chain is broken (after the forged event above)', async () => {
+    const html = await cli(['audit', 'order', orderId, '--format', 'html'], fixture.env);
+    expect(html.code).toBe(0);
+    expect(html.stdout).toMatch(new RegExp(`<p class="chain-broken">chain: BROKEN in stream P1\\.order\\.${orderId} at position \\d+: event forged-completion`));
   });
 
   it('rebuilds the tables with mes projections rebuild, to the same content', async () => {

@@ -16,6 +16,7 @@ import {
   loadPlantConfigFile,
   openEventStore,
   OrderIndex,
+  verifyChains,
   openSqlSink,
   PlantConfigError,
   withoutCredentials,
@@ -49,6 +50,9 @@ export const USAGE = `Usage:
                                           history of a maintenance order, oldest first; --format
                                           prints an export for auditors (html: a printable record)
   mes audit machine <MachineID> [--json]  condition changes and orders of a machine, oldest first
+  mes audit verify [--plant P] [--order MO_...]
+                                          recompute the hash chains of the event log: exit 0 when
+                                          every chain holds, 1 naming the first break
   mes config reload                       validate MES_CONFIG and record each changed plant's
                                           configuration as a new version (who: MES_OPERATOR, else
                                           the OS user); incidents that start afterwards use it
@@ -79,13 +83,31 @@ export type CliCommand =
   | { kind: 'configHistory'; plantId: string | undefined; json: boolean }
   | { kind: 'rebuild'; batchSize: number | undefined }
   | { kind: 'deadLetters'; plantId: string | undefined; limit: number; json: boolean }
-  | { kind: 'simulate'; args: SimulateArgs };
+  | { kind: 'simulate'; args: SimulateArgs }
+  | { kind: 'verify'; plantId: string | undefined; orderId: string | undefined };
 
 /** Options that take a value (the next argument). */
 const VALUE_OPTIONS = ['--batch-size', '--plant', '--limit', '--format'];
 const FILE_FORMATS = AUDIT_FORMATS.filter((format): format is AuditFileFormat => format !== 'json');
 
 export type ParsedArgs = CliCommand | { kind: 'usage'; error: string };
+
+/** `mes audit verify [--plant P] [--order MO_...]`. */
+function parseVerifyArgs(args: readonly string[]): ParsedArgs {
+  let plantId: string | undefined;
+  let orderId: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const value = args[i + 1];
+    if (arg === '--plant' || arg === '--order') {
+      if (value === undefined || value.startsWith('-')) return { kind: 'usage', error: `${arg} takes ${arg === '--plant' ? 'a plant id' : 'an OrderID'}` };
+      if (arg === '--plant') plantId = value;
+      else orderId = value;
+      i++;
+    } else return { kind: 'usage', error: `${arg.startsWith('-') ? 'unknown option' : 'unexpected argument'} ${arg} for mes audit verify` };
+  }
+  return { kind: 'verify', plantId, orderId };
+}
 
 export function parseCliArgs(argv: readonly string[]): ParsedArgs {
   if (argv[0] === 'simulate') return parseSimulateArgs(argv.slice(1));
@@ -95,10 +117,11 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
     return words.length === 0 && flags.length === 0 ? { kind: 'usage', error: 'no command given' } : { kind: 'help' };
   }
   const [group, action, subject, ...rest] = words;
+  if (group === 'audit' && action === 'verify') return parseVerifyArgs(argv.slice(2));
   if (group === 'audit') {
     const unknown = flags.filter((flag) => flag !== '--json' && flag !== '--format');
     if (unknown.length > 0) return { kind: 'usage', error: `unknown option ${unknown[0]} for mes audit` };
-    if (action !== 'order' && action !== 'machine') return { kind: 'usage', error: `mes audit takes order or machine${action === undefined ? '' : ` (got "${action}")`}` };
+    if (action !== 'order' && action !== 'machine') return { kind: 'usage', error: `mes audit takes order, machine or verify${action === undefined ? '' : ` (got "${action}")`}` };
     if (subject === undefined) return { kind: 'usage', error: `mes audit ${action} needs the ${action === 'order' ? 'OrderID' : 'MachineID'}` };
     if (rest.length > 0) return { kind: 'usage', error: `unexpected argument "${rest[0]}"` };
     const json = flags.includes('--json');
@@ -265,6 +288,22 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
           const entries = await auditPlantConfigs(events.store, plantIds);
           if (!command.json && entries.length === 0) line(io.stdout, `no configuration version recorded for plant${plantIds.length === 1 ? '' : 's'} ${plantIds.join(', ')}`);
           printEntries(io, entries, command.json);
+          return;
+        }
+        case 'verify': {
+          const streams = command.orderId === undefined ? undefined : [...new Set((await auditOrder({ eventStore: events.store, orderIndex: new OrderIndex(nc) }, command.orderId)).entries.map((entry) => entry.stream))];
+          const scope = command.orderId !== undefined ? `the streams of order ${command.orderId}` : command.plantId !== undefined ? `plant ${command.plantId}` : 'the whole log';
+          io.stderr.write(`verify: recomputing the hash chains of ${scope} in ${events.description}\n`);
+          const result = await verifyChains(events.store, {
+            ...(streams === undefined ? {} : { streams }),
+            ...(command.plantId === undefined ? {} : { plantId: command.plantId }),
+            onProgress: (checked) => io.stderr.write(`verify: ${count(checked)} events checked\n`),
+          });
+          if (result.broken !== undefined) {
+            const { stream, position, reason } = result.broken;
+            throw new CliError(`chain broken in stream ${stream} at position ${position.toString()}: ${reason} (${count(result.events)} events checked)`);
+          }
+          line(io.stdout, `verified ${result.events} events in ${result.streams} streams`);
           return;
         }
         case 'rebuild': {

@@ -36,6 +36,14 @@ describe('mes command line', () => {
     expect(() => operatorOf({ MES_OPERATOR: 'x'.repeat(257) })).toThrow(/MES_OPERATOR is 257 characters long; at most 256/);
   });
 
+  it('reads the verify command, for the whole log, a plant or an order', () => {
+    expect(parseCliArgs(['audit', 'verify'])).toEqual({ kind: 'verify', plantId: undefined, orderId: undefined });
+    expect(parseCliArgs(['audit', 'verify', '--plant', 'P1'])).toEqual({ kind: 'verify', plantId: 'P1', orderId: undefined });
+    expect(parseCliArgs(['audit', 'verify', '--order', 'MO_1'])).toEqual({ kind: 'verify', plantId: undefined, orderId: 'MO_1' });
+    expect(parseCliArgs(['audit', 'verify', '--plant'])).toEqual({ kind: 'usage', error: '--plant takes a plant id' });
+    expect(parseCliArgs(['audit', 'verify', '--json'])).toEqual({ kind: 'usage', error: 'unknown option --json for mes audit verify' });
+  });
+
   it('reads the rebuild command and its batch size', () => {
     expect(parseCliArgs(['projections', 'rebuild'])).toEqual({ kind: 'rebuild', batchSize: undefined });
     expect(parseCliArgs(['projections', 'rebuild', '--batch-size', '250'])).toEqual({ kind: 'rebuild', batchSize: 250 });
@@ -49,7 +57,7 @@ describe('mes command line', () => {
   it('names what is wrong with a usage error', () => {
     expect(parseCliArgs([])).toEqual({ kind: 'usage', error: 'no command given' });
     expect(parseCliArgs(['audit', 'order'])).toEqual({ kind: 'usage', error: 'mes audit order needs the OrderID' });
-    expect(parseCliArgs(['audit', 'workflow', 'WF_1'])).toEqual({ kind: 'usage', error: 'mes audit takes order or machine (got "workflow")' });
+    expect(parseCliArgs(['audit', 'workflow', 'WF_1'])).toEqual({ kind: 'usage', error: 'mes audit takes order, machine or verify (got "workflow")' });
     expect(parseCliArgs(['audit', 'order', 'MO_1', 'extra'])).toEqual({ kind: 'usage', error: 'unexpected argument "extra"' });
     expect(parseCliArgs(['audit', 'order', 'MO_1', '--csv'])).toEqual({ kind: 'usage', error: 'unknown option --csv for mes audit' });
     expect(parseCliArgs(['projections', 'drop'])).toEqual({ kind: 'usage', error: 'mes projections takes rebuild (got "drop")' });

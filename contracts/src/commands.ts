@@ -75,6 +75,8 @@ const StatedBySchema = z.string().trim().min(1).max(256);
 
 export const CompleteMaintenanceOrderSchema = command('CompleteMaintenanceOrder', {
   orderId: EntityIdSchema,
+  /** What was done, in words (the console asks for it). */
+  reason: z.string().trim().min(1).max(400).optional(),
   statedBy: StatedBySchema.optional(),
 });
 export type CompleteMaintenanceOrder = z.infer<typeof CompleteMaintenanceOrderSchema>;

@@ -28,6 +28,10 @@ export const EventEnvelopeSchema = z.object({
   causationId: z.string().min(1).max(128).nullable(),
   actor: ActorSchema,
   data: z.unknown(),
+  /** Tamper evidence (CONTRACT §5): SHA-256 over `previousHash` and the event's canonical JSON, hex. */
+  hash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** The hash of the stream's event before this one; 64 zeros for a stream's first event. */
+  previousHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 
 /** A stored event. `Data` is the event's payload type. */
@@ -41,4 +45,7 @@ export interface EventEnvelope<Type extends string = string, Data = unknown> {
   causationId: string | null;
   actor: Actor;
   data: Data;
+  /** Set by the event store on append (events of the store carry both; a telemetry reading none). */
+  hash?: string;
+  previousHash?: string;
 }

@@ -134,6 +134,8 @@ export const MaintenanceOrderCompletedSchema = event('MaintenanceOrderCompleted'
   completedAt: IsoInstantSchema,
   /** Actor id: an email for a person, a service or token name otherwise. */
   completedBy: z.string().min(1).max(256),
+  /** What was done, in words, when the caller said. */
+  reason: z.string().min(1).max(400).optional(),
   /** Who the caller said did the work (free text from the request, not verified). */
   statedBy: z.string().min(1).max(256).optional(),
 }));

@@ -59,6 +59,10 @@ export { createEventStoreDbClient, EventStoreDbEventStore } from './eventStore/e
 export type { EventStoreDbEventStoreOptions } from './eventStore/eventStoreDbEventStore.js';
 export { RELAY_CHECKPOINTS_BUCKET, startEventRelay } from './eventStore/eventRelay.js';
 export { EventLogNotFoundError, openEventStore } from './eventStore/openEventStore.js';
+export { canonicalJson, chainHash, checkLink, GENESIS_HASH } from './eventStore/hashChain.js';
+export type { ChainBreak } from './eventStore/hashChain.js';
+export { verifyChains } from './eventStore/verifyChains.js';
+export type { ChainVerification, VerifyChainsOptions } from './eventStore/verifyChains.js';
 export type { EventStoreHandle, OpenEventStoreOptions } from './eventStore/openEventStore.js';
 export type { EventRelay, EventRelayOptions } from './eventStore/eventRelay.js';
 export { openSqlSink, parseSqlUrl } from './sql/openSqlSink.js';
@@ -90,5 +94,10 @@ export type {
   SqlWhenNull,
   SqlWriteOptions,
 } from './sql/sqlSink.js';
-export { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, lastMessageOf, readRange } from './nats/jetStreamLog.js';
+export { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, deliveryCounter, DeliveryGapError, lastMessageOf, readRange } from './nats/jetStreamLog.js';
 export { escapeHtml } from './http/escapeHtml.js';
+export { createMetrics, ScrapedGauge, secondsBetween } from './metrics/metrics.js';
+export type { GaugeSample, GaugeSource, MesMetrics } from './metrics/metrics.js';
+export { consumerPlant, registerJetStreamGauges } from './metrics/jetStreamGauges.js';
+export { codeOfStatus, PROBLEM_CONTENT_TYPE, problemDetails, problemType, sendProblem } from './http/problemDetails.js';
+export type { ProblemDetails } from './http/problemDetails.js';

@@ -131,11 +131,13 @@ describe('handling commands with an aggregate cache', () => {
     // This process gets "set 2" redelivered: from its cache it decides the same event again, which
     // the store drops as a repeat. Nothing new was written, and the result is the stream's state.
     const result = await handleCommand(ids('second'), register, stream, set(2), context, { cache });
-    expect(result.events).toEqual([]);
+    expect(result.duplicate).toBe(true);
+    expect(result.events).toEqual([{ type: 'ValueSet', version: 1, data: { value: 2 } }]);
     expect(result.state).toEqual({ value: 3, closed: false });
     expect((await store.readStream(stream)).events.map((e) => e.data)).toEqual([{ value: 1 }, { value: 2 }, { value: 3 }]);
     // The cache was not left with the repeat's state: the next command decides on the stream.
     const next = await handleCommand(ids('fourth'), register, stream, set(3), context, { cache });
     expect(next.events).toEqual([]);
+    expect(next.duplicate).toBeUndefined();
   });
 });

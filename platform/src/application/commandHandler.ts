@@ -23,8 +23,13 @@ export interface CommandHandlerDeps {
 }
 
 export interface CommandResult<Event, State> {
-  /** Events this command appended (empty when the decider decided nothing). */
+  /**
+   * Events this command appended (empty when the decider decided nothing); with `duplicate`, the
+   * events that were found stored already under the same ids.
+   */
   events: Event[];
+  /** The events had been stored before (a resend whose first ack was lost, or a repeated command). */
+  duplicate?: boolean;
   state: State;
   revision: StreamRevision | 'no_stream';
   attempts: number;
@@ -98,11 +103,12 @@ export async function handleCommand<Command, Event extends DomainMessage, State>
     try {
       const appended = await deps.store.appendToStream(stream, newEvents, { expectedRevision: revision });
       if (appended.duplicate) {
-        // These event ids were stored before (a repeated command): nothing new was written, and
-        // what the aggregate is now only the stream can say.
+        // These event ids were stored before: by this append's own first send (its ack was lost),
+        // or by an earlier handling of the same command. They are in the stream either way, but
+        // what the aggregate is now (later events may follow them) only the stream can say.
         cache?.forget(stream);
         const read = await deps.store.readStream(stream);
-        return { events: [], state: stateFrom(decider, read.events), revision: read.revision, attempts: attempt };
+        return { events: decided, state: stateFrom(decider, read.events), revision: read.revision, attempts: attempt, duplicate: true };
       }
       const next = decided.reduce(decider.evolve, state);
       cache?.set(stream, { revision: appended.nextRevision, state: next });

@@ -17,12 +17,18 @@ export type GlobalPosition = bigint;
 /** `'no_stream'`: the stream must not exist yet. `'any'`: no check (use only for idempotent facts). */
 export type ExpectedRevision = StreamRevision | 'no_stream' | 'any';
 
-/** An event to append; its stream is the one it is appended to. */
-export type NewEvent = Omit<EventEnvelope, 'stream'>;
+/** An event to append; its stream is the one it is appended to, and the store chains it (hashChain.ts). */
+export type NewEvent = Omit<EventEnvelope, 'stream' | 'hash' | 'previousHash'>;
 
 /** An event as read back from the store. */
 export interface RecordedEvent extends EventEnvelope {
   position: GlobalPosition;
+  /**
+   * SHA-256 over `previousHash` and the event's canonical JSON, set by the store on append; events
+   * written before the chain existed (or by anything but the store) lack it, which verification reports.
+   */
+  hash?: string;
+  previousHash?: string;
 }
 
 /** A recorded event read as the contract event it is: its data validated and upcast to the current version. */

@@ -43,6 +43,7 @@ import {
   type Subscription,
 } from './eventStore.js';
 import { decodePosition, encodePosition, fromEsdbRecord, isKnownPosition, isStoreRecord, toEsdbEvent } from './eventStoreDbMapping.js';
+import { chainEvents, GENESIS_HASH } from './hashChain.js';
 
 export interface EventStoreDbEventStoreOptions {
   /** Created (and disposed) by the caller, e.g. with `createEventStoreDbClient(EVENTSTORE_URL)`. */
@@ -169,21 +170,35 @@ export class EventStoreDbEventStore implements EventStore {
   async appendToStream(stream: string, events: NewEvent[], { expectedRevision }: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     assertAppendable(stream, events);
     parseStreamName(stream);
-    const proposed = events.map(toEsdbEvent);
-    const before = await this.lastRevision(stream);
-    let result: EsdbAppendResult;
-    try {
-      result = await this.client.appendToStream(stream, proposed, { expectedRevision });
-    } catch (err) {
-      // Also ESDB's answer when only some of the events had been appended before.
-      if (isWrongExpectedVersion(err)) throw new WrongExpectedRevisionError(stream, expectedRevision, err.actualVersion);
-      throw unavailable(`append to ${stream}`, err);
+    for (let attempt = 1; ; attempt++) {
+      const last = await this.lastRecorded(stream);
+      // The chain goes on from the stream's last event. 'any' appends right after it, and reads
+      // again if another writer got in between (a chain must not fork). An expected revision that
+      // is not the last one is refused by EventStoreDB, or, for a retried append (the same event
+      // ids at the revisions after it), acknowledged without writing: its hashes then do not matter.
+      const at: bigint | 'no_stream' = last === undefined ? 'no_stream' : last.revision;
+      const chained = chainEvents(last?.hash ?? GENESIS_HASH, events.map((event) => ({ ...event, stream })));
+      const proposed = chained.map(toEsdbEvent);
+      let result: EsdbAppendResult;
+      try {
+        result = await this.client.appendToStream(stream, proposed, { expectedRevision: expectedRevision === 'any' ? at : expectedRevision });
+      } catch (err) {
+        // Also ESDB's answer when only some of the events had been appended before.
+        if (isWrongExpectedVersion(err)) {
+          if (expectedRevision === 'any' && attempt < 10) {
+            await sleep(Math.random() * Math.min(50, 2 * attempt));
+            continue;
+          }
+          throw new WrongExpectedRevisionError(stream, expectedRevision, err.actualVersion);
+        }
+        throw unavailable(`append to ${stream}`, err);
+      }
+      // A client made with throwOnAppendFailure=false reports a conflict this way instead.
+      if (!result.success) throw new WrongExpectedRevisionError(stream, expectedRevision);
+      const nextRevision = result.nextExpectedRevision;
+      const position = await this.positionAt(stream, nextRevision, proposed.at(-1)!.id, result.position);
+      return { nextRevision, position, duplicate: nextRevision <= (last?.revision ?? NO_REVISION) };
     }
-    // A client made with throwOnAppendFailure=false reports a conflict this way instead.
-    if (!result.success) throw new WrongExpectedRevisionError(stream, expectedRevision);
-    const nextRevision = result.nextExpectedRevision;
-    const position = await this.positionAt(stream, nextRevision, proposed.at(-1)!.id, result.position);
-    return { nextRevision, position, duplicate: nextRevision <= before };
   }
 
   async readStream(stream: string): Promise<ReadStreamResult> {
@@ -342,6 +357,21 @@ export class EventStoreDbEventStore implements EventStore {
 
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
+  }
+
+  /** The stream's last event: its revision and hash (absent for events written before the chain). */
+  private async lastRecorded(stream: string): Promise<{ revision: bigint; hash: string | undefined } | undefined> {
+    let last;
+    try {
+      [last] = await collect(this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 }));
+    } catch (err) {
+      if (isStreamNotFound(err)) return undefined;
+      throw unavailable(`append to ${stream} (reading the end of its chain first)`, err);
+    }
+    const record = last?.event;
+    if (record === undefined) return undefined;
+    const body = record.data as { hash?: unknown } | null;
+    return { revision: record.revision, hash: typeof body?.hash === 'string' ? body.hash : undefined };
   }
 
   /** The revision of the stream's last event, or -1 when the stream does not exist. */

@@ -66,6 +66,8 @@ export type EsdbEventBody = {
   causationId: string | null;
   actor: Actor;
   data: unknown;
+  hash?: string;
+  previousHash?: string;
 };
 
 /** ESDB's metadata convention, written for ESDB tooling (e.g. `$by_correlation_id`); never read back. */
@@ -76,7 +78,10 @@ export type EsdbEventMetadata = {
 
 export type EsdbEvent = EventData<JSONEventType<string, EsdbEventBody, EsdbEventMetadata>>;
 
-export function toEsdbEvent(event: NewEvent): EsdbEvent {
+/** An event as appended: chained by the adapter (hashChain.ts) before it becomes an ESDB event. */
+export type ChainedNewEvent = NewEvent & { hash?: string; previousHash?: string };
+
+export function toEsdbEvent(event: ChainedNewEvent): EsdbEvent {
   const body: EsdbEventBody = {
     eventId: event.eventId,
     version: event.version,
@@ -85,6 +90,8 @@ export function toEsdbEvent(event: NewEvent): EsdbEvent {
     causationId: event.causationId,
     actor: event.actor,
     data: event.data,
+    ...(event.hash === undefined ? {} : { hash: event.hash }),
+    ...(event.previousHash === undefined ? {} : { previousHash: event.previousHash }),
   };
   const metadata: EsdbEventMetadata = { $correlationId: event.correlationId };
   if (event.causationId !== null) metadata.$causationId = event.causationId;
@@ -137,7 +144,7 @@ export function fromEsdbRecord(record: EsdbRecord): RecordedEvent {
   if (!record.isJson) throw malformed(record, 'its data is not JSON');
   const body = record.data;
   if (!isObject(body)) throw malformed(record, 'its data is not a JSON object');
-  const { eventId, version, occurredAt, correlationId, causationId, actor, data } = body;
+  const { eventId, version, occurredAt, correlationId, causationId, actor, data, hash, previousHash } = body;
   if (typeof eventId !== 'string' || eventId.length === 0) throw malformed(record, 'eventId is missing');
   if (typeof version !== 'number') throw malformed(record, 'version is missing');
   if (typeof occurredAt !== 'string') throw malformed(record, 'occurredAt is missing');
@@ -157,6 +164,8 @@ export function fromEsdbRecord(record: EsdbRecord): RecordedEvent {
     causationId,
     actor: actor as Actor,
     data,
+    ...(typeof hash === 'string' ? { hash } : {}),
+    ...(typeof previousHash === 'string' ? { previousHash } : {}),
     position: encodePosition(record.position),
   };
 }

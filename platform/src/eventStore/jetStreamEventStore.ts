@@ -37,7 +37,13 @@ import {
   type Subscription,
 } from './eventStore.js';
 import { JetStreamAckPublisher, JetStreamRefusedError } from '../nats/jetStreamAckPublisher.js';
-import { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, lastMessageOf, nextMessageOf, readRange } from '../nats/jetStreamLog.js';
+import { chainEvents, GENESIS_HASH } from './hashChain.js';
+import { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, deliveryCounter, lastMessageOf, nextMessageOf, readRange } from '../nats/jetStreamLog.js';
+
+/** How many times an `'any'` append reads the stream's end again when another writer got in first. */
+const MAX_ANY_ATTEMPTS = 10;
+/** Streams whose chain end is remembered (the least recently used is forgotten). */
+const MAX_REMEMBERED_HEADS = 10_000;
 
 /** Appends read one by one before a read of a stream switches to a consumer. */
 const SHORT_STREAM_APPENDS = 8;
@@ -77,6 +83,10 @@ export class JetStreamEventStore implements EventStore {
   private readonly subscriptions = new Set<Subscription>();
   private readonly publisher: JetStreamAckPublisher;
   private readonly encoder = new TextEncoder();
+  /** The last revision and hash of streams this store read or wrote lately: where their chains go on. */
+  private readonly heads = new Map<string, { revision: StreamRevision; hash: string }>();
+  /** The latest 'any' append of each stream in progress here: the next one waits for it. */
+  private readonly anyAppends = new Map<string, Promise<AppendResult>>();
 
   constructor(private readonly options: JetStreamEventStoreOptions) {
     this.js = jetstream(options.nc);
@@ -96,27 +106,83 @@ export class JetStreamEventStore implements EventStore {
     return `${this.options.subjectPrefix}.${stream}`;
   }
 
+  /**
+   * Chains the events after the stream's last one and appends them at the revision that last one
+   * has. `'any'` appends after whatever is last, read just before; a writer that got in between
+   * makes it read again (a chain must not fork), a bounded number of times.
+   */
   async appendToStream(stream: string, events: NewEvent[], { expectedRevision }: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
     assertAppendable(stream, events);
-    const subject = this.subjectOf(stream);
-    const envelopes: EventEnvelope[] = events.map((event) => ({ ...event, stream }));
-    const expectLastSubjectSequence = expectedRevision === 'no_stream' ? 0 : expectedRevision === 'any' ? undefined : Number(expectedRevision);
+    if (expectedRevision !== 'any') return this.append(stream, events, expectedRevision);
+    // This store's own 'any' appends to one stream go in turn, so they only race other processes.
+    const previous = this.anyAppends.get(stream) ?? Promise.resolve();
+    const appended = previous.catch(() => undefined).then(() => this.append(stream, events, 'any'));
+    this.anyAppends.set(stream, appended);
     try {
-      const ack = await this.publisher.publish(subject, this.encoder.encode(JSON.stringify(envelopes)), {
-        msgId: appendId(events),
-        ...(expectLastSubjectSequence === undefined ? {} : { expectLastSubjectSequence }),
-        failOnRefusal: true,
-      });
-      return {
-        nextRevision: BigInt(ack.seq),
-        position: jetStreamPosition(ack.seq, events.length - 1),
-        duplicate: ack.duplicate,
-      };
-    } catch (err) {
-      if (err instanceof JetStreamRefusedError && (err.errCode === JetStreamApiCodes.StreamWrongLastSequence || err.errCode === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
-        throw new WrongExpectedRevisionError(stream, expectedRevision, actualRevisionFrom(err.message));
+      return await appended;
+    } finally {
+      if (this.anyAppends.get(stream) === appended) this.anyAppends.delete(stream);
+    }
+  }
+
+  private async append(stream: string, events: NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    const subject = this.subjectOf(stream);
+    for (let attempt = 1; ; attempt++) {
+      const head = await this.chainHead(stream, subject, expectedRevision);
+      const envelopes = chainEvents(head.hash, events.map((event): EventEnvelope => ({ ...event, stream })));
+      try {
+        const ack = await this.publisher.publish(subject, this.encoder.encode(JSON.stringify(envelopes)), {
+          msgId: appendId(events),
+          expectLastSubjectSequence: head.revision === 'no_stream' ? 0 : Number(head.revision),
+          failOnRefusal: true,
+        });
+        // A repeat of an earlier append: the stream's head is that append's, or later.
+        if (ack.duplicate) this.heads.delete(stream);
+        else this.rememberHead(stream, BigInt(ack.seq), envelopes.at(-1)!.hash);
+        return { nextRevision: BigInt(ack.seq), position: jetStreamPosition(ack.seq, events.length - 1), duplicate: ack.duplicate };
+      } catch (err) {
+        if (!(err instanceof JetStreamRefusedError && (err.errCode === JetStreamApiCodes.StreamWrongLastSequence || err.errCode === JetStreamApiCodes.StreamWrongLastSequenceUnknown))) {
+          throw new EventStoreUnavailableError(`append to ${stream} failed: ${(err as Error).message}`, { cause: err });
+        }
+        this.heads.delete(stream);
+        if (expectedRevision !== 'any' || attempt >= MAX_ANY_ATTEMPTS) throw new WrongExpectedRevisionError(stream, expectedRevision, actualRevisionFrom(err.message));
+        // Another process appended meanwhile: spread the retries so two of them do not collide in lockstep.
+        await sleep(Math.random() * Math.min(50, 2 * attempt));
       }
-      throw new EventStoreUnavailableError(`append to ${stream} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** The revision to append at and the hash to chain after: known from the last read or append, else read. */
+  private async chainHead(stream: string, subject: string, expectedRevision: ExpectedRevision): Promise<{ revision: StreamRevision | 'no_stream'; hash: string }> {
+    if (expectedRevision === 'no_stream') return { revision: 'no_stream', hash: GENESIS_HASH };
+    const known = this.heads.get(stream);
+    // For 'any', what this store saw last: another writer since makes the append conflict, and the retry reads.
+    if (known !== undefined && (expectedRevision === 'any' || known.revision === expectedRevision)) return known;
+    const jsm = await this.jsm();
+    let message;
+    try {
+      message = await jsm.streams.getMessage(this.options.stream, expectedRevision === 'any' ? { last_by_subj: subject } : { seq: Number(expectedRevision) });
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound)) {
+        throw new EventStoreUnavailableError(`append to ${stream} failed reading the end of its chain: ${(err as Error).message}`, { cause: err });
+      }
+      message = null;
+    }
+    if (message === null || message.subject !== subject) {
+      if (expectedRevision === 'any') return { revision: 'no_stream', hash: GENESIS_HASH };
+      throw new WrongExpectedRevisionError(stream, expectedRevision);
+    }
+    const last = decodeStored(message.json(), message.seq, message.subject).at(-1);
+    return { revision: BigInt(message.seq), hash: last?.hash ?? GENESIS_HASH };
+  }
+
+  private rememberHead(stream: string, revision: StreamRevision, hash: string | undefined): void {
+    if (hash === undefined) return;
+    this.heads.delete(stream);
+    this.heads.set(stream, { revision, hash });
+    if (this.heads.size > MAX_REMEMBERED_HEADS) {
+      const oldest = this.heads.keys().next();
+      if (!oldest.done) this.heads.delete(oldest.value);
     }
   }
 
@@ -165,7 +231,7 @@ export class JetStreamEventStore implements EventStore {
     let next = 1;
     for (let read = 0; read < SHORT_STREAM_APPENDS; read++) {
       const msg = await nextMessageOf(jsm, this.options.stream, subject, next);
-      if (msg === null) return { revision, events };
+      if (msg === null) return this.read(stream, revision, events);
       if (msg.subject !== subject) throw new Error(`read of ${stream} returned a message of ${msg.subject}: the subject filter was not applied`);
       events.push(...decodeStored(msg.json(), msg.seq, msg.subject));
       revision = BigInt(msg.seq);
@@ -176,6 +242,12 @@ export class JetStreamEventStore implements EventStore {
       events.push(...decodeAppend(msg));
       revision = BigInt(msg.seq);
     }
+    return this.read(stream, revision, events);
+  }
+
+  /** A read's result, remembering where the stream's chain ends. */
+  private read(stream: string, revision: StreamRevision | 'no_stream', events: RecordedEvent[]): ReadStreamResult {
+    if (revision !== 'no_stream') this.rememberHead(stream, revision, events.at(-1)?.hash);
     return { revision, events };
   }
 
@@ -207,10 +279,13 @@ export class JetStreamEventStore implements EventStore {
           const created = await createOrderedConsumer(jsm, this.options.stream, filter, start);
           consumerName = created.name;
           const consumer = await this.js.consumers.get(this.options.stream, created.name);
+          const counted = deliveryCounter(this.options.stream, filter);
           while (!stopped) {
             current = await consumer.fetch({ max_messages: 256, expires: 2_000, idle_heartbeat: 1_000 });
             if (stopped) break;
             for await (const msg of current) {
+              // A hole (messages lost in transit) ends this consumer: the loop resumes after the last event handled.
+              counted(msg);
               failures = 0;
               for (const event of decodeAppend(msg)) {
                 if (stopped) break;

@@ -13,7 +13,12 @@ export interface HealthReport {
   /** The names of the dependencies that did not answer. */
   down: string[];
   checks: Record<string, { ok: boolean }>;
+  /** What an operator should know although every dependency answers (e.g. rejected readings); never changes the status. */
+  notices?: Record<string, unknown>;
 }
+
+/** Something to show in /health beside the checks (public: counts, never data); undefined: nothing to say now. */
+export type HealthNotice = () => unknown;
 
 export interface HealthCheckOptions {
   /** How long a result is reused. Default 0: every request checks again (shared while one runs). */
@@ -29,6 +34,12 @@ interface RegisteredCheck {
 
 export class HealthRegistry {
   private readonly checks = new Map<string, RegisteredCheck>();
+  private readonly notices = new Map<string, HealthNotice>();
+
+  /** Adds a notice shown under `notices` while it has something to say. */
+  notice(name: string, read: HealthNotice): void {
+    this.notices.set(name, read);
+  }
 
   constructor(private readonly logger?: Logger) {}
 
@@ -40,7 +51,8 @@ export class HealthRegistry {
   async run(timeoutMs = 3_000): Promise<HealthReport> {
     const entries = await Promise.all([...this.checks].map(async ([name, registered]) => [name, await this.result(name, registered, timeoutMs)] as const));
     const down = entries.filter(([, ok]) => !ok).map(([name]) => name);
-    return { status: down.length === 0 ? 'ok' : 'unavailable', down, checks: Object.fromEntries(entries.map(([name, ok]) => [name, { ok }])) };
+    const notices = Object.fromEntries([...this.notices].map(([name, read]) => [name, read()] as const).filter(([, value]) => value !== undefined));
+    return { status: down.length === 0 ? 'ok' : 'unavailable', down, checks: Object.fromEntries(entries.map(([name, ok]) => [name, { ok }])), ...(Object.keys(notices).length > 0 ? { notices } : {}) };
   }
 
   private result(name: string, registered: RegisteredCheck, timeoutMs: number): Promise<boolean> {

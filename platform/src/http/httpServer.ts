@@ -7,7 +7,9 @@ import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApiCaller, ApiCredentials } from './apiCredentials.js';
+import type { MesMetrics } from '../metrics/metrics.js';
 import type { HealthRegistry } from './health.js';
+import { codeOfStatus, sendProblem } from './problemDetails.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,6 +32,8 @@ export interface HttpServerOptions {
   credentials: ApiCredentials;
   /** Proxies in front: a hop count or their addresses; false (default) takes the socket's address. */
   trustProxy?: TrustProxy;
+  /** Counts and times every answered request when given. */
+  metrics?: MesMetrics;
 }
 
 /** Identifies the caller of a protected route by something other than a bearer token (e.g. a console session). */
@@ -84,7 +88,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const requireCaller: onRequestHookHandler = async (request: FastifyRequest, reply: FastifyReply) => {
     const caller = options.credentials.identify(request.headers.authorization) ?? firstCaller(state.authenticators, request);
     if (caller === undefined) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'send Authorization: Bearer <API_TOKEN>' });
+      reply.header('www-authenticate', 'Bearer');
+      return sendProblem(reply, 401, 'UNAUTHORIZED', 'send Authorization: Bearer <API_TOKEN> (or sign in to the web console)');
     }
     request.apiCaller = caller;
   };
@@ -97,6 +102,16 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     const own = route.onRequest === undefined ? [] : [route.onRequest].flat();
     route.onRequest = [requireCaller, ...own];
   });
+
+  const { metrics } = options;
+  if (metrics !== undefined) {
+    app.addHook('onResponse', async (request, reply) => {
+      // The route pattern keeps the label set small; a request no route took counts as `unmatched`.
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+      metrics.httpRequestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    });
+  }
 
   await app.register(helmet, {
     contentSecurityPolicy: {
@@ -111,11 +126,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
 
+  // Every error the framework or a handler throws, as problem details (status codes unchanged).
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     // The route pattern, not the URL: query strings can hold tokens.
     if (status === 500) request.log.error({ err: error, route: request.routeOptions.url, method: request.method }, 'request failed');
-    return reply.code(status).send({ error: error.code ?? (status === 500 ? 'internal_error' : 'bad_request'), message: status === 500 ? 'internal error; see the server log' : error.message });
+    return sendProblem(reply, status, codeOfStatus(status), status === 500 ? 'internal error; see the server log' : error.message);
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    // The path without its query string, which can hold a token.
+    const path = request.url.split('?')[0] ?? '';
+    return sendProblem(reply, 404, 'NOT_FOUND', `no route answers ${request.method} ${path}`);
   });
   return app;
 }

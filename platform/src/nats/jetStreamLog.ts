@@ -37,6 +37,29 @@ export function deleteConsumerQuietly(jsm: JetStreamManager, stream: string, nam
 }
 
 /** Yields every message matching `filterSubject` from `startSeq` to the current end, then ends. */
+/**
+ * A message a consumer delivered but this client never received (a reconnect to another node
+ * mid-pull drops what was in flight; a consumer that does not ack never sends it again). The
+ * consumer's own delivery sequence shows the hole: read again from after the last message received.
+ */
+export class DeliveryGapError extends Error {
+  constructor(stream: string, filter: string, expected: number, got: number) {
+    super(`reading ${filter} from ${stream}: delivery ${got} came after ${expected - 1}; messages in between were lost in transit, reading them again`);
+    this.name = 'DeliveryGapError';
+  }
+}
+
+/** Counts a consumer's deliveries; throws DeliveryGapError at a hole. */
+export function deliveryCounter(stream: string, filter: string): (msg: JsMsg) => void {
+  let expected = 1;
+  return (msg) => {
+    const got = msg.info.deliverySequence;
+    if (got !== expected) throw new DeliveryGapError(stream, filter, expected, got);
+    expected++;
+  };
+}
+
+/** Yields every message matching `filterSubject` from `startSeq` to the current end, then ends. */
 export async function* readRange(
   js: JetStreamClient,
   jsm: JetStreamManager,
@@ -44,27 +67,37 @@ export async function* readRange(
   filterSubject: string,
   startSeq: number,
 ): AsyncGenerator<JsMsg> {
-  const { name, pending } = await createOrderedConsumer(jsm, stream, filterSubject, startSeq);
-  let remaining = pending;
-  let batch: ConsumerMessages | undefined;
-  try {
-    if (remaining === 0) return;
-    const consumer = await js.consumers.get(stream, name);
-    while (remaining > 0) {
-      batch = await consumer.fetch({ max_messages: Math.min(remaining, FETCH_BATCH), expires: 5_000 });
-      let received = 0;
-      for await (const msg of batch) {
-        received++;
-        remaining = msg.info.pending;
-        yield msg;
+  let from = startSeq;
+  for (let gaps = 0; ; gaps++) {
+    const { name, pending } = await createOrderedConsumer(jsm, stream, filterSubject, from);
+    const counted = deliveryCounter(stream, filterSubject);
+    let remaining = pending;
+    let batch: ConsumerMessages | undefined;
+    try {
+      if (remaining === 0) return;
+      const consumer = await js.consumers.get(stream, name);
+      while (remaining > 0) {
+        batch = await consumer.fetch({ max_messages: Math.min(remaining, FETCH_BATCH), expires: 5_000 });
+        let received = 0;
+        for await (const msg of batch) {
+          counted(msg);
+          received++;
+          remaining = msg.info.pending;
+          from = msg.seq + 1;
+          yield msg;
+        }
+        if (received === 0) {
+          throw new Error(`reading ${filterSubject} from ${stream} stalled with ${remaining} messages still pending`);
+        }
       }
-      if (received === 0) {
-        throw new Error(`reading ${filterSubject} from ${stream} stalled with ${remaining} messages still pending`);
-      }
+      return;
+    } catch (err) {
+      // A hole in what was delivered: read on from after the last message yielded, a few times.
+      if (!(err instanceof DeliveryGapError) || gaps >= 5) throw err;
+    } finally {
+      batch?.stop();
+      deleteConsumerQuietly(jsm, stream, name);
     }
-  } finally {
-    batch?.stop();
-    deleteConsumerQuietly(jsm, stream, name);
   }
 }
 

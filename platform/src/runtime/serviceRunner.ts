@@ -19,6 +19,8 @@ import { connectNats, drainNats } from '../nats/connection.js';
 import { provisionTopology } from '../nats/topology.js';
 import { createLogger } from './logger.js';
 import { runUntilSignalled } from './processLifecycle.js';
+import { registerJetStreamGauges } from '../metrics/jetStreamGauges.js';
+import { createMetrics, type MesMetrics } from '../metrics/metrics.js';
 
 /** What every service receives; only the runner (or a test) creates these clients. */
 export interface ServiceDeps {
@@ -35,6 +37,8 @@ export interface ServiceDeps {
   http: FastifyInstance;
   /** Services register their dependencies here; GET /health runs every check. */
   health: HealthRegistry;
+  /** The process's Prometheus metrics (GET /metrics): services observe what they produce. */
+  metrics: MesMetrics;
   /** Services add lines for the person at the console (e.g. the development mailbox's path under the HTTP URL). */
   announce(line: string): void;
 }
@@ -76,7 +80,12 @@ export async function startRuntime(processName: string, services: Record<string,
   const health = new HealthRegistry(logger.child({ component: 'health' }));
   health.register('nats', natsHealthCheck(nc));
   const credentials = new ApiCredentials([{ name: DEFAULT_TOKEN_HOLDER, token: secrets.apiToken }, ...config.apiTokens]);
-  const http = await createHttpServer({ logger: logger.child({ component: 'http' }), health, credentials, trustProxy: config.trustProxy });
+  const metrics = createMetrics();
+  metrics.useLogger(logger.child({ component: 'metrics' }));
+  registerJetStreamGauges(metrics, nc);
+  const http = await createHttpServer({ logger: logger.child({ component: 'http' }), health, credentials, trustProxy: config.trustProxy, metrics });
+  // Protected like /api (the platform protects /metrics by its path).
+  http.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).header('cache-control', 'no-store').send(await metrics.registry.metrics()));
   const running: { name: string; service: RunningService }[] = [];
   let eventStore: EventStoreHandle | undefined;
   const stop = async () => {
@@ -117,6 +126,7 @@ export async function startRuntime(processName: string, services: Record<string,
       eventStore: eventStore.store,
       http,
       health,
+      metrics,
       announce: (line) => void announcements.push(line),
     };
     for (const [name, start] of Object.entries(services)) {

@@ -14,6 +14,7 @@ import {
   SqlValueError,
   assertMigrations,
   assertOp,
+  assertSelectOptions,
   readAppliedMigrations,
   columnOf,
   decodePosition,
@@ -326,10 +327,9 @@ export class MssqlSink implements SqlSink {
     }
   }
 
-  async select(table: SqlTable, options: SqlSelectOptions = {}): Promise<SqlRow[]> {
-    const request = this.pool.request();
+  private whereClause(request: sql.Request, table: SqlTable, where: SqlRow = {}): string {
     const conditions: string[] = [];
-    Object.entries(options.where ?? {}).forEach(([name, value], index) => {
+    Object.entries(where).forEach(([name, value], index) => {
       const column = columnOf(table, name);
       if (value === null) {
         conditions.push(`${q(name)} IS NULL`);
@@ -339,18 +339,45 @@ export class MssqlSink implements SqlSink {
       request.input(`w${index}`, driverType(column.type), column.type.kind === 'datetime' && encoded !== null ? new Date(encoded) : encoded);
       conditions.push(`${q(name)} = @w${index}`);
     });
-    const text =
-      `SELECT ${table.columns.map((c) => q(c.name)).join(', ')} FROM ${q(table.name)}` +
-      (conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '') +
-      (options.orderBy && options.orderBy.length > 0 ? ` ORDER BY ${options.orderBy.map((name) => q(columnOf(table, name).name)).join(', ')}` : '');
-    let result: sql.IResult<Record<string, unknown>>;
+    return conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
+  }
+
+  private async query(request: sql.Request, text: string): Promise<Record<string, unknown>[]> {
     try {
-      result = await request.query(text);
+      return (await request.query<Record<string, unknown>>(text)).recordset;
     } catch (err) {
       if (errorNumber(err) !== undefined) throw err;
       throw new SqlSinkUnavailableError(`${this.location}: ${(err as Error).message}`, { cause: err });
     }
-    return result.recordset.map((row) => decodeRow(table, row));
+  }
+
+  async select(table: SqlTable, options: SqlSelectOptions = {}): Promise<SqlRow[]> {
+    assertSelectOptions(table, options);
+    const request = this.pool.request();
+    const direction = options.descending ? ' DESC' : '';
+    const orderBy = options.orderBy ?? [];
+    const paged = options.limit !== undefined || options.offset !== undefined;
+    const text =
+      `SELECT ${table.columns.map((c) => q(c.name)).join(', ')} FROM ${q(table.name)}${this.whereClause(request, table, options.where)}` +
+      (orderBy.length > 0 ? ` ORDER BY ${orderBy.map((name) => `${q(columnOf(table, name).name)}${direction}`).join(', ')}` : '') +
+      (paged ? ` OFFSET ${options.offset ?? 0} ROWS${options.limit === undefined ? '' : ` FETCH NEXT ${options.limit} ROWS ONLY`}` : '');
+    return (await this.query(request, text)).map((row) => decodeRow(table, row));
+  }
+
+  async count(table: SqlTable, where?: SqlRow): Promise<number> {
+    const request = this.pool.request();
+    const [row] = await this.query(request, `SELECT COUNT_BIG(*) AS n FROM ${q(table.name)}${this.whereClause(request, table, where)}`);
+    return Number(row?.n ?? 0);
+  }
+
+  async selectDistinct(table: SqlTable, columns: readonly string[], where?: SqlRow): Promise<SqlRow[]> {
+    const picked = columns.map((name) => columnOf(table, name));
+    if (picked.length === 0) throw new Error(`selectDistinct from ${table.name} names no column`);
+    const request = this.pool.request();
+    const names = picked.map((c) => q(c.name)).join(', ');
+    const rows = await this.query(request, `SELECT DISTINCT ${names} FROM ${q(table.name)}${this.whereClause(request, table, where)} ORDER BY ${names}`);
+    const only: SqlTable = { ...table, columns: picked };
+    return rows.map((row) => decodeRow(only, row));
   }
 
   async listTables(): Promise<string[]> {

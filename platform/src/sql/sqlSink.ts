@@ -95,6 +95,20 @@ export interface SqlWriteOptions {
 export interface SqlSelectOptions {
   where?: SqlRow;
   orderBy?: string[];
+  /** Orders by every `orderBy` column descending (newest first, for times). */
+  descending?: boolean;
+  /** At most this many rows (a whole number from 1); needs `orderBy`, so pages are stable. */
+  limit?: number;
+  /** Skips this many rows first (a whole number from 0); needs `orderBy`. */
+  offset?: number;
+}
+
+/** Checks paging options once for both adapters: whole numbers, and an order to page by. */
+export function assertSelectOptions(table: SqlTable, options: SqlSelectOptions): void {
+  for (const name of [...Object.keys(options.where ?? {}), ...(options.orderBy ?? [])]) columnOf(table, name);
+  if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit >= 1)) throw new Error(`select from ${table.name}: limit must be a whole number from 1 (got ${options.limit})`);
+  if (options.offset !== undefined && !(Number.isSafeInteger(options.offset) && options.offset >= 0)) throw new Error(`select from ${table.name}: offset must be a whole number from 0 (got ${options.offset})`);
+  if ((options.limit !== undefined || options.offset !== undefined) && (options.orderBy ?? []).length === 0) throw new Error(`select from ${table.name}: limit and offset need orderBy`);
 }
 
 /** One schema change, applied once per database and recorded in `SchemaMigrations`. */
@@ -137,6 +151,10 @@ export interface SqlSink {
   /** Applies `ops` in order in one transaction. False (and nothing written) when a guard did not hold. */
   write(ops: readonly SqlOp[], options?: SqlWriteOptions): Promise<boolean>;
   select(table: SqlTable, options?: SqlSelectOptions): Promise<SqlRow[]>;
+  /** How many rows match `where` (all rows without it). */
+  count(table: SqlTable, where?: SqlRow): Promise<number>;
+  /** The distinct combinations of `columns` among the rows matching `where`, ordered by `columns`. */
+  selectDistinct(table: SqlTable, columns: readonly string[], where?: SqlRow): Promise<SqlRow[]>;
   /** Names of the user tables. */
   listTables(): Promise<string[]>;
   /** Resolves when the database answers. */

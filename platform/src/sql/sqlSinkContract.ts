@@ -203,6 +203,39 @@ export function describeSqlSinkContract(adapter: string, setup: () => Promise<Sq
       });
     });
 
+    describe('reads', () => {
+      it('page rows in a stable order, newest first when asked, and count them', async () => {
+        const table = { ...ITEMS, name: 'ContractPages' };
+        await sink.write([{ kind: 'createTable', table }]);
+        const ops = ['a', 'b', 'c', 'd', 'e'].map((id, index) => ({ ...item(id, BigInt(index + 1), { At: `2026-01-0${index + 1}T00:00:00.000Z`, Status: index % 2 === 0 ? 'Open' : 'Done' }), table }));
+        await sink.write(ops);
+        const ids = (rows: { ItemID?: unknown }[]) => rows.map((row) => row.ItemID);
+        expect(ids(await sink.select(table, { orderBy: ['At'], descending: true, limit: 2 }))).toEqual(['e', 'd']);
+        expect(ids(await sink.select(table, { orderBy: ['At'], descending: true, limit: 2, offset: 2 }))).toEqual(['c', 'b']);
+        expect(ids(await sink.select(table, { orderBy: ['At'], offset: 4 }))).toEqual(['e']);
+        expect(ids(await sink.select(table, { where: { Status: 'Open' }, orderBy: ['At'], descending: true, limit: 10 }))).toEqual(['e', 'c', 'a']);
+        expect(await sink.count(table)).toBe(5);
+        expect(await sink.count(table, { Status: 'Done' })).toBe(2);
+        expect(await sink.count(table, { Holder: null })).toBe(5);
+        await expect(sink.select(table, { limit: 1 })).rejects.toThrow(/need orderBy/);
+        await expect(sink.select(table, { orderBy: ['At'], limit: 0 })).rejects.toThrow(/limit must be a whole number/);
+        await sink.write([{ kind: 'dropTable', name: table.name }]);
+      });
+
+      it('list the distinct combinations of columns, ordered', async () => {
+        const table = { ...ITEMS, name: 'ContractDistinct' };
+        await sink.write([{ kind: 'createTable', table }]);
+        await sink.write([
+          { ...item('a', 1n, { Status: 'Open', Name: 'x' }), table },
+          { ...item('b', 2n, { Status: 'Open', Name: 'x' }), table },
+          { ...item('c', 3n, { Status: 'Done', Name: 'y' }), table },
+        ]);
+        expect(await sink.selectDistinct(table, ['Status', 'Name'])).toEqual([{ Status: 'Done', Name: 'y' }, { Status: 'Open', Name: 'x' }]);
+        expect(await sink.selectDistinct(table, ['Name'], { Status: 'Open' })).toEqual([{ Name: 'x' }]);
+        await sink.write([{ kind: 'dropTable', name: table.name }]);
+      });
+    });
+
     it('answers a ping', async () => {
       await expect(sink.ping()).resolves.toBeUndefined();
     });

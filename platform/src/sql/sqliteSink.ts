@@ -11,6 +11,7 @@ import {
   SqlSinkUnavailableError,
   assertMigrations,
   assertOp,
+  assertSelectOptions,
   readAppliedMigrations,
   columnOf,
   decodePosition,
@@ -236,16 +237,40 @@ export class SqliteSink implements SqlSink {
     }
   }
 
+  private whereClause(table: SqlTable, where: SqlRow = {}): { sql: string; params: Param[] } {
+    const entries = Object.entries(where);
+    const params = entries.filter(([, value]) => value !== null).map(([name, value]) => encodeValue(table, columnOf(table, name), value));
+    const conditions = entries.map(([name, value]) => (value === null ? `${q(name)} IS NULL` : `${q(name)} = ?`));
+    return { sql: conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '', params };
+  }
+
   async select(table: SqlTable, options: SqlSelectOptions = {}): Promise<SqlRow[]> {
-    const where = Object.entries(options.where ?? {});
-    const params = where.map(([name, value]) => encodeValue(table, columnOf(table, name), value));
-    const conditions = where.map(([name, value]) => (value === null ? `${q(name)} IS NULL` : `${q(name)} = ?`));
+    assertSelectOptions(table, options);
+    const where = this.whereClause(table, options.where);
+    const direction = options.descending ? ' DESC' : '';
+    const orderBy = options.orderBy ?? [];
     const sql =
-      `SELECT ${table.columns.map((c) => q(c.name)).join(', ')} FROM ${q(table.name)}` +
-      (conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '') +
-      (options.orderBy && options.orderBy.length > 0 ? ` ORDER BY ${options.orderBy.map((name) => q(columnOf(table, name).name)).join(', ')}` : '');
-    const rows = this.db.prepare(sql).all(...params.filter((p) => p !== null)) as Record<string, string | number | null>[];
+      `SELECT ${table.columns.map((c) => q(c.name)).join(', ')} FROM ${q(table.name)}${where.sql}` +
+      (orderBy.length > 0 ? ` ORDER BY ${orderBy.map((name) => `${q(columnOf(table, name).name)}${direction}`).join(', ')}` : '') +
+      (options.limit !== undefined || options.offset !== undefined ? ` LIMIT ${options.limit ?? -1} OFFSET ${options.offset ?? 0}` : '');
+    const rows = this.db.prepare(sql).all(...where.params) as Record<string, string | number | null>[];
     return rows.map((row) => decodeRow(table, row));
+  }
+
+  async count(table: SqlTable, where?: SqlRow): Promise<number> {
+    const clause = this.whereClause(table, where);
+    const row = this.db.prepare(`SELECT COUNT(*) AS n FROM ${q(table.name)}${clause.sql}`).get(...clause.params) as { n: number };
+    return row.n;
+  }
+
+  async selectDistinct(table: SqlTable, columns: readonly string[], where?: SqlRow): Promise<SqlRow[]> {
+    const picked = columns.map((name) => columnOf(table, name));
+    if (picked.length === 0) throw new Error(`selectDistinct from ${table.name} names no column`);
+    const clause = this.whereClause(table, where);
+    const names = picked.map((c) => q(c.name)).join(', ');
+    const rows = this.db.prepare(`SELECT DISTINCT ${names} FROM ${q(table.name)}${clause.sql} ORDER BY ${names}`).all(...clause.params) as Record<string, string | number | null>[];
+    const only: SqlTable = { ...table, columns: picked };
+    return rows.map((row) => decodeRow(only, row));
   }
 
   async listTables(): Promise<string[]> {

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleCommand } from '../application/commandHandler.js';
+import { checkLink, GENESIS_HASH, newCursor } from '../eventStore/hashChain.js';
 import type { Decider, DomainMessage } from '../domain/decider.js';
 import {
   WrongExpectedRevisionError,
@@ -114,7 +115,7 @@ export function describeEventStoreContract(adapter: string, setup: () => Promise
 
         const read = await store.readStream(stream);
         expect(read.revision).toBe(b.nextRevision);
-        expect(read.events.map(({ position: _position, ...envelope }) => envelope)).toEqual([first, ...rest].map((e) => ({ ...e, stream })));
+        expect(read.events.map(({ position: _position, hash: _hash, previousHash: _previous, ...envelope }) => envelope)).toEqual([first, ...rest].map((e) => ({ ...e, stream })));
         expectIncreasing(read.events.map((e) => e.position));
         expect(read.events.at(-1)?.position).toBe(b.position);
       });
@@ -206,6 +207,50 @@ export function describeEventStoreContract(adapter: string, setup: () => Promise
         const retried = await store.appendToStream(stream, [event], { expectedRevision: 'no_stream' });
         expect(retried).toMatchObject({ duplicate: true, nextRevision: first.nextRevision });
         expect((await store.readStream(stream)).events).toHaveLength(1);
+      });
+    });
+
+    describe('the hash chain', () => {
+      it('chains every event of a stream to the one before it, from the start, across appends', async () => {
+        const stream = `${uniquePlant()}.order.MO_chain`;
+        const a = await store.appendToStream(stream, [newEvent('A', 1)], { expectedRevision: 'no_stream' });
+        await store.appendToStream(stream, [newEvent('B', 2), newEvent('C', { nested: { z: 1, a: [true, null] } })], { expectedRevision: a.nextRevision });
+        const { events } = await store.readStream(stream);
+        expect(events[0]!.previousHash).toBe(GENESIS_HASH);
+        const cursor = newCursor(stream);
+        for (const event of events) expect(checkLink(cursor, event)).toBeUndefined();
+        expect(events.map((e) => e.previousHash)).toEqual([GENESIS_HASH, events[0]!.hash, events[1]!.hash]);
+      });
+
+      it('keeps one chain when appends without an expected revision race', async () => {
+        const stream = `${uniquePlant()}.machine.M_race`;
+        await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendToStream(stream, [newEvent('Reading', i)], { expectedRevision: 'any' })));
+        const { events } = await store.readStream(stream);
+        expect(events).toHaveLength(20);
+        const cursor = newCursor(stream);
+        for (const event of events) expect(checkLink(cursor, event), `event ${String(event.data)}`).toBeUndefined();
+      });
+
+      it('gives a repeated append the hashes of the first', async () => {
+        const stream = `${uniquePlant()}.order.MO_again`;
+        const event = newEvent('A', 1);
+        await store.appendToStream(stream, [event], { expectedRevision: 'no_stream' });
+        await store.appendToStream(stream, [event], { expectedRevision: 'no_stream' });
+        const { events } = await store.readStream(stream);
+        expect(events).toHaveLength(1);
+        expect(checkLink(newCursor(stream), events[0]!)).toBeUndefined();
+      });
+
+      it('serves the chain through reads of the whole log and subscriptions as stored', async () => {
+        const plant = uniquePlant();
+        await writeInterleaved(store, [`${plant}.order.A`, `${plant}.order.B`], 3);
+        const cursors = new Map<string, ReturnType<typeof newCursor>>();
+        for await (const event of store.readAll({ plantId: plant })) {
+          const cursor = cursors.get(event.stream) ?? newCursor(event.stream);
+          cursors.set(event.stream, cursor);
+          expect(checkLink(cursor, event)).toBeUndefined();
+        }
+        expect([...cursors.values()].map((c) => c.events)).toEqual([3, 3]);
       });
     });
 

@@ -236,7 +236,8 @@ describe('reporting tables and audit trail of an order, from the fault reading t
 
     const unknown = await api('/api/orders/MO_unknown/audit');
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toEqual({ error: 'order_not_found', message: 'no maintenance order MO_unknown' });
+    expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await unknown.json()).toEqual({ type: 'urn:mes:problem:order-not-found', title: 'No such maintenance order', status: 404, detail: 'no maintenance order MO_unknown', code: 'ORDER_NOT_FOUND' });
   });
 
   it('exports the history as CSV, JSON lines and a printable HTML record; a wrong format is refused', async () => {
@@ -269,13 +270,14 @@ describe('reporting tables and audit trail of an order, from the fault reading t
     expect(record).toContain('<dt>Status</dt><dd>Completed</dd>');
     expect(record).toContain('<td>Fault</td><td>Declining</td><td>40.25</td><td>100</td><td>flow-2</td>');
     expect(record).toMatch(/<td>Alice Novak<\/td><td>alice@plant1\.example<\/td><td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC<\/td><td>Approved maintenance order MO_\S+ for machine M-1<\/td><td>Go ahead<\/td>/);
-    expect(record).toMatch(/<p class="chain-(verified|broken|not-verified)">chain: /);
+    expect(record).toMatch(/<p class="chain-verified">chain: verified \d+ events in \d+ streams<\/p>/);
     expect(record).not.toMatch(/<script/i);
 
     for (const bad of ['xml', 'CSV', '']) {
       const refused = await api(`/api/orders/${orderId}/audit?format=${bad}`);
       expect(refused.status).toBe(400);
-      expect(await refused.json()).toEqual({ error: 'bad_request', message: `format must be one of json, csv, jsonl, html (got ${JSON.stringify(bad)})` });
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await refused.json()).toMatchObject({ status: 400, code: 'INVALID_REQUEST', detail: `format must be one of json, csv, jsonl, html (got ${JSON.stringify(bad)})` });
     }
     expect((await api(`/api/orders/${orderId}/audit?format=csv&format=html`)).status).toBe(400);
     expect((await api(`/api/orders/${orderId}/audit?format=csv`, {}, null)).status).toBe(401);

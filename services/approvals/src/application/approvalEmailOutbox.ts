@@ -2,7 +2,7 @@
 // approval streams). The email counts as sent once ApprovalEmailSent is recorded: a crash before
 // sending sends on redelivery, and a redelivery after recording sends nothing.
 import { parseStreamName, streamName } from '@mes/contracts';
-import { handleCommand, stateFrom, type AggregateCache, type EventStore, type Logger, type RecordedDomainEvent } from '@mes/platform';
+import { handleCommand, secondsBetween, stateFrom, type AggregateCache, type EventStore, type Logger, type MesMetrics, type RecordedDomainEvent } from '@mes/platform';
 import { derivedEventId } from '@mes/platform/decider';
 import { isPermanentRecipientRefusal, type MailSender } from '../adapters/mail/mailSender.js';
 import { renderApprovalEmail } from '../adapters/mail/approvalEmail.js';
@@ -22,6 +22,8 @@ export interface ApprovalEmailOutboxDeps {
   linkTtlMs: number;
   /** The approval processes this process decided last (shared with the command handler). */
   approvals?: AggregateCache<ApprovalState>;
+  /** Where the time from the triggering reading to the first approver's email is observed. */
+  metrics?: MesMetrics;
 }
 
 /**
@@ -102,5 +104,8 @@ export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: Reco
       { ...(deps.approvals === undefined ? {} : { cache: deps.approvals }) },
     );
     logger.info({ approvalId, orderId: requested.orderId, level: request.level }, 'approval email sent');
+    // The first approver's email ends the path from the fault; escalations wait by design.
+    const faultToEmail = request.level === 0 && order !== undefined ? secondsBetween(order.trigger.timestamp, sentAt.toISOString()) : undefined;
+    if (faultToEmail !== undefined) deps.metrics?.faultToEmailSeconds.observe({ plant: requested.plantId }, faultToEmail);
   };
 }

@@ -350,10 +350,10 @@ describe('the development mailbox', () => {
     const shown = await fetch(`${fixture.baseUrl}/dev/mailbox/${email.id}`);
     expect(shown.status).toBe(200);
     const shownPage = await shown.text();
-    expect(shownPage).toContain('<iframe sandbox="" title="HTML part" srcdoc="');
+    expect(shownPage).toContain('<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" title="HTML part" srcdoc="&lt;base target=&quot;_blank&quot;&gt;');
     const links = linksOfText(email.text ?? '');
-    expect(shownPage).toContain(`<a href="${links.approve}" rel="noreferrer">`);
-    expect(shownPage).toContain(`<a href="${links.reject}" rel="noreferrer">`);
+    expect(shownPage).toContain(`<a href="${links.approve}" target="_blank" rel="noopener noreferrer">`);
+    expect(shownPage).toContain(`<a href="${links.reject}" target="_blank" rel="noopener noreferrer">`);
     expect((await fetch(`${fixture.baseUrl}/dev/mailbox/nope`)).status).toBe(404);
 
     const file = join(fixture.dataDir, 'mailbox', `${email.id}.eml`);

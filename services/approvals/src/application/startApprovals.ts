@@ -64,7 +64,7 @@ export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): 
     // The approval processes this process decided last, shared by everything that decides on them.
     const approvals = new AggregateCache<ApprovalState>();
     const decisions = new ApprovalLinkDecisions({ store: deps.eventStore, approvals, now, approvalSecret: deps.secrets.approvalSecret, lastReading: lastMachineReadingFrom(deps.nc), logger });
-    await registerApprovalLinkRoutes(deps.http, { decisions, rateLimit: options.linkRateLimit ?? DEFAULT_LINK_RATE_LIMIT, logger });
+    await registerApprovalLinkRoutes(deps.http, { decisions, rateLimit: options.linkRateLimit ?? DEFAULT_LINK_RATE_LIMIT, logger, metrics: deps.metrics });
 
     const commands = await startCommandHandlers({
       nc: deps.nc,
@@ -90,6 +90,7 @@ export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): 
         publicUrl: config.publicUrl,
         approvalSecret: deps.secrets.approvalSecret,
         linkTtlMs: options.linkTtlMs ?? DEFAULT_LINK_TTL_MS,
+        metrics: deps.metrics,
       }),
     });
     stops.push(() => outbox.stop());

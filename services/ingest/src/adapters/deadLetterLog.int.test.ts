@@ -121,7 +121,7 @@ describe('dead letters read back in bounded pages', () => {
     for (const before of ['0', 'x', '-1', '1.5']) {
       const bad = await http.inject({ method: 'GET', url: `/api/dead-letters?before=${before}` });
       expect(bad.statusCode, before).toBe(400);
-      expect(bad.json()).toMatchObject({ error: 'bad_request', message: expect.stringContaining('before must be') });
+      expect(bad.json()).toMatchObject({ status: 400, code: 'INVALID_REQUEST', detail: expect.stringContaining('before must be') });
     }
   });
 });

@@ -12,7 +12,7 @@ import {
   telemetrySubject,
   type PlantsConfig,
 } from '@mes/contracts';
-import { HealthRegistry, JetStreamEventStore, createLogger, loadConfig, provisionTopology, type EventStore } from '@mes/platform';
+import { HealthRegistry, JetStreamEventStore, createLogger, createMetrics, loadConfig, provisionTopology, type EventStore } from '@mes/platform';
 import { startMosquitto, startNatsServer, withOverrides, type MosquittoHandle, type NatsServerHandle } from '@mes/platform/testing';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
@@ -188,6 +188,41 @@ describe('ingest service', () => {
 
       await send(topic, reading({ messageId: 'after-the-bad-ones' }));
       await until('the valid reading is stored', async () => (await storedOn(telemetrySubject('P2', m))) === 1);
+    });
+
+    it('warns at the default log level: the first rejection of a plant at once, the rest summed up per interval, and counts them per plant', async () => {
+      const lines: { level: number; msg: string; plantId?: string; deadLetters?: number }[] = [];
+      const destination = { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) };
+      const config = loadConfig({ NATS_URL: nats.url, MQTT_URL: broker.url });
+      const metrics = createMetrics();
+      const health = new HealthRegistry();
+      const service = await startIngest(
+        { config, plants, logger: createLogger({ service: 'test', destination }), nc, eventStore, health, metrics },
+        { clientId: `test-ingest-${randomUUID().slice(0, 8)}`, sharedGroup: `test-${randomUUID().slice(0, 8)}`, deadLetterWarningIntervalMs: 2_000 },
+      );
+      running.push(service);
+      const topic = `mes/P1/${machine()}/telemetry`;
+      for (const status of ['Exploded', 'Melted', 'Vanished']) await send(topic, reading({ machineStatus: status }));
+      await until('all are handled', () => service.metrics().deadLetters === 3 && service.metrics().inFlight === 0);
+      const warnings = () => lines.filter((line) => line.level === 40 && line.plantId === 'P1');
+      await until('the summary is logged', () => warnings().length === 2);
+      expect(warnings()[0]!.msg).toMatch(/^reading dead-lettered in plant P1: machineStatus: must be one of .* \(got "Exploded"\) \(more in this plant are summed up every 2 s; GET \/api\/dead-letters lists them\)$/);
+      expect(warnings()[1]).toMatchObject({ deadLetters: 2, msg: expect.stringMatching(/^2 readings dead-lettered in plant P1 in the last 2 s, last reason: machineStatus: .*"Vanished"/) });
+      expect(await metrics.registry.getSingleMetricAsString('mes_readings_dead_lettered_total')).toContain('mes_readings_dead_lettered_total{plant="P1"} 3');
+      // /health says so too, with counts only (it answers without a token), and stays healthy.
+      const report = await health.run();
+      expect(report.notices?.deadLetters).toEqual({ count: 3, lastAt: expect.stringMatching(/Z$/), see: '/api/dead-letters' });
+      expect(JSON.stringify(report)).not.toContain('Vanished');
+      expect(report.checks.mqtt).toEqual({ ok: true });
+
+      // Made-up plants share one label and one warning.
+      for (const madeUp of ['Made1', 'Made2', 'Made3']) await send(`mes/${madeUp}/${machine()}/telemetry`, reading());
+      await until('they are handled', () => service.metrics().deadLetters === 6 && service.metrics().inFlight === 0);
+      const counted = await metrics.registry.getSingleMetricAsString('mes_readings_dead_lettered_total');
+      expect(counted).toContain('mes_readings_dead_lettered_total{plant="_unknown"} 3');
+      expect(counted).not.toContain('Made');
+      // One warning at once (a summary may follow when the interval ends), not one per made-up plant.
+      expect(lines.filter((line) => line.level === 40 && line.plantId === '_unknown').length).toBeLessThan(3);
     });
 
     it('rejects a plant that is not in the plant configuration', async () => {

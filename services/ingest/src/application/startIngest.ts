@@ -3,13 +3,14 @@
 // by a window: while it is full, MQTT reading pauses (and so does the broker, for this client).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { deadLetterSubject, TELEMETRY_STREAM, telemetrySubject, validateTelemetry } from '@mes/contracts';
-import { JetStreamAckPublisher, PublisherStoppedError, withoutCredentials, type RunningService, type ServiceDeps } from '@mes/platform';
+import { deadLetterSubject, TELEMETRY_STREAM, telemetrySubject, UNKNOWN_PLANT, validateTelemetry } from '@mes/contracts';
+import { JetStreamAckPublisher, PublisherStoppedError, withoutCredentials, type MesMetrics, type RunningService, type ServiceDeps } from '@mes/platform';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { MachineConditionKv } from '../adapters/machineConditionKv.js';
 import { MqttTelemetrySource, type TelemetryMessage } from '../adapters/mqttTelemetrySource.js';
 import { registerDeadLetterRoutes } from '../adapters/deadLetterRoutes.js';
 import { deadLetterRecord } from '../domain/deadLetter.js';
+import { DeadLetterWarnings } from '../domain/deadLetterWarnings.js';
 import { productionEdgesByPlant } from '../domain/machineCondition.js';
 import { plantRejection, telemetryTopicFilters, type PlantScope } from '../domain/plantScope.js';
 import { readingEnvelope, readingMessageId, type ReadingEnvelope } from '../domain/readingEvents.js';
@@ -32,6 +33,8 @@ export interface IngestOptions {
   stopTimeoutMs?: number;
   /** Wait this long for the first MQTT connection before starting anyway (it keeps retrying). Default 10000 ms. */
   connectTimeoutMs?: number;
+  /** Rejections of a plant within this interval are summed up in one warning. Default 60000 ms. */
+  deadLetterWarningIntervalMs?: number;
 }
 
 export interface IngestMetrics {
@@ -73,7 +76,7 @@ export async function start(deps: ServiceDeps): Promise<IngestService> {
 }
 
 /** What ingest uses of the shared dependencies. */
-export type IngestDeps = Pick<ServiceDeps, 'config' | 'plants' | 'logger' | 'nc' | 'eventStore' | 'health'>;
+export type IngestDeps = Pick<ServiceDeps, 'config' | 'plants' | 'logger' | 'nc' | 'eventStore' | 'health'> & { metrics?: MesMetrics };
 
 export async function startIngest(deps: IngestDeps, options: IngestOptions = {}): Promise<IngestService> {
   const { config, plants, logger, nc, eventStore } = deps;
@@ -99,6 +102,17 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
   const watch = await kv.watch((key, revision) => tracker.observe(key, revision), logger);
 
   const counts = { received: 0, accepted: 0, duplicates: 0, deadLetters: 0 };
+  const warningIntervalMs = options.deadLetterWarningIntervalMs ?? 60_000;
+  const deadLetterWarnings = new DeadLetterWarnings(warningIntervalMs);
+  const warnDue = () => {
+    for (const warning of deadLetterWarnings.due(Date.now())) logger.warn({ plantId: warning.plantId, deadLetters: warning.count, lastReason: warning.lastReason }, warning.message);
+  };
+  const warningTimer = setInterval(warnDue, Math.min(warningIntervalMs, 10_000));
+  // How many readings this copy rejected, for GET /health (which stays 200: ingest works, senders
+  // are wrong). Counts only: /health answers without a token, the reasons are under /api.
+  const rejected = { count: 0, lastAt: '' };
+  deps.health.notice('deadLetters', () => (rejected.count === 0 ? undefined : { count: rejected.count, lastAt: rejected.lastAt, see: '/api/dead-letters' }));
+  warningTimer.unref();
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
@@ -139,6 +153,14 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
   function reject(message: TelemetryMessage, reason: string, stored: () => void, finish: () => void): void {
     counts.deadLetters++;
     const record = deadLetterRecord({ topic: message.topic, payload: message.payload, reason, receivedAt: message.receivedAt });
+    // Topics can name any plant: those not configured share one label and one warning, so a
+    // sender spraying made-up plant ids cannot grow the metric's label set or flood the log.
+    const plant = record.plantId !== undefined && scope.configured.has(record.plantId) ? record.plantId : UNKNOWN_PLANT;
+    deps.metrics?.readingsDeadLettered.inc({ plant });
+    rejected.count++;
+    rejected.lastAt = message.receivedAt.toISOString();
+    const warning = deadLetterWarnings.record(plant, reason, Date.now());
+    if (warning !== undefined) logger.warn({ plantId: plant, topic: message.topic, reason }, warning.message);
     publisher.publish(deadLetterSubject(record.plantId), encoder.encode(JSON.stringify(record)), { msgId: randomUUID() }).then(
       () => {
         stored();
@@ -181,7 +203,10 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
       publisher.publish(telemetrySubject(reading.plantId, reading.machineId), encoder.encode(JSON.stringify(envelope)), { msgId: readingMessageId(reading) ?? envelope.eventId }).then(
         (ack) => {
           if (ack.duplicate) counts.duplicates++;
-          else counts.accepted++;
+          else {
+            counts.accepted++;
+            deps.metrics?.readingsAccepted.inc({ plant: reading.plantId });
+          }
           // A reading stored before (a device's repeat, or the broker's redelivery after a copy died
           // between storing and recording its condition change) is checked as it was stored first.
           if (!ack.duplicate || ack.retries > 0) tracked.acked(envelope);
@@ -244,6 +269,8 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
           logger.warn({ inFlight, awaitingJetStream: publisher.pending, stopTimeoutMs }, 'stopping with messages still in progress; they were not PUBACKed, so the broker delivers them again');
         }
       }
+      clearInterval(warningTimer);
+      warnDue();
       tracker.stop();
       watch.stop();
       await source.stop();

@@ -3,7 +3,7 @@
 // Protected by the platform (every /api route needs a credential); the actor recorded is the
 // authenticated caller, never a name the request body claims.
 import { streamName } from '@mes/contracts';
-import { actorOfCaller, DomainError, handleCommand, type AggregateCache, type OrderIndex, type ServiceDeps } from '@mes/platform';
+import { actorOfCaller, DomainError, handleCommand, sendProblem, type AggregateCache, type OrderIndex, type ServiceDeps } from '@mes/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { maintenanceOrderDecider, orderStatus, type OrderCommand, type OrderState } from '../domain/maintenanceOrder.js';
@@ -30,22 +30,23 @@ export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'eventStore
       const actor = actorOfCaller(caller);
       const body = (typeof request.body === 'object' && request.body !== null ? request.body : undefined) as OrderActionBody | undefined;
       const stated = statedByOf(body);
-      if (typeof stated === 'string') return reply.code(400).send({ error: 'bad_request', message: stated });
+      if (typeof stated === 'string') return sendProblem(reply, 400, 'INVALID_REQUEST', stated);
+      // Cancelling needs a reason; completing takes one (what was done) when given.
       let reason: string | undefined;
-      if (action === 'cancel') {
+      if (action === 'cancel' || body?.reason !== undefined) {
         if (typeof body?.reason !== 'string' || body.reason.trim() === '' || body.reason.length > 400) {
-          return reply.code(400).send({ error: 'bad_request', message: 'send a JSON body { "reason": "..." } with a reason of 1 to 400 characters' });
+          return sendProblem(reply, 400, 'INVALID_REQUEST', `send a JSON body { "reason": "..." } with a reason of 1 to 400 characters${action === 'complete' ? ', or none' : ''}`);
         }
         reason = body.reason.trim();
       }
       const order = await deps.orderIndex.find(orderId);
-      if (!order) return reply.code(404).send({ error: 'order_not_found', message: `no maintenance order ${orderId}` });
+      if (!order) return sendProblem(reply, 404, 'ORDER_NOT_FOUND', `no maintenance order ${orderId}`);
 
       const commandId = randomUUID();
       const issuedAt = new Date().toISOString();
       const command: OrderCommand =
         action === 'complete'
-          ? { type: 'CompleteMaintenanceOrder', orderId, ...stated, issuedAt, actor }
+          ? { type: 'CompleteMaintenanceOrder', orderId, ...(reason === undefined ? {} : { reason }), ...stated, issuedAt, actor }
           : { type: 'CancelMaintenanceOrder', orderId, reason: reason!, ...stated, issuedAt, actor };
       try {
         const result = await handleCommand(
@@ -59,7 +60,7 @@ export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'eventStore
         deps.logger.info({ orderId, action, caller: caller.name, changed: result.events.length > 0 }, 'order action from the API');
         return reply.code(200).send({ orderId, status: orderStatus(result.state), changed: result.events.length > 0 });
       } catch (err) {
-        if (err instanceof DomainError) return reply.code(409).send({ error: err.code, message: err.message });
+        if (err instanceof DomainError) return sendProblem(reply, 409, err.code, err.message, { orderId });
         throw err;
       }
     };

@@ -40,7 +40,7 @@ export type OpenOrderCommand = Pick<
   OpenMaintenanceOrder,
   'type' | 'orderId' | 'plantId' | 'machineId' | 'workflowId' | 'reason' | 'trigger' | 'issuedAt' | 'actor'
 >;
-export type CompleteOrderCommand = Pick<CompleteMaintenanceOrder, 'type' | 'orderId' | 'statedBy' | 'issuedAt' | 'actor'>;
+export type CompleteOrderCommand = Pick<CompleteMaintenanceOrder, 'type' | 'orderId' | 'reason' | 'statedBy' | 'issuedAt' | 'actor'>;
 export type CancelOrderCommand = Pick<CancelMaintenanceOrder, 'type' | 'orderId' | 'reason' | 'statedBy' | 'issuedAt' | 'actor'>;
 
 /** Notes on the order that approval request `approvalId` went to `approver` (level 0, then escalations). */
@@ -356,7 +356,13 @@ function complete(command: CompleteOrderCommand, state: MaintenanceOrderState): 
         {
           type: 'MaintenanceOrderCompleted',
           version: 1,
-          data: { orderId: state.orderId, completedAt: command.issuedAt, completedBy: command.actor.id, ...(command.statedBy === undefined ? {} : { statedBy: command.statedBy }) },
+          data: {
+            orderId: state.orderId,
+            completedAt: command.issuedAt,
+            completedBy: command.actor.id,
+            ...(command.reason === undefined ? {} : { reason: command.reason }),
+            ...(command.statedBy === undefined ? {} : { statedBy: command.statedBy }),
+          },
         },
       ];
     // A retried POST /complete: the order is completed already.

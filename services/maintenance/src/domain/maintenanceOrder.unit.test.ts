@@ -428,6 +428,10 @@ describe('MaintenanceOrder', () => {
   });
 
   describe('when the order holds its resources', () => {
+    it('records what was done when the completion says', () => {
+      spec.given(history.allocated).when({ ...command.complete(), reason: 'Replaced the drive belt' } as OrderCommand).then([{ ...event.completed, data: { ...event.completed.data, reason: 'Replaced the drive belt' } }]);
+    });
+
     it('refuses another allocation, naming what it holds', () => {
       spec.given(history.allocated).when(command.allocate('T-02', 'EQ-02')).thenThrows(/already holds technician T-01 and equipment EQ-01/);
     });

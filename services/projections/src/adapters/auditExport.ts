@@ -6,6 +6,7 @@ import { parseDomainEvent, type DomainEvent, type ReadingSummary, type Telemetry
 import { escapeHtml } from '@mes/platform';
 import { auditOrder, verifyOrderChains, type AuditDeps, type ChainVerification, type ChainVerifier, type OrderAudit } from '../application/audit.js';
 import { formatAuditChange, formatAuditTime, type AuditEntry } from '../domain/auditTrail.js';
+import { orderSignatures } from '../domain/orderSignatures.js';
 
 /** `json` is the HTTP route's default (the OrderAudit object); the others are files for auditors. */
 export const AUDIT_FORMATS = ['json', 'csv', 'jsonl', 'html'] as const;
@@ -81,43 +82,6 @@ function domainEventOf(entry: AuditEntry): DomainEvent | undefined {
   }
 }
 
-interface Signature {
-  printedName: string;
-  email: string;
-  signedAt: string;
-  meaning: string;
-  decision: string;
-  comment: string | null;
-  from: string;
-}
-
-/** A text field the stored data may carry beyond what this build's schema knows (e.g. a later version's). */
-function storedText(data: unknown, key: string): string | undefined {
-  const value = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)[key] : undefined;
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** The signatures (21 CFR 11.50): each recorded decision with the signer's printed name, email, time (UTC) and meaning. */
-export function signaturesOf(audit: Pick<OrderAudit, 'orderId' | 'machineId' | 'entries'>): Signature[] {
-  const signatures: Signature[] = [];
-  for (const entry of audit.entries) {
-    const event = domainEventOf(entry);
-    if (event?.type !== 'ApprovalDecided') continue;
-    const { data } = event;
-    const verb = data.decision === 'approved' ? 'Approved' : 'Rejected';
-    signatures.push({
-      printedName: storedText(entry.data, 'signerName') ?? data.approver.name,
-      email: data.approver.email,
-      signedAt: data.decidedAt,
-      meaning: storedText(entry.data, 'meaning') ?? `${verb} maintenance order ${audit.orderId} for machine ${audit.machineId}`,
-      decision: data.decision,
-      comment: data.comment === undefined || data.comment === '' ? null : data.comment,
-      from: [data.clientAddress, data.userAgent].filter((part) => part !== '').join(', '),
-    });
-  }
-  return signatures;
-}
-
 interface TriggerReading {
   what: string;
   reading: ReadingSummary | TelemetryReading;
@@ -184,7 +148,7 @@ export function auditHtml(audit: OrderAudit, context: ExportContext): string {
   const status = statusChanges.at(-1)?.change?.to ?? 'unknown';
   const configVersion = started?.type === 'WorkflowStarted' ? (started.data.configVersion === null ? 'unknown (recorded before configuration versions)' : `version ${started.data.configVersion} of plant ${audit.plantId}`) : 'unknown';
   const { condition, readings } = triggerReadings(audit.entries);
-  const signatures = signaturesOf(audit);
+  const signatures = orderSignatures(audit.entries, audit);
   const chainClass = `chain-${context.chains.status.replace(' ', '-')}`;
 
   const facts: [string, string][] = [
@@ -199,8 +163,7 @@ export function auditHtml(audit: OrderAudit, context: ExportContext): string {
   ];
   const readingRows = readings.map(({ what, reading }) =>
     `<tr>${cell(utcTime(reading.timestamp))}${cell(reading.machineStatus)}${cell(reading.qualityTrend)}${cell(reading.productionActual)}${cell(reading.productionTarget)}${cell(reading.messageId ?? null)}${cell(what)}</tr>`);
-  const signatureRows = signatures.map((s) =>
-    `<tr>${cell(s.printedName)}${cell(s.email)}${cell(utcTime(s.signedAt))}${cell(s.meaning)}${cell(s.comment)}${cell(s.from === '' ? null : s.from)}</tr>`);
+  const signatureRows = signatures.map((s) => `<tr>${cell(s.name)}${cell(s.email)}${cell(utcTime(s.signedAt))}${cell(s.meaning)}${cell(s.comment)}</tr>`);
   const timelineRows = audit.entries.map((entry) =>
     `<tr>${cell(formatAuditTime(entry))}${cell(entry.eventType)}${cell(entry.who)}${cell(entry.change ? formatAuditChange(entry.change) : null)}${cell(entry.why)}${cell(entry.summary)}${monoCell(entry.hash)}</tr>`);
 
@@ -227,7 +190,7 @@ ${readingRows.join('\n')}
 </tbody></table>`}
 
 <h2>Signatures</h2>
-${signatureRows.length === 0 ? '<p class="muted">No decision was signed.</p>' : `<table><thead><tr><th>Printed name</th><th>Email</th><th>Signed (UTC)</th><th>Meaning</th><th>Comment</th><th>From</th></tr></thead><tbody>
+${signatureRows.length === 0 ? '<p class="muted">No decision was signed.</p>' : `<table><thead><tr><th>Printed name</th><th>Email</th><th>Signed (UTC)</th><th>Meaning</th><th>Comment</th></tr></thead><tbody>
 ${signatureRows.join('\n')}
 </tbody></table>`}
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OrderAudit } from '../application/audit.js';
 import { auditTrail, type AuditableEvent } from '../domain/auditTrail.js';
-import { auditCsv, auditFormatProblem, auditHtml, auditJsonLines, csvCell, isAuditFormat, renderAuditFile, signaturesOf, type ExportContext } from './auditExport.js';
+import { auditCsv, auditFormatProblem, auditHtml, auditJsonLines, csvCell, isAuditFormat, renderAuditFile, type ExportContext } from './auditExport.js';
 
 const T0 = '2026-11-25T10:00:00.000Z';
 const T1 = '2026-11-25T10:30:00.000Z';
@@ -24,7 +24,7 @@ const events = [
   stored('P1.order.MO_1', 'MaintenanceOrderApproved', { orderId: 'MO_1', approvalId: 'AP_1_0', decidedBy: alice.email, decidedByName: alice.name, decidedAt: T1, comment: hostileComment }),
 ];
 const audit: OrderAudit = { orderId: 'MO_1', plantId: 'P1', machineId: 'M-1', workflowId: 'WF_1', entries: auditTrail(events), streams: ['P1.workflow.WF_1', 'P1.order.MO_1', 'P1.approval.MO_1', 'P1.machine.M-1'] };
-const context: ExportContext = { exportedAt: '2026-11-26T08:00:00.000Z', exportedBy: 'auditor <a&b>', chains: { status: 'not verified', reason: 'hash chain verification is not wired into this build' } };
+const context: ExportContext = { exportedAt: '2026-11-26T08:00:00.000Z', exportedBy: 'auditor <a&b>', chains: { status: 'not verified', reason: 'the event store could not be read' } };
 
 /** Parses RFC 4180 CSV (quoted cells, doubled quotes, CRLF rows) back into rows. */
 function parseCsv(text: string): string[][] {
@@ -112,18 +112,10 @@ describe('the HTML record', () => {
   });
 
   it('states the chain verification: not verified, verified or broken', () => {
-    expect(html).toContain('<p class="chain-not-verified">chain: not verified (hash chain verification is not wired into this build)</p>');
+    expect(html).toContain('<p class="chain-not-verified">chain: not verified (the event store could not be read)</p>');
     expect(auditHtml(audit, { ...context, chains: { status: 'verified', events: 42, streams: 4 } })).toContain('<p class="chain-verified">chain: verified 42 events in 4 streams</p>');
     expect(auditHtml(audit, { ...context, chains: { status: 'broken', stream: 'P1.order.MO_1', position: '17', reason: 'hash differs: the event was changed' } }))
       .toContain('<p class="chain-broken">chain: BROKEN in stream P1.order.MO_1 at position 17: hash differs: the event was changed</p>');
-  });
-
-  it('takes a signature\'s meaning and printed name from the event where a later version records them', () => {
-    const decided = { ...audit.entries.find((e) => e.eventType === 'ApprovalDecided')! };
-    decided.data = { ...(decided.data as object), meaning: 'Approved maintenance order MO_1 for machine M-1 (second signature)', signerName: 'Alice N. Novak' };
-    expect(signaturesOf({ ...audit, entries: [decided] })).toEqual([
-      { printedName: 'Alice N. Novak', email: alice.email, signedAt: T1, meaning: 'Approved maintenance order MO_1 for machine M-1 (second signature)', decision: 'approved', comment: hostileComment, from: '10.0.0.7, Firefox' },
-    ]);
   });
 });
 

@@ -2,7 +2,7 @@
 // by default) and GET /api/projections/status (how far each source is applied, where its log ends,
 // and how many messages are still to apply). Both are bearer-protected by the platform's /api hook.
 import { TELEMETRY_STREAM } from '@mes/contracts';
-import { countAfterSequence, lastMessageOf, type EventStore, type ServiceDeps, type SqlSink } from '@mes/platform';
+import { countAfterSequence, lastMessageOf, sendProblem, type EventStore, type ServiceDeps, type SqlSink } from '@mes/platform';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { auditOrder, AuditSubjectNotFoundError, type ChainVerifier, type OrderIndex } from '../application/audit.js';
 import { auditFormatProblem, exportOrderAudit, isAuditFormat } from './auditExport.js';
@@ -89,7 +89,7 @@ export async function projectionsStatus(deps: StatusDeps): Promise<{ sql: { loca
 export function registerProjectionRoutes(deps: Pick<ServiceDeps, 'http'> & StatusDeps & { orderIndex: OrderIndex; verifyChains?: ChainVerifier }): void {
   deps.http.get<{ Params: { orderId: string }; Querystring: { format?: unknown } }>('/api/orders/:orderId/audit', async (request, reply) => {
     const format = request.query.format ?? 'json';
-    if (!isAuditFormat(format)) return reply.code(400).send({ error: 'bad_request', message: auditFormatProblem(format) });
+    if (!isAuditFormat(format)) return sendProblem(reply, 400, 'INVALID_REQUEST', auditFormatProblem(format));
     const auditDeps = { eventStore: deps.eventStore, orderIndex: deps.orderIndex, ...(deps.verifyChains ? { verifyChains: deps.verifyChains } : {}) };
     try {
       if (format === 'json') return reply.send(await auditOrder(auditDeps, request.params.orderId));
@@ -100,7 +100,7 @@ export function registerProjectionRoutes(deps: Pick<ServiceDeps, 'http'> & Statu
       if (format === 'html') reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
       return reply.send(file.body);
     } catch (err) {
-      if (err instanceof AuditSubjectNotFoundError) return reply.code(404).send({ error: 'order_not_found', message: err.message });
+      if (err instanceof AuditSubjectNotFoundError) return sendProblem(reply, 404, err.code, err.message);
       throw err;
     }
   });

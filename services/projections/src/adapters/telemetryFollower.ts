@@ -2,7 +2,7 @@
 // (a stream sequence) through a short-lived ordered consumer with a singular `filter_subject`
 // (nats-server 2.9 ignores `filter_subjects`), re-created after an interruption.
 import { TELEMETRY_STREAM, TELEMETRY_SUBJECT_PREFIX } from '@mes/contracts';
-import { createOrderedConsumer, deleteConsumerQuietly } from '@mes/platform';
+import { createOrderedConsumer, deleteConsumerQuietly, deliveryCounter } from '@mes/platform';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +24,7 @@ export async function followTelemetry(nc: NatsConnection, options: FollowOptions
   const filter = telemetryFilter(options.plantId);
   const logger = options.logger.child({ source });
   const committed = await readCheckpoint(options.sink, source);
-  const writer = new ProjectionWriter({ sink: options.sink, source, logger, committed, batchSize: options.batchSize, flushMs: options.flushMs });
+  const writer = new ProjectionWriter({ sink: options.sink, source, logger, committed, batchSize: options.batchSize, flushMs: options.flushMs, onCommitted: options.onCommitted });
   const js = jetstream(nc);
   let stopped = false;
   let current: ConsumerMessages | undefined;
@@ -42,10 +42,13 @@ export async function followTelemetry(nc: NatsConnection, options: FollowOptions
         consumerName = created.name;
         behind = created.pending;
         const consumer = await js.consumers.get(stream, created.name);
+        const counted = deliveryCounter(stream, filter);
         while (!stopped) {
           current = await consumer.fetch({ max_messages: 512, expires: 2_000, idle_heartbeat: 1_000 });
           if (stopped) break;
           for await (const msg of current) {
+            // A hole (messages lost in transit) ends this consumer: the loop resumes after the last message read.
+            counted(msg);
             failures = 0;
             if (options.plantId !== undefined && !msg.subject.startsWith(`${TELEMETRY_SUBJECT_PREFIX}.${options.plantId}.`)) {
               throw new Error(`telemetry read for plant ${options.plantId} returned ${msg.subject}: the consumer filter was not applied`);

@@ -11,7 +11,7 @@
 // instead of the whole plant's log (which would grow without bound). The resources' other events
 // are read too, to know each resource's status before an entry (Annex 11 §9: old and new value).
 import { IDENTIFIER_PATTERN, plantConfigStream, streamName, type OrderLocation } from '@mes/contracts';
-import type { EventStore, RecordedEvent } from '@mes/platform';
+import { verifyChains, type EventStore, type RecordedEvent } from '@mes/platform';
 import { auditTrail, type AuditEntry } from '../domain/auditTrail.js';
 
 /** Finds an order's plant, machine and workflow from its id. */
@@ -143,10 +143,10 @@ export type ChainVerification =
 /** Checks the hash chains of `streams`; the export shows the result. */
 export type ChainVerifier = (store: EventStore, streams: readonly string[]) => Promise<ChainVerification>;
 
-/**
- * MERGE SEAM (issue 11 item 1): the check of the hash chains an exported history rests on. The
- * platform's `verifyChains(store, streams)` is being written beside this; until it is wired in here
- * (mapping its result to ChainVerification), nothing is verified and every export says
- * `chain: not verified`.
- */
-export const verifyOrderChains: ChainVerifier = async () => ({ status: 'not verified', reason: 'hash chain verification is not wired into this build' });
+/** The check of the hash chains an exported history rests on: every stream it was read from, whole. */
+export const verifyOrderChains: ChainVerifier = async (store, streams) => {
+  const result = await verifyChains(store, { streams });
+  if (result.broken === undefined) return { status: 'verified', events: result.events, streams: result.streams };
+  const { stream, position, reason } = result.broken;
+  return { status: 'broken', stream, position: position.toString(), reason };
+};

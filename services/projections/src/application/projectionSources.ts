@@ -8,7 +8,7 @@
 // checkpoint only moves forward, so whichever copy is ahead wins and a copy behind it changes
 // nothing. On SQL Server two copies inserting the same new row serialise on a key-range lock (the
 // loser is retried); on SQLite writers take turns on the database lock.
-import type { EventStore, SqlSink, Subscription } from '@mes/platform';
+import type { EventStore, SqlOp, SqlSink, Subscription } from '@mes/platform';
 import type { Logger } from '@mes/platform';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProjectionWriter, projectEvent, readCheckpoint, type WriterStats } from './projectionWriter.js';
@@ -43,6 +43,8 @@ export interface FollowOptions {
   plantId: string | undefined;
   batchSize?: number;
   flushMs?: number;
+  /** Told the row ops of each committed batch. */
+  onCommitted?: (ops: readonly SqlOp[]) => void;
 }
 
 /** Follows the event log from the checkpoint, for one plant or all. */
@@ -50,7 +52,7 @@ export async function followEventLog(store: EventStore, options: FollowOptions):
   const source = sourceKey('events', options.plantId);
   const logger = options.logger.child({ source });
   const committed = await readCheckpoint(options.sink, source);
-  const writer = new ProjectionWriter({ sink: options.sink, source, logger, committed, batchSize: options.batchSize, flushMs: options.flushMs });
+  const writer = new ProjectionWriter({ sink: options.sink, source, logger, committed, batchSize: options.batchSize, flushMs: options.flushMs, onCommitted: options.onCommitted });
   let stopped = false;
   let subscription: Subscription | undefined;
 

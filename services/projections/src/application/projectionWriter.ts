@@ -95,6 +95,8 @@ export interface ProjectionWriterOptions {
   /** Where the checkpoint stands when the writer starts. */
   committed?: bigint;
   now?: () => Date;
+  /** Told the row ops of each batch once they are committed (the console's live updates). */
+  onCommitted?: (ops: readonly SqlOp[]) => void;
 }
 
 class WriterStopped extends Error {
@@ -184,5 +186,6 @@ export class ProjectionWriter {
     this.stats.batches++;
     this.stats.lastCommittedAt = new Date().toISOString();
     this.committed = last;
+    this.options.onCommitted?.(ops.slice(0, -1));
   }
 }

@@ -90,7 +90,8 @@ describe('projections service', () => {
     expect(await health.json()).toMatchObject({ status: 'ok', checks: { sql: { ok: true } } });
     const unknown = await fetch(`${runtime.httpUrl}/api/orders/MO_nope/audit`, { headers: { authorization: `Bearer ${TEST_API_TOKEN}` } });
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toEqual({ error: 'order_not_found', message: 'no maintenance order MO_nope' });
+    expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await unknown.json()).toEqual({ type: 'urn:mes:problem:order-not-found', title: 'No such maintenance order', status: 404, detail: 'no maintenance order MO_nope', code: 'ORDER_NOT_FOUND' });
   });
 
   describe('rebuild', () => {

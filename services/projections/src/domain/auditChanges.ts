@@ -125,7 +125,8 @@ export function foldAuditEvent(fold: AuditFold, event: DomainEvent): { fold: Aud
       return order(event.data.orderId, 'ResourcesAllocated', `technician ${event.data.technicianId} and equipment ${event.data.equipmentId} allocated`);
     case 'MaintenanceOrderCompleted': {
       const { data } = event;
-      return order(data.orderId, 'Completed', data.statedBy === undefined ? `work reported done by ${data.completedBy}` : `work reported done by ${data.completedBy}, stated by ${data.statedBy}`);
+      const reported = `work reported done by ${data.completedBy}${data.statedBy === undefined ? '' : `, stated by ${data.statedBy}`}`;
+      return order(data.orderId, 'Completed', data.reason === undefined ? reported : `${data.reason} (${reported})`);
     }
     case 'MaintenanceOrderCancelled': {
       const { data } = event;

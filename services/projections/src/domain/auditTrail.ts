@@ -106,7 +106,7 @@ export function describeEvent(event: DomainEvent): string {
     case 'MaintenanceOrderResourcesAllocated':
       return `technician ${event.data.technicianId} and equipment ${event.data.equipmentId} allocated`;
     case 'MaintenanceOrderCompleted':
-      return `order completed by ${event.data.completedBy}${statedBy(event.data.statedBy)}`;
+      return `order completed by ${event.data.completedBy}${statedBy(event.data.statedBy)}${event.data.reason === undefined ? '' : `: ${event.data.reason}`}`;
     case 'MaintenanceOrderCancelled':
       return `order cancelled by ${event.data.cancelledBy}${statedBy(event.data.statedBy)}: ${event.data.reason}`;
     case 'ApprovalRequested': {

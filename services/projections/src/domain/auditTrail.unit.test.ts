@@ -109,12 +109,12 @@ describe('what each entry changed and why (Annex 11 §9)', () => {
     const releasedBefore = next('ResourceReleased', { resourceId: 'T-01', orderId: 'MO_0', at: T0 }, resource);
     const allocated = next('ResourceAllocated', { resourceId: 'T-01', orderId: 'MO_1', at: T1 }, resource);
     const offShift = next('ResourceMarkedUnavailable', { resourceId: 'T-01', reason: 'no longer in the plant configuration', at: T1 }, resource);
-    const completed = next('MaintenanceOrderCompleted', { orderId: 'MO_1', completedAt: T2, completedBy: 'api', statedBy: 'dana@plant1.example' }, { actor: { kind: 'client', id: 'api' } });
+    const completed = next('MaintenanceOrderCompleted', { orderId: 'MO_1', completedAt: T2, completedBy: 'api', reason: 'Replaced the spindle bearing', statedBy: 'dana@plant1.example' }, { actor: { kind: 'client', id: 'api' } });
     const released = next('ResourceReleased', { resourceId: 'T-01', orderId: 'MO_1', at: T2 }, resource);
     const entries = auditTrail([allocated, completed, released], [registered, heldBefore, releasedBefore, offShift]);
     expect(changes(entries)).toEqual([
       ['ResourceAllocated', 'resource T-01: Available -> Allocated (order MO_1)', 'order MO_1 approved and waiting for it'],
-      ['MaintenanceOrderCompleted', 'order MO_1: (new) -> Completed', 'work reported done by api, stated by dana@plant1.example'],
+      ['MaintenanceOrderCompleted', 'order MO_1: (new) -> Completed', 'Replaced the spindle bearing (work reported done by api, stated by dana@plant1.example)'],
       // Marked unavailable while the order held it: it is Unavailable once released, not Available.
       ['ResourceReleased', 'resource T-01: Allocated (order MO_1) -> Unavailable', 'order MO_1 is Completed'],
     ]);

@@ -16,7 +16,9 @@ const STYLE = `
   body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1b1f24; background: #f4f5f7; margin: 0; }
   main { max-width: 44rem; margin: 2rem auto; background: #fff; border: 1px solid #d8dce1; border-radius: 8px; padding: 1.5rem 2rem; }
   h1 { font-size: 1.4rem; margin-top: 0; }
-  dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
+  dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .25rem 1rem; }
+  /* Long links, order ids and subjects wrap instead of widening the page on a phone. */
+  main { overflow-wrap: anywhere; }
   dt { color: #57606a; }
   dd { margin: 0; }
   table { border-collapse: collapse; width: 100%; }

@@ -3,7 +3,7 @@
 // a correctly signed link never is, since a plant's approvers may all sit behind one proxy
 // (CONTRACT §4). Logs name the approval, decision and outcome, never the token.
 import rateLimit from '@fastify/rate-limit';
-import type { Logger } from '@mes/platform';
+import { secondsBetween, type Logger, type MesMetrics } from '@mes/platform';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApprovalLinkDecisions, ApprovalLinkOutcome } from '../../application/approvalLinkDecisions.js';
 import { APPROVAL_LINK_DECISIONS, type ApprovalLinkDecision } from '../../domain/approvalLinks.js';
@@ -15,6 +15,8 @@ export interface ApprovalLinkRoutesOptions {
   /** Failed attempts per client address and window, over GET and POST of every link together. */
   rateLimit: { max: number; timeWindowMs: number };
   logger: Logger;
+  /** Where the time from request to decision is observed, for each decision recorded here. */
+  metrics?: MesMetrics;
 }
 
 interface LinkParams {
@@ -67,6 +69,10 @@ export async function registerApprovalLinkRoutes(http: FastifyInstance, options:
     const respond = (request: FastifyRequest<{ Params: LinkParams }>, reply: FastifyReply, outcome: ApprovalLinkOutcome, token: unknown) => {
       const { approvalId, decision } = request.params;
       logger.info({ approvalId, decision, method: request.method, outcome: outcome.kind }, 'approval link');
+      if (outcome.kind === 'recorded') {
+        const seconds = secondsBetween(outcome.request.requestedAt, outcome.decided.decidedAt);
+        if (seconds !== undefined) options.metrics?.approvalDecisionSeconds.observe({ plant: outcome.request.order.plantId, decision: outcome.decided.decision }, seconds);
+      }
       const page = approvalLinkPage(outcome, typeof token === 'string' ? token : '');
       return sendHtml(reply, page.status, page.html);
     };

@@ -3,7 +3,12 @@
 import type { MailboxMessage } from '../mail/developmentMailbox.js';
 import { escapeHtml, htmlDocument } from '../html/htmlDocument.js';
 
-/** The message page frames the HTML part with srcdoc, which inherits this policy: inline styles, no remote content. */
+/**
+ * The message page frames the HTML part with srcdoc, which inherits this policy: inline styles, no
+ * remote content. The frame is sandboxed (no scripts, no forms) but may open its links in a new tab
+ * outside the sandbox: the approval page forbids being framed, so a link followed inside the frame
+ * would show a broken frame.
+ */
 export const MAILBOX_MESSAGE_CONTENT_SECURITY_POLICY =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
@@ -31,7 +36,7 @@ ${messages.length === 0 ? '<p>No messages yet.</p>' : `<table>\n<thead><tr><th>R
 export function mailboxMessagePage(message: MailboxMessage): string {
   const links = linksIn(message.text ?? '');
   const body = message.html !== null
-    ? `<iframe sandbox="" title="HTML part" srcdoc="${escapeHtml(message.html)}"></iframe>`
+    ? `<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" title="HTML part" srcdoc="${escapeHtml(`<base target="_blank">${message.html}`)}"></iframe>`
     : `<pre>${escapeHtml(message.text ?? '')}</pre>`;
   return htmlDocument(
     message.subject || 'Message',
@@ -43,7 +48,7 @@ export function mailboxMessagePage(message: MailboxMessage): string {
 <dt>To</dt><dd>${escapeHtml(message.to)}</dd>
 ${message.messageId === null ? '' : `<dt>Message-ID</dt><dd>${escapeHtml(message.messageId)}</dd>`}
 </dl>
-${links.length === 0 ? '' : `<h2>Links</h2>\n<ul>\n${links.map((url) => `<li><a href="${escapeHtml(url)}" rel="noreferrer">${escapeHtml(url)}</a></li>`).join('\n')}\n</ul>`}
+${links.length === 0 ? '' : `<h2>Links</h2>\n<ul class="links">\n${links.map((url) => `<li><a href="${escapeHtml(url)}" target="_blank" rel="noopener noreferrer">${escapeHtml(url)}</a></li>`).join('\n')}\n</ul>`}
 <h2>Message</h2>
 ${body}
 ${message.html !== null && message.text !== null ? `<h2>Plain-text part</h2>\n<pre>${escapeHtml(message.text)}</pre>` : ''}`,

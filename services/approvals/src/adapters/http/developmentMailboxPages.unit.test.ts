@@ -26,10 +26,11 @@ describe('development mailbox pages', () => {
     expect(mailboxListPage([])).toContain('No messages yet.');
   });
 
-  it('show the HTML part in a sandboxed frame, escaped into srcdoc, and list the links', () => {
+  it('show the HTML part in a sandboxed frame whose links open outside it, escaped into srcdoc, and list the links to open in a new tab', () => {
     const html = mailboxMessagePage(message);
-    expect(html).toContain('<iframe sandbox="" title="HTML part" srcdoc="&lt;p onclick=&quot;x&quot;&gt;Hi &amp; &quot;bye&quot;&lt;/p&gt;"></iframe>');
-    expect(html).toContain('<a href="http://127.0.0.1:3000/approvals/AP_1/reject?token=c.d" rel="noreferrer">');
+    expect(html).toContain('<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" title="HTML part" srcdoc="&lt;base target=&quot;_blank&quot;&gt;&lt;p onclick=&quot;x&quot;&gt;Hi &amp; &quot;bye&quot;&lt;/p&gt;"></iframe>');
+    expect(html).not.toMatch(/sandbox="[^"]*allow-(scripts|forms|same-origin|top-navigation)/);
+    expect(html).toContain('<a href="http://127.0.0.1:3000/approvals/AP_1/reject?token=c.d" target="_blank" rel="noopener noreferrer">');
     expect(html).not.toContain('href="javascript:');
   });
 
