@@ -118,10 +118,34 @@ describe('mes audit and mes projections rebuild on a running system', () => {
     expect(machineEntries.filter((e) => e.eventType === 'MachineStatusChanged')).toHaveLength(2);
     expect(machineEntries.map((e) => e.eventId)).toEqual(expect.arrayContaining(lines.map((e) => e.eventId)));
 
+    // Every entry says what it changed and why, on lines of its own under the first.
+    expect(text.stdout).toMatch(/\n {4}changed: order MO_\S+: PendingApproval -> Approved\n {4}why: decision of Alice Novak <alice@plant1\.example>, comment: "Go ahead"\n/);
+    expect(text.stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC {2}MaintenanceOrderCompleted +API client api /m);
+
     expect(await cli(['audit', 'order', 'MO_nope'], env)).toEqual({ code: 1, stdout: '', stderr: 'mes: no maintenance order MO_nope\n' });
     expect((await cli(['audit', 'machine', 'M-404'], env)).stderr).toBe('mes: no machine M-404 in the event log of plant P1\n');
     expect((await cli(['audit', 'order'], env)).code).toBe(2);
     expect((await cli(['audit', 'order', orderId], { ...env, NATS_URL: 'nats://127.0.0.1:1' })).stderr).toMatch(/^mes: cannot reach NATS at nats:\/\/127\.0\.0\.1:1 \(NATS_URL\)/);
+  });
+
+  it('exports the history for auditors with --format, as the HTTP audit does', async () => {
+    const env = { ...fixture.env, LOG_LEVEL: 'warn', MES_OPERATOR: 'auditor@plant1.example' };
+    const csv = await cli(['audit', 'order', orderId, '--format', 'csv'], env);
+    expect(csv).toMatchObject({ code: 0, stderr: '' });
+    expect(csv.stdout).toBe(await (await api(`/api/orders/${orderId}/audit?format=csv`)).text());
+
+    const jsonl = await cli(['audit', 'order', orderId, '--format', 'jsonl'], env);
+    expect(jsonl.stdout).toBe((await cli(['audit', 'order', orderId, '--json'], env)).stdout);
+
+    const html = await cli(['audit', 'order', orderId, '--format', 'html'], env);
+    expect(html.code).toBe(0);
+    expect(html.stdout).toMatch(/^<!DOCTYPE html>/);
+    expect(html.stdout).toMatch(/Exported \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC by auditor@plant1\.example/);
+    expect(html.stdout).toContain(`<dt>Order</dt><dd>${orderId}</dd>`);
+    expect(html.stdout).toContain('<dt>Status</dt><dd>Completed</dd>');
+    expect(html.stdout).toContain('<td>Alice Novak</td><td>alice@plant1.example</td>');
+
+    expect((await cli(['audit', 'order', orderId, '--format', 'xml'], env))).toMatchObject({ code: 2, stderr: expect.stringMatching(/^mes: --format takes csv, jsonl, html \(got "xml"\)/) });
   });
 
   it('verifies the hash chains of the log, a plant and an order; names the first break of a forged event', async () => {
@@ -143,6 +167,12 @@ describe('mes audit and mes projections rebuild on a running system', () => {
     const broken = await cli(['audit', 'verify', '--plant', 'P1'], fixture.env);
     expect(broken.code).toBe(1);
     expect(broken.stderr).toMatch(new RegExp(`chain broken in stream ${stream} at position \\d+: event forged-completion`));
+  });
+
+  it('says in the HTML record of an order that its chain is broken (after the forged event above)', async () => {
+    const html = await cli(['audit', 'order', orderId, '--format', 'html'], fixture.env);
+    expect(html.code).toBe(0);
+    expect(html.stdout).toMatch(new RegExp(`<p class="chain-broken">chain: BROKEN in stream P1\\.order\\.${orderId} at position \\d+: event forged-completion`));
   });
 
   it('rebuilds the tables with mes projections rebuild, to the same content', async () => {

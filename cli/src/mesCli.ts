@@ -1,10 +1,11 @@
-// The `mes` command (CONTRACT §5): `mes audit order <OrderID>`, `mes audit machine <MachineID>`
-// (`--json`: one JSON object per line), `mes projections rebuild`, `mes dead-letters` (the
-// rejected telemetry of CONTRACT §1, newest first), `mes approvers enrol` (approversEnrol.ts) and
-// `mes simulate` (an edge simulator). It reads
-// the same environment as the services (NATS_URL, MQTT_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG,
-// PLANTS). Exit codes: 0 done, 1 error (with one clear message), 2 wrong usage.
-// One file on purpose (a little over 300 lines): every command's parsing and wording together.
+// The `mes` command (CONTRACT §5): `mes audit order <OrderID>` (`--format csv|jsonl|html`: an
+// export for auditors), `mes audit machine <MachineID>` (`--json`: one JSON object per line),
+// `mes config reload|history` (versioned plant configuration, CONTRACT §3), `mes projections
+// rebuild`, `mes dead-letters` (the rejected telemetry of CONTRACT §1, newest first), `mes approvers
+// enrol` (approversEnrol.ts) and `mes simulate` (an edge simulator). It reads the same environment as the services (NATS_URL,
+// MQTT_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS), and MES_OPERATOR. Exit codes: 0 done, 1
+// error (with one clear message), 2 wrong usage.
+// One file on purpose (about 400 lines): every command's parsing and wording together.
 import {
   ConfigError,
   connectNats,
@@ -17,33 +18,47 @@ import {
   OrderIndex,
   verifyChains,
   openSqlSink,
+  PlantConfigError,
   withoutCredentials,
   type Config,
 } from '@mes/platform';
+import type { PlantsConfig } from '@mes/contracts';
 import { randomInt } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { readDeadLetters, type StoredDeadLetter } from '@mes/ingest';
 import {
+  AUDIT_FORMATS,
   auditMachine,
   auditOrder,
+  auditPlantConfigs,
   AuditSubjectNotFoundError,
+  exportOrderAudit,
   formatAuditLine,
   rebuildDeps,
   rebuildReportingTables,
   type AuditEntry,
+  type AuditFileFormat,
   type RebuildProgress,
 } from '@mes/projections';
 import { APPROVERS_USAGE, enrolApprover, parseApproversArgs, type ApproversCommand } from './approversEnrol.js';
+import { operatorOf, reloadPlantConfig } from './config/configCommands.js';
 import { simulatedMachineIds } from './simulate/plantSimulation.js';
 import { formatSimulationSummary, MqttUnreachableError, runSimulation } from './simulate/runSimulation.js';
 import { parseSimulateArgs, SIMULATE_USAGE, type SimulateArgs } from './simulate/simulateArgs.js';
 
 export const USAGE = `Usage:
-  mes audit order <OrderID> [--json]      history of a maintenance order, oldest first
+  mes audit order <OrderID> [--json | --format csv|jsonl|html]
+                                          history of a maintenance order, oldest first; --format
+                                          prints an export for auditors (html: a printable record)
   mes audit machine <MachineID> [--json]  condition changes and orders of a machine, oldest first
   mes audit verify [--plant P] [--order MO_...]
                                           recompute the hash chains of the event log: exit 0 when
                                           every chain holds, 1 naming the first break
+  mes config reload                       validate MES_CONFIG and record each changed plant's
+                                          configuration as a new version (who: MES_OPERATOR, else
+                                          the OS user); incidents that start afterwards use it
+  mes config history [--plant P1] [--json]
+                                          the recorded configuration versions, oldest first
   mes projections rebuild [--batch-size N]
                                           drop and rebuild the SQL reporting tables from the event log
   mes dead-letters [--plant P1] [--limit N] [--json]
@@ -53,7 +68,8 @@ ${SIMULATE_USAGE}
   mes help
 
 --json prints one JSON object per line. Settings come from the environment: NATS_URL,
-MQTT_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS (see README "Configuration").
+MQTT_URL, EVENTSTORE_URL, SQL_URL, MES_CONFIG, PLANTS (see README "Configuration"), and
+MES_OPERATOR (who runs mes config reload, and who exported an audit).
 
 mes simulate: --plant defaults to the first plant of MES_CONFIG; --machines to the plant's
 machines: list, or 5 (M-1 to M-5); --rate is readings per second for the whole plant (default 2,
@@ -63,8 +79,10 @@ Ctrl-C stops early and prints the summary.`;
 
 export type CliCommand =
   | { kind: 'help' }
-  | { kind: 'auditOrder'; orderId: string; json: boolean }
+  | { kind: 'auditOrder'; orderId: string; json: boolean; format?: AuditFileFormat }
   | { kind: 'auditMachine'; machineId: string; json: boolean }
+  | { kind: 'configReload' }
+  | { kind: 'configHistory'; plantId: string | undefined; json: boolean }
   | { kind: 'rebuild'; batchSize: number | undefined }
   | { kind: 'deadLetters'; plantId: string | undefined; limit: number; json: boolean }
   | { kind: 'simulate'; args: SimulateArgs }
@@ -72,7 +90,8 @@ export type CliCommand =
   | ApproversCommand;
 
 /** Options that take a value (the next argument). */
-const VALUE_OPTIONS = ['--batch-size', '--plant', '--limit'];
+const VALUE_OPTIONS = ['--batch-size', '--plant', '--limit', '--format'];
+const FILE_FORMATS = AUDIT_FORMATS.filter((format): format is AuditFileFormat => format !== 'json');
 
 export type ParsedArgs = CliCommand | { kind: 'usage'; error: string };
 
@@ -104,13 +123,35 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
   const [group, action, subject, ...rest] = words;
   if (group === 'audit' && action === 'verify') return parseVerifyArgs(argv.slice(2));
   if (group === 'audit') {
-    const unknown = flags.filter((flag) => flag !== '--json');
+    const unknown = flags.filter((flag) => flag !== '--json' && flag !== '--format');
     if (unknown.length > 0) return { kind: 'usage', error: `unknown option ${unknown[0]} for mes audit` };
     if (action !== 'order' && action !== 'machine') return { kind: 'usage', error: `mes audit takes order, machine or verify${action === undefined ? '' : ` (got "${action}")`}` };
     if (subject === undefined) return { kind: 'usage', error: `mes audit ${action} needs the ${action === 'order' ? 'OrderID' : 'MachineID'}` };
     if (rest.length > 0) return { kind: 'usage', error: `unexpected argument "${rest[0]}"` };
     const json = flags.includes('--json');
-    return action === 'order' ? { kind: 'auditOrder', orderId: subject, json } : { kind: 'auditMachine', machineId: subject, json };
+    if (action === 'machine') {
+      return flags.includes('--format') ? { kind: 'usage', error: '--format is for mes audit order' } : { kind: 'auditMachine', machineId: subject, json };
+    }
+    if (!flags.includes('--format')) return { kind: 'auditOrder', orderId: subject, json };
+    const format = argv[argv.indexOf('--format') + 1];
+    if (!FILE_FORMATS.some((known) => known === format)) return { kind: 'usage', error: `--format takes ${FILE_FORMATS.join(', ')}${format === undefined ? '' : ` (got "${format}")`}` };
+    if (json) return { kind: 'usage', error: '--json and --format do not go together (--format jsonl is one JSON object per line too)' };
+    return { kind: 'auditOrder', orderId: subject, json, format: format as AuditFileFormat };
+  }
+  if (group === 'config') {
+    if (action !== 'reload' && action !== 'history') return { kind: 'usage', error: `mes config takes reload or history${action === undefined ? '' : ` (got "${action}")`}` };
+    if (subject !== undefined) return { kind: 'usage', error: `unexpected argument "${subject}"` };
+    if (action === 'reload') return flags.length > 0 ? { kind: 'usage', error: `unknown option ${flags[0]} for mes config reload` } : { kind: 'configReload' };
+    let plantId: string | undefined;
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i]!;
+      if (!arg.startsWith('-')) continue;
+      if (arg === '--plant') {
+        plantId = argv[++i];
+        if (plantId === undefined || plantId.startsWith('-')) return { kind: 'usage', error: '--plant takes a plant id' };
+      } else if (arg !== '--json') return { kind: 'usage', error: `unknown option ${arg} for mes config history` };
+    }
+    return { kind: 'configHistory', plantId, json: flags.includes('--json') };
   }
   if (group === 'projections') {
     if (action !== 'rebuild') return { kind: 'usage', error: `mes projections takes rebuild${action === undefined ? '' : ` (got "${action}")`}` };
@@ -191,6 +232,8 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
     throw err;
   }
   if (command.kind === 'simulate') return simulate(command.args, config, io);
+  // The file is checked before anything is connected: an invalid one records nothing.
+  const plants = command.kind === 'configReload' ? loadPlants(config) : undefined;
   const logger = createLogger({ service: 'mes', level: 'warn', destination: io.stderr });
   const nc = await connectNats({ url: config.natsUrl, name: 'mes-cli', logger, initialTimeoutMs: 5_000 }).catch((err: unknown) => {
     throw new CliError((err as Error).message);
@@ -229,6 +272,11 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
     try {
       switch (command.kind) {
         case 'auditOrder': {
+          if (command.format !== undefined) {
+            const file = await exportOrderAudit({ eventStore: events.store, orderIndex: new OrderIndex(nc) }, command.orderId, command.format, { exportedBy: operatorOf(io.env) });
+            io.stdout.write(file.body);
+            return;
+          }
           const audit = await auditOrder({ eventStore: events.store, orderIndex: new OrderIndex(nc) }, command.orderId);
           if (!command.json) line(io.stdout, `Order ${audit.orderId}: machine ${audit.machineId}, plant ${audit.plantId}, workflow ${audit.workflowId}`);
           printEntries(io, audit.entries, command.json);
@@ -241,6 +289,16 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
             line(io.stdout, `Machine ${audit.machineId}: plant ${audit.plants.join(', ')}; orders: ${audit.orders.length === 0 ? 'none' : audit.orders.join(', ')}`);
           }
           printEntries(io, audit.entries, command.json);
+          return;
+        }
+        case 'configReload':
+          await reloadPlantConfig({ store: events.store, plants: plants!, config, env: io.env, print: (text) => line(io.stdout, text) });
+          return;
+        case 'configHistory': {
+          const plantIds = command.plantId === undefined ? config.plants ?? Object.keys(loadPlants(config).plants) : [command.plantId];
+          const entries = await auditPlantConfigs(events.store, plantIds);
+          if (!command.json && entries.length === 0) line(io.stdout, `no configuration version recorded for plant${plantIds.length === 1 ? '' : 's'} ${plantIds.join(', ')}`);
+          printEntries(io, entries, command.json);
           return;
         }
         case 'verify': {
@@ -292,6 +350,16 @@ async function run(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo): P
     }
   } finally {
     await drainNats(nc);
+  }
+}
+
+/** The plant configuration MES_CONFIG names; an invalid one is an error naming the file, the key path and the reason. */
+function loadPlants(config: Config): PlantsConfig {
+  try {
+    return loadPlantConfigFile(config.plantConfigPath);
+  } catch (err) {
+    if (err instanceof PlantConfigError) throw new CliError(`${err.message}\nnothing was recorded (MES_CONFIG=${config.plantConfigPath})`);
+    throw err;
   }
 }
 

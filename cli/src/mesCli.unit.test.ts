@@ -1,4 +1,6 @@
+import { hostname, userInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { operatorOf } from './config/configCommands.js';
 import { formatDeadLetter, formatProgress, parseCliArgs } from './mesCli.js';
 
 describe('mes command line', () => {
@@ -6,6 +8,32 @@ describe('mes command line', () => {
     expect(parseCliArgs(['audit', 'order', 'MO_1'])).toEqual({ kind: 'auditOrder', orderId: 'MO_1', json: false });
     expect(parseCliArgs(['audit', 'order', 'MO_1', '--json'])).toEqual({ kind: 'auditOrder', orderId: 'MO_1', json: true });
     expect(parseCliArgs(['audit', '--json', 'machine', 'M-1'])).toEqual({ kind: 'auditMachine', machineId: 'M-1', json: true });
+  });
+
+  it('reads an audit export format, for orders only, and not with --json', () => {
+    expect(parseCliArgs(['audit', 'order', 'MO_1', '--format', 'html'])).toEqual({ kind: 'auditOrder', orderId: 'MO_1', json: false, format: 'html' });
+    expect(parseCliArgs(['audit', '--format', 'csv', 'order', 'MO_1'])).toEqual({ kind: 'auditOrder', orderId: 'MO_1', json: false, format: 'csv' });
+    expect(parseCliArgs(['audit', 'order', 'MO_1', '--format', 'jsonl'])).toEqual({ kind: 'auditOrder', orderId: 'MO_1', json: false, format: 'jsonl' });
+    expect(parseCliArgs(['audit', 'order', 'MO_1', '--format', 'pdf'])).toEqual({ kind: 'usage', error: '--format takes csv, jsonl, html (got "pdf")' });
+    expect(parseCliArgs(['audit', 'order', 'MO_1', '--format'])).toEqual({ kind: 'usage', error: '--format takes csv, jsonl, html' });
+    expect(parseCliArgs(['audit', 'order', 'MO_1', '--format', 'csv', '--json'])).toMatchObject({ kind: 'usage', error: expect.stringMatching(/^--json and --format do not go together/) });
+    expect(parseCliArgs(['audit', 'machine', 'M-1', '--format', 'csv'])).toEqual({ kind: 'usage', error: '--format is for mes audit order' });
+  });
+
+  it('reads the config commands', () => {
+    expect(parseCliArgs(['config', 'reload'])).toEqual({ kind: 'configReload' });
+    expect(parseCliArgs(['config', 'history'])).toEqual({ kind: 'configHistory', plantId: undefined, json: false });
+    expect(parseCliArgs(['config', 'history', '--plant', 'P1', '--json'])).toEqual({ kind: 'configHistory', plantId: 'P1', json: true });
+    expect(parseCliArgs(['config', 'apply'])).toEqual({ kind: 'usage', error: 'mes config takes reload or history (got "apply")' });
+    expect(parseCliArgs(['config', 'reload', '--force'])).toEqual({ kind: 'usage', error: 'unknown option --force for mes config reload' });
+    expect(parseCliArgs(['config', 'reload', 'plants.yaml'])).toEqual({ kind: 'usage', error: 'unexpected argument "plants.yaml"' });
+  });
+
+  it('names who runs it: MES_OPERATOR, else the OS user at this host', () => {
+    expect(operatorOf({ MES_OPERATOR: ' quality@plant1.example ' })).toBe('quality@plant1.example');
+    expect(operatorOf({})).toBe(`${userInfo().username}@${hostname()}`);
+    expect(operatorOf({ MES_OPERATOR: '' })).toBe(`${userInfo().username}@${hostname()}`);
+    expect(() => operatorOf({ MES_OPERATOR: 'x'.repeat(257) })).toThrow(/MES_OPERATOR is 257 characters long; at most 256/);
   });
 
   it('reads the verify command, for the whole log, a plant or an order', () => {

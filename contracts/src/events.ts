@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { IsoInstantSchema } from './envelope.js';
 import { IDENTIFIER_PATTERN } from './names.js';
-import { RESOURCE_TYPES, SIGNATURE_METHODS } from './plantConfig.js';
+import { PlantsConfigSchema, RESOURCE_TYPES, SIGNATURE_METHODS } from './plantConfig.js';
+import type { PlantConfig } from './plantConfig.js';
 import {
   MACHINE_STATUSES,
   MachineConditionSchema,
@@ -426,7 +427,7 @@ export type ResourceReturnedToAllocation = z.infer<typeof ResourceReturnedToAllo
 
 // Workflow (the saga that runs one incident from rule match to outcome)
 
-export const WorkflowStartedSchema = event('WorkflowStarted', z.object({
+const WorkflowStartedFields = {
   workflowId: EntityIdSchema,
   plantId: EntityIdSchema,
   machineId: EntityIdSchema,
@@ -434,8 +435,36 @@ export const WorkflowStartedSchema = event('WorkflowStarted', z.object({
   reason: z.string().min(1).max(400),
   triggeredBy: ReadingSummarySchema,
   startedAt: IsoInstantSchema,
-}));
+};
+
+/** Whom a workflow asks, in order of escalation, and how long each has (CONTRACT §3 approvers, approvalTimeout). */
+export const ApprovalPolicySchema = z.object({
+  approvers: z.array(PersonSchema).min(1),
+  approvalTimeoutMs: z.number().int().positive(),
+});
+export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>;
+
+/**
+ * Version 2: the workflow names the plant configuration version it runs under (CONTRACT §3) and
+ * records that version's approval policy, so it finishes under it whatever is reloaded meanwhile,
+ * and its own stream says whom it escalates to. Version 1 knew neither (null when upcast): such a
+ * workflow follows the policy of the configuration its service was started with.
+ */
+export const WorkflowStartedSchema = event('WorkflowStarted', z.object({
+  ...WorkflowStartedFields,
+  /** The recorded configuration version of the plant; null when none was recorded (or v1). */
+  configVersion: z.number().int().min(1).nullable(),
+  /** The approval policy of that configuration; null for a workflow started by version 1. */
+  policy: ApprovalPolicySchema.nullable(),
+}), 2);
 export type WorkflowStarted = z.infer<typeof WorkflowStartedSchema>;
+
+/** Version 1 of WorkflowStarted, as stored before version 2; read through its upcaster. */
+export const WorkflowStartedV1DataSchema = z.object(WorkflowStartedFields);
+
+function upcastWorkflowStartedV1(data: z.infer<typeof WorkflowStartedV1DataSchema>): WorkflowStarted['data'] {
+  return { ...data, configVersion: null, policy: null };
+}
 
 export const WorkflowStepRecordedSchema = event('WorkflowStepRecorded', z.object({
   workflowId: EntityIdSchema,
@@ -475,6 +504,48 @@ export const WorkflowCompletedSchema = event('WorkflowCompleted', z.object({
 }));
 export type WorkflowCompleted = z.infer<typeof WorkflowCompletedSchema>;
 
+// Plant configuration versions (CONTRACT §3: each applied version is in the event log)
+
+/** One plant's entry of the configuration file as validated, without the values derived from it. */
+export const PlantConfigEntrySchema = PlantsConfigSchema.shape.plants.valueType.in;
+export type PlantConfigEntry = z.infer<typeof PlantConfigEntrySchema>;
+
+/** A recorded plant configuration as the services use it (with the derived values, e.g. approvalTimeoutMs). */
+export function plantConfigOf(entry: PlantConfigEntry): PlantConfig {
+  return PlantsConfigSchema.shape.plants.valueType.parse(entry);
+}
+
+/**
+ * One difference between two versions of a plant's configuration. `path` is the key path, e.g.
+ * `approvers.1.email` or `approvalTimeout`; no `before`: added; no `after`: removed.
+ */
+export const ConfigChangeSchema = z.object({
+  path: z.string().min(1).max(400),
+  before: z.json().optional(),
+  after: z.json().optional(),
+});
+export type ConfigChange = z.infer<typeof ConfigChangeSchema>;
+
+/**
+ * A version of one plant's configuration was applied (by `mes config reload`, or a service that
+ * started with a changed file; the envelope's actor says who). It holds the whole configuration, so
+ * any copy rebuilds it from the log alone, and what changed since the version before (for the first
+ * version: every key, as added). Incidents that start afterwards run under it.
+ */
+export const PlantConfigVersionRecordedSchema = event('PlantConfigVersionRecorded', z.object({
+  plantId: EntityIdSchema,
+  /** 1 for the plant's first recorded version, then one more each time. */
+  version: z.number().int().min(1),
+  config: PlantConfigEntrySchema,
+  changes: z.array(ConfigChangeSchema),
+  /** The file it was read from (MES_CONFIG as the recording process saw it). */
+  source: z.string().min(1).max(1024),
+  /** How it was applied, e.g. `mes config reload` or `start-up of workflow`. */
+  via: z.string().min(1).max(200),
+  recordedAt: IsoInstantSchema,
+}));
+export type PlantConfigVersionRecorded = z.infer<typeof PlantConfigVersionRecordedSchema>;
+
 export const DomainEventSchema = z.discriminatedUnion('type', [
   MachineReadingRecordedSchema,
   MachineStatusChangedSchema,
@@ -510,6 +581,7 @@ export const DomainEventSchema = z.discriminatedUnion('type', [
   WorkflowStepRecordedSchema,
   WorkflowTimeoutScheduledSchema,
   WorkflowCompletedSchema,
+  PlantConfigVersionRecordedSchema,
 ]);
 export type DomainEvent = z.infer<typeof DomainEventSchema>;
 export type DomainEventType = DomainEvent['type'];
@@ -562,10 +634,11 @@ const EVENT_DECODERS: { readonly [Type in DomainEventType]: Readonly<Record<numb
   OrderLeftResourceQueue: { 1: currentVersion(OrderLeftResourceQueueSchema) },
   ResourceWithdrawnFromAllocation: { 1: currentVersion(ResourceWithdrawnFromAllocationSchema) },
   ResourceReturnedToAllocation: { 1: currentVersion(ResourceReturnedToAllocationSchema) },
-  WorkflowStarted: { 1: currentVersion(WorkflowStartedSchema) },
+  WorkflowStarted: { 1: (data) => upcastWorkflowStartedV1(WorkflowStartedV1DataSchema.parse(data, { reportInput: true })), 2: currentVersion(WorkflowStartedSchema) },
   WorkflowStepRecorded: { 1: currentVersion(WorkflowStepRecordedSchema) },
   WorkflowTimeoutScheduled: { 1: currentVersion(WorkflowTimeoutScheduledSchema) },
   WorkflowCompleted: { 1: currentVersion(WorkflowCompletedSchema) },
+  PlantConfigVersionRecorded: { 1: currentVersion(PlantConfigVersionRecordedSchema) },
 };
 
 /** The version new events are written with, per type: the version of its schema. */

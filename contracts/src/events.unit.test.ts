@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CommandSchema } from './commands.js';
-import { approvalSignatureMeaning, CURRENT_EVENT_VERSIONS, DOMAIN_EVENT_TYPES, DomainEventSchema, EventDecodeError, parseDomainEvent, readingSummaryOf } from './events.js';
+import { approvalSignatureMeaning, CURRENT_EVENT_VERSIONS, DOMAIN_EVENT_TYPES, DomainEventSchema, EventDecodeError, parseDomainEvent, plantConfigOf, readingSummaryOf } from './events.js';
 import type { DomainEventData, DomainEventType } from './events.js';
 import type { TelemetryReading } from './telemetry.js';
 
@@ -79,10 +79,27 @@ const examples: { [Type in DomainEventType]: DomainEventData<Type> } = {
   OrderLeftResourceQueue: { orderId: 'MO_1', technicianId: null, equipmentId: null, leftAt: LATER },
   ResourceWithdrawnFromAllocation: { resourceId: 'T-01', at: LATER },
   ResourceReturnedToAllocation: { resourceId: 'T-01', at: LATER },
-  WorkflowStarted: { workflowId: 'WF_1', plantId: 'P1', machineId: 'M-07', ruleIndex: 0, reason: 'Machine fault', triggeredBy: summary, startedAt: AT },
+  WorkflowStarted: {
+    workflowId: 'WF_1', plantId: 'P1', machineId: 'M-07', ruleIndex: 0, reason: 'Machine fault', triggeredBy: summary, startedAt: AT,
+    configVersion: 3, policy: { approvers: [alice, bob], approvalTimeoutMs: 1_800_000 },
+  },
   WorkflowStepRecorded: { workflowId: 'WF_1', step: 'approvalRequested', at: AT, detail: 'sent to alice@plant1.example' },
   WorkflowTimeoutScheduled: { workflowId: 'WF_1', timeoutId: 'TO_1', dueAt: LATER, purpose: 'approvalTimeout' },
   WorkflowCompleted: { workflowId: 'WF_1', outcome: 'Completed', at: LATER },
+  PlantConfigVersionRecorded: {
+    plantId: 'P1',
+    version: 2,
+    config: {
+      approvers: [alice, bob],
+      approvalTimeout: 'PT30M',
+      resources: [{ id: 'T-01', type: 'Technician', name: 'Dana Ruiz' }],
+      rules: [{ when: { machineStatus: 'Fault' }, action: 'maintenance', reason: 'Machine fault' }],
+    },
+    changes: [{ path: 'approvalTimeout', before: 'PT1H', after: 'PT30M' }, { path: 'approvers.1', after: bob }],
+    source: '/etc/mes/plants.yaml',
+    via: 'mes config reload',
+    recordedAt: AT,
+  },
 };
 
 describe('parseDomainEvent', () => {
@@ -152,6 +169,17 @@ describe('parseDomainEvent', () => {
       it('a version 2 decision must carry its signature', () => {
         expect(() => parseDomainEvent('ApprovalDecided', 2, decidedV1)).toThrow(/ApprovalDecided v2 data is invalid: signature: .*expected object/);
       });
+    });
+
+    it('reads a workflow started before configuration versions as of an unknown version', () => {
+      expect(CURRENT_EVENT_VERSIONS.WorkflowStarted).toBe(2);
+      const { configVersion: _version, policy: _policy, ...storedWorkflowV1 } = examples.WorkflowStarted;
+      expect(parseDomainEvent('WorkflowStarted', 1, storedWorkflowV1)).toEqual({
+        type: 'WorkflowStarted',
+        version: 2,
+        data: { ...storedWorkflowV1, configVersion: null, policy: null },
+      });
+      expect(() => parseDomainEvent('WorkflowStarted', 2, storedWorkflowV1)).toThrow(/WorkflowStarted v2 data is invalid: configVersion/);
     });
 
     it('is still validated as the version it was stored as', () => {
@@ -250,5 +278,20 @@ describe('CommandSchema', () => {
   it('refuses a command without its correlation id', () => {
     const { correlationId: _dropped, ...rest } = common;
     expect(CommandSchema.safeParse({ ...rest, type: 'ReleaseResources', orderId: 'MO_1' }).success).toBe(false);
+  });
+});
+
+describe('a recorded plant configuration version', () => {
+  const recorded = examples.PlantConfigVersionRecorded;
+
+  it('holds the configuration as written, from which the services derive theirs', () => {
+    expect(plantConfigOf(recorded.config)).toEqual({ ...recorded.config, approvalTimeoutMs: 30 * 60_000 });
+  });
+
+  it('refuses a configuration the file would refuse, naming the key', () => {
+    const withUnknownKey = { ...recorded, config: { ...recorded.config, approvalTimeOut: 'PT1M' } };
+    expect(() => parseDomainEvent('PlantConfigVersionRecorded', 1, withUnknownKey)).toThrow(/PlantConfigVersionRecorded v1 data is invalid: config/);
+    const badTimeout = { ...recorded, config: { ...recorded.config, approvalTimeout: 'P1M' } };
+    expect(() => parseDomainEvent('PlantConfigVersionRecorded', 1, badTimeout)).toThrow(/config\.approvalTimeout: must not use years or months/);
   });
 });

@@ -1,3 +1,4 @@
+export { configChanges, describeConfigChange } from './configChanges.js';
 export { ActorSchema, EventEnvelopeSchema, IsoInstantSchema } from './envelope.js';
 export type { Actor, EventEnvelope } from './envelope.js';
 export {
@@ -20,6 +21,7 @@ export {
   commandSubject,
   deadLetterSubject,
   parseStreamName,
+  plantConfigStream,
   plantEventsFilter,
   plantTimersFilter,
   serviceCommandsFilter,
@@ -93,6 +95,12 @@ export {
   ElectronicSignatureSchema,
   MAX_SIGNATURE_MEANING_LENGTH,
   ApprovalEmailSentSchema,
+  ApprovalPolicySchema,
+  ConfigChangeSchema,
+  PlantConfigEntrySchema,
+  PlantConfigVersionRecordedSchema,
+  WorkflowStartedV1DataSchema,
+  plantConfigOf,
   ApprovalEscalatedSchema,
   ApprovalExpiredSchema,
   ApprovalWithdrawnSchema,
@@ -144,6 +152,10 @@ export type {
   ApproverSigningLocked,
   ElectronicSignature,
   ApprovalEmailSent,
+  ApprovalPolicy,
+  ConfigChange,
+  PlantConfigEntry,
+  PlantConfigVersionRecorded,
   ApprovalEscalated,
   ApprovalExpired,
   ApprovalWithdrawn,

@@ -6,7 +6,8 @@ export const IDENTIFIER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** One token of a NATS subject or event-store stream name: no dots, wildcards or spaces. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
-export const STREAM_CATEGORIES = ['machine', 'order', 'approval', 'resource', 'workflow'] as const;
+/** `config`: the recorded versions of a plant's configuration, one stream per plant (`plantConfigStream`). */
+export const STREAM_CATEGORIES = ['machine', 'order', 'approval', 'resource', 'workflow', 'config'] as const;
 export type StreamCategory = (typeof STREAM_CATEGORIES)[number];
 
 /** JetStream stream holding the event store (one subject per aggregate stream). */
@@ -47,6 +48,11 @@ export function streamName(plantId: string, category: StreamCategory, id: string
   assertToken('plant id', plantId);
   assertToken('stream id', id);
   return `${plantId}.${category}.${id}`;
+}
+
+/** The stream of a plant's configuration versions (CONTRACT §3): `{plantId}.config.{plantId}`. */
+export function plantConfigStream(plantId: string): string {
+  return streamName(plantId, 'config', plantId);
 }
 
 export interface ParsedStreamName {

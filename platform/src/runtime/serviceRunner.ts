@@ -3,6 +3,7 @@
 import type { PlantsConfig } from '@mes/contracts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ensurePrivateDataDir, resolveSecrets } from '../config/developmentSecrets.js';
@@ -10,6 +11,7 @@ import { HealthRegistry, natsHealthCheck } from '../http/health.js';
 import { ApiCredentials, DEFAULT_TOKEN_HOLDER } from '../http/apiCredentials.js';
 import { createHttpServer } from '../http/httpServer.js';
 import { loadPlantConfigFile } from '../config/plantConfigFile.js';
+import { recordPlantConfigVersions } from '../config/plantConfigVersions.js';
 import { loadConfig, type Config } from '../config/env.js';
 import type { EventStore } from '../eventStore/eventStore.js';
 import { openEventStore, type EventStoreHandle } from '../eventStore/openEventStore.js';
@@ -103,12 +105,22 @@ export async function startRuntime(processName: string, services: Record<string,
     health.register('eventStore', async () => {
       await eventStore?.store.ping();
     });
+    const servedPlants = config.plants ?? Object.keys(plants.plants);
+    // Start-up with a changed file applies a new configuration version, recorded like a reload (CONTRACT §3).
+    for (const recording of await recordPlantConfigVersions(eventStore.store, plants, {
+      plantIds: servedPlants,
+      actor: { kind: 'service', id: processName },
+      source: resolve(config.plantConfigPath),
+      via: `start-up of ${processName}`,
+    })) {
+      if (recording.recorded) logger.info({ plantId: recording.plantId, version: recording.version, changes: recording.changes.length }, 'plant configuration version recorded');
+    }
     const announcements: string[] = [];
     const deps: ServiceDeps = {
       config,
       secrets: { apiToken: secrets.apiToken, approvalSecret: secrets.approvalSecret },
       plants,
-      servedPlants: config.plants ?? Object.keys(plants.plants),
+      servedPlants,
       logger,
       nc,
       eventStore: eventStore.store,

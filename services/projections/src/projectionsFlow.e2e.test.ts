@@ -19,6 +19,8 @@ import { approvalEmail, eventually, publishReading, startFlowFixture, submitDeci
 import { waitUntilCaughtUp } from './testing/projectionsFixture.js';
 
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const MARIA_TOKEN = 'maria-token-0123456789abcdef';
+const AUDITOR_TOKEN = 'auditor-token-0123456789abcdef';
 const padded = (position: bigint) => position.toString().padStart(39, '0');
 
 /** The declared columns of CONTRACT §2 (SQLite's closest types) and our bookkeeping, in order. */
@@ -60,7 +62,13 @@ describe('reporting tables and audit trail of an order, from the fault reading t
   beforeAll(async () => {
     fixture = await startFlowFixture();
     const port = await freePort();
-    runtime = await startRuntime('flow', { projections, resources, maintenance, approvals, workflow, ingest }, { ...fixture.env, HTTP_PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
+    runtime = await startRuntime('flow', { projections, resources, maintenance, approvals, workflow, ingest }, {
+      ...fixture.env,
+      HTTP_PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      // Each person or system calls with a token of its own, and is on record by its name.
+      API_TOKENS: `maria@plant1.example:${MARIA_TOKEN},auditor:${AUDITOR_TOKEN}`,
+    });
     // The resources service is being written alongside; allocation is checked when it handles commands.
     resourcesServed = await (await jetstreamManager(runtime.deps.nc)).consumers.info(COMMANDS_STREAM, 'resources-P1').then(() => true, () => false);
     if (!resourcesServed) console.warn('projections flow test: the resources service handles no commands yet; allocation is not checked');
@@ -92,7 +100,7 @@ describe('reporting tables and audit trail of an order, from the fault reading t
       await eventually('the approval', async () => last(await streamEvents('order', orderId), 'MaintenanceOrderApproved'));
     }
 
-    const completed = await api(`/api/orders/${orderId}/complete`, { method: 'POST', body: JSON.stringify({ by: 'dana@plant1.example' }) });
+    const completed = await api(`/api/orders/${orderId}/complete`, { method: 'POST', body: JSON.stringify({ by: 'dana@plant1.example' }) }, MARIA_TOKEN);
     expect(completed.status).toBe(200);
     const opened = (await streamEvents('order', orderId)).find((e) => e.type === 'MaintenanceOrderOpened')!;
     await eventually('the workflow to end', async () => last(await streamEvents('workflow', opened.correlationId), 'WorkflowCompleted'));
@@ -202,11 +210,81 @@ describe('reporting tables and audit trail of an order, from the fault reading t
     expect(decision.summary).toMatch(/^approved by Alice Novak <alice@plant1\.example> at .*: "Go ahead"/);
     expect(audit.entries.at(-1)!.time >= decision.time).toBe(true);
     // The completion names the token's holder that called, and the person the request stated.
-    expect(audit.entries[at.at(-1)!]).toMatchObject({ actor: { kind: 'client', id: 'api' }, data: { completedBy: 'api', statedBy: 'dana@plant1.example' } });
+    expect(audit.entries[at.at(-1)!]).toMatchObject({
+      actor: { kind: 'client', id: 'maria@plant1.example' },
+      who: 'API client maria@plant1.example',
+      data: { completedBy: 'maria@plant1.example', statedBy: 'dana@plant1.example' },
+      change: { subject: `order ${orderId}`, from: resourcesServed ? 'ResourcesAllocated' : 'Approved', to: 'Completed' },
+      why: 'work reported done by maria@plant1.example, stated by dana@plant1.example',
+    });
+    // Annex 11 §9: every entry says who, when (UTC), and for each status it changed, from what to what and why.
+    for (const entry of audit.entries) {
+      expect(entry).toMatchObject({ timeZone: 'UTC', who: expect.any(String) });
+      expect(entry.time).toMatch(ISO_UTC);
+      if (entry.change !== null) expect(entry.why, `why of ${entry.eventType}`).toEqual(expect.any(String));
+    }
+    expect(audit.entries[at[1]!]).toMatchObject({ change: { subject: `order ${orderId}`, from: null, to: 'PendingApproval' }, why: 'Machine fault' });
+    expect(audit.entries[at[4]!]).toMatchObject({ change: { subject: expect.stringMatching(/^approval request AP_/), from: 'Pending', to: 'Approved' }, why: 'comment: "Go ahead"' });
+    expect(audit.entries.find((e) => e.eventType === 'MaintenanceOrderApproved')).toMatchObject({ change: { from: 'PendingApproval', to: 'Approved' }, why: 'decision of Alice Novak <alice@plant1.example>, comment: "Go ahead"' });
+    if (resourcesServed) {
+      const ofResources = (type: string) => audit.entries.filter((e) => e.eventType === type).map((e) => [e.change?.subject, e.change?.from, e.change?.to, e.why]).sort();
+      expect(ofResources('ResourceAllocated')).toEqual([
+        ['resource EQ-01', 'Available', `Allocated (order ${orderId})`, `order ${orderId} approved and waiting for it`],
+        ['resource T-01', 'Available', `Allocated (order ${orderId})`, `order ${orderId} approved and waiting for it`],
+      ]);
+      expect(ofResources('ResourceReleased')).toEqual([
+        ['resource EQ-01', `Allocated (order ${orderId})`, 'Available', `order ${orderId} is Completed`],
+        ['resource T-01', `Allocated (order ${orderId})`, 'Available', `order ${orderId} is Completed`],
+      ]);
+    }
 
     const unknown = await api('/api/orders/MO_unknown/audit');
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(await unknown.json()).toEqual({ type: 'urn:mes:problem:order-not-found', title: 'No such maintenance order', status: 404, detail: 'no maintenance order MO_unknown', code: 'ORDER_NOT_FOUND' });
+  });
+
+  it('exports the history as CSV, JSON lines and a printable HTML record; a wrong format is refused', async () => {
+    const json = (await (await api(`/api/orders/${orderId}/audit`)).json()) as { entries: AuditEntry[] };
+    expect((await (await api(`/api/orders/${orderId}/audit?format=json`)).json())).toEqual(json);
+
+    const csv = await api(`/api/orders/${orderId}/audit?format=csv`);
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(csv.headers.get('content-disposition')).toBe(`attachment; filename="${orderId}-audit.csv"`);
+    const rows = (await csv.text()).split('\r\n');
+    expect(rows[0]).toBe('Time (UTC),Event,Event version,Actor kind,Actor,What changed,From,To,Why,Summary,Stream,Position,Event ID,Correlation ID,Causation ID,Hash,Previous hash,Data (JSON)');
+    expect(rows.at(-1)).toBe('');
+    expect(rows.filter((row) => row.includes(',MaintenanceOrderCompleted,1,client,API client maria@plant1.example,'))).toHaveLength(1);
+    for (const entry of json.entries) expect(rows.some((row) => row.includes(entry.eventId)), entry.eventId).toBe(true);
+
+    const jsonl = await api(`/api/orders/${orderId}/audit?format=jsonl`);
+    expect(jsonl.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
+    expect((await jsonl.text()).trim().split('\n').map((line) => JSON.parse(line) as AuditEntry)).toEqual(json.entries);
+
+    const html = await api(`/api/orders/${orderId}/audit?format=html`, {}, AUDITOR_TOKEN);
+    expect(html.status).toBe(200);
+    expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(html.headers.get('content-security-policy')).toBe("default-src 'none'; style-src 'unsafe-inline'");
+    const record = await html.text();
+    expect(record).toMatch(/^<!DOCTYPE html>/);
+    expect(record).toContain(`Audit record of maintenance order ${orderId}`);
+    expect(record).toMatch(/Exported \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC by auditor/);
+    expect(record).toContain('<dt>Machine</dt><dd>M-1</dd>');
+    expect(record).toContain('<dt>Status</dt><dd>Completed</dd>');
+    expect(record).toContain('<td>Fault</td><td>Declining</td><td>40.25</td><td>100</td><td>flow-2</td>');
+    expect(record).toMatch(/<td>Alice Novak<\/td><td>alice@plant1\.example<\/td><td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC<\/td><td>Approved maintenance order MO_\S+ for machine M-1<\/td><td>Go ahead<\/td>/);
+    expect(record).toMatch(/<p class="chain-verified">chain: verified \d+ events in \d+ streams<\/p>/);
+    expect(record).not.toMatch(/<script/i);
+
+    for (const bad of ['xml', 'CSV', '']) {
+      const refused = await api(`/api/orders/${orderId}/audit?format=${bad}`);
+      expect(refused.status).toBe(400);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await refused.json()).toMatchObject({ status: 400, code: 'INVALID_REQUEST', detail: `format must be one of json, csv, jsonl, html (got ${JSON.stringify(bad)})` });
+    }
+    expect((await api(`/api/orders/${orderId}/audit?format=csv&format=html`)).status).toBe(400);
+    expect((await api(`/api/orders/${orderId}/audit?format=csv`, {}, null)).status).toBe(401);
+    expect((await api('/api/orders/MO_unknown/audit?format=html')).status).toBe(404);
   });
 });

@@ -1,10 +1,11 @@
-// GET /api/orders/{orderId}/audit (CONTRACT §5) and GET /api/projections/status (how far each
-// source is applied, where its log ends, and how many messages are still to apply). Both are
-// bearer-protected by the platform's /api hook.
+// GET /api/orders/{orderId}/audit (CONTRACT §5; `?format=csv|jsonl|html` for auditors' files, JSON
+// by default) and GET /api/projections/status (how far each source is applied, where its log ends,
+// and how many messages are still to apply). Both are bearer-protected by the platform's /api hook.
 import { TELEMETRY_STREAM } from '@mes/contracts';
 import { countAfterSequence, lastMessageOf, sendProblem, type EventStore, type ServiceDeps, type SqlSink } from '@mes/platform';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { auditOrder, AuditSubjectNotFoundError, type OrderIndex } from '../application/audit.js';
+import { auditOrder, AuditSubjectNotFoundError, type ChainVerifier, type OrderIndex } from '../application/audit.js';
+import { auditFormatProblem, exportOrderAudit, isAuditFormat } from './auditExport.js';
 import type { ProjectionSource, SourceStatus } from '../application/projectionSources.js';
 import { telemetryFilter } from './telemetryFollower.js';
 
@@ -85,10 +86,19 @@ export async function projectionsStatus(deps: StatusDeps): Promise<{ sql: { loca
   return { sql: { location: deps.sink.location, dialect: deps.sink.dialect, reachable, ...(error ? { error } : {}) }, sources };
 }
 
-export function registerProjectionRoutes(deps: Pick<ServiceDeps, 'http'> & StatusDeps & { orderIndex: OrderIndex }): void {
-  deps.http.get<{ Params: { orderId: string } }>('/api/orders/:orderId/audit', async (request, reply) => {
+export function registerProjectionRoutes(deps: Pick<ServiceDeps, 'http'> & StatusDeps & { orderIndex: OrderIndex; verifyChains?: ChainVerifier }): void {
+  deps.http.get<{ Params: { orderId: string }; Querystring: { format?: unknown } }>('/api/orders/:orderId/audit', async (request, reply) => {
+    const format = request.query.format ?? 'json';
+    if (!isAuditFormat(format)) return sendProblem(reply, 400, 'INVALID_REQUEST', auditFormatProblem(format));
+    const auditDeps = { eventStore: deps.eventStore, orderIndex: deps.orderIndex, ...(deps.verifyChains ? { verifyChains: deps.verifyChains } : {}) };
     try {
-      return reply.send(await auditOrder({ eventStore: deps.eventStore, orderIndex: deps.orderIndex }, request.params.orderId));
+      if (format === 'json') return reply.send(await auditOrder(auditDeps, request.params.orderId));
+      const file = await exportOrderAudit(auditDeps, request.params.orderId, format, { exportedBy: request.apiCaller?.name ?? 'unknown caller' });
+      reply.header('content-type', file.contentType);
+      reply.header('content-disposition', `${format === 'html' ? 'inline' : 'attachment'}; filename="${file.fileName}"`);
+      // The record is a document to read and print: nothing in it may run, whatever a comment held.
+      if (format === 'html') reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
+      return reply.send(file.body);
     } catch (err) {
       if (err instanceof AuditSubjectNotFoundError) return sendProblem(reply, 404, err.code, err.message);
       throw err;

@@ -8,9 +8,10 @@
 // the order). Every event of the incident carries the workflow id as its correlation id; those
 // streams hold them all except the resources' own bookkeeping. Cost: a handful of stream reads,
 // plus the machine's condition changes and the held resources' allocations over their lifetime,
-// instead of the whole plant's log (which would grow without bound).
-import { IDENTIFIER_PATTERN, streamName, type OrderLocation } from '@mes/contracts';
-import type { EventStore, RecordedEvent } from '@mes/platform';
+// instead of the whole plant's log (which would grow without bound). The resources' other events
+// are read too, to know each resource's status before an entry (Annex 11 §9: old and new value).
+import { IDENTIFIER_PATTERN, plantConfigStream, streamName, type OrderLocation } from '@mes/contracts';
+import { verifyChains, type EventStore, type RecordedEvent } from '@mes/platform';
 import { auditTrail, type AuditEntry } from '../domain/auditTrail.js';
 
 /** Finds an order's plant, machine and workflow from its id. */
@@ -33,6 +34,8 @@ export class AuditSubjectNotFoundError extends Error {
 
 export interface OrderAudit extends OrderLocation {
   entries: AuditEntry[];
+  /** The event streams the history was read from (whose hash chains vouch for it). */
+  streams: string[];
 }
 
 export interface MachineAudit {
@@ -47,13 +50,15 @@ export interface MachineAudit {
 export async function auditOrder(deps: AuditDeps, orderId: string): Promise<OrderAudit> {
   const location = IDENTIFIER_PATTERN.test(orderId) ? await deps.orderIndex.find(orderId) : undefined;
   if (!location) throw new AuditSubjectNotFoundError('ORDER_NOT_FOUND', `no maintenance order ${orderId}`);
-  return { ...location, entries: auditTrail(await orderEvents(deps.eventStore, location)) };
+  const { events, context, streams } = await orderEvents(deps.eventStore, location);
+  return { ...location, entries: auditTrail(events, context), streams };
 }
 
 export async function auditMachine(deps: AuditDeps, machineId: string, plants: readonly string[]): Promise<MachineAudit> {
   const notFound = () => new AuditSubjectNotFoundError('MACHINE_NOT_FOUND', `no machine ${machineId} in the event log of plant${plants.length === 1 ? '' : 's'} ${plants.join(', ')}`);
   if (!IDENTIFIER_PATTERN.test(machineId)) throw notFound();
   const events: RecordedEvent[] = [];
+  const context: RecordedEvent[] = [];
   const found = new Set<string>();
   for (const plantId of plants) {
     const { events: changes } = await deps.eventStore.readStream(streamName(plantId, 'machine', machineId));
@@ -66,10 +71,12 @@ export async function auditMachine(deps: AuditDeps, machineId: string, plants: r
   }
   for (const order of orders) {
     found.add(order.plantId);
-    events.push(...(await orderEvents(deps.eventStore, order)));
+    const read = await orderEvents(deps.eventStore, order);
+    events.push(...read.events);
+    context.push(...read.context);
   }
   if (found.size === 0) throw notFound();
-  const entries = auditTrail(events);
+  const entries = auditTrail(events, context);
   const openedAt = new Map(entries.filter((e) => e.eventType === 'MaintenanceOrderOpened').map((e) => [(e.data as { orderId: string }).orderId, e.position]));
   const position = (orderId: string) => BigInt(openedAt.get(orderId) ?? '0');
   return {
@@ -80,18 +87,32 @@ export async function auditMachine(deps: AuditDeps, machineId: string, plants: r
   };
 }
 
-async function orderEvents(store: EventStore, location: OrderLocation): Promise<RecordedEvent[]> {
-  const { plantId, orderId, workflowId, machineId } = location;
-  const [workflow, order, approval] = await Promise.all([
-    store.readStream(streamName(plantId, 'workflow', workflowId)),
-    store.readStream(streamName(plantId, 'order', orderId)),
-    store.readStream(streamName(plantId, 'approval', orderId)),
-  ]);
-  const events = [...workflow.events, ...order.events, ...approval.events];
+/** An order's events (`events`), the other events of the streams read (`context`), and the streams. */
+interface OrderEvents {
+  events: RecordedEvent[];
+  context: RecordedEvent[];
+  streams: string[];
+}
 
-  const triggers = new Set(workflow.events.filter((e) => e.type === 'WorkflowStarted' && e.causationId !== null).map((e) => e.causationId!));
+/** The recorded versions of the plants' configurations (CONTRACT §3), oldest first: who applied each, when, and what changed. */
+export async function auditPlantConfigs(store: EventStore, plantIds: readonly string[]): Promise<AuditEntry[]> {
+  const events: RecordedEvent[] = [];
+  for (const plantId of plantIds) events.push(...(await store.readStream(plantConfigStream(plantId))).events);
+  return auditTrail(events);
+}
+
+async function orderEvents(store: EventStore, location: OrderLocation): Promise<OrderEvents> {
+  const { plantId, orderId, workflowId, machineId } = location;
+  const streams = [streamName(plantId, 'workflow', workflowId), streamName(plantId, 'order', orderId), streamName(plantId, 'approval', orderId)];
+  const [workflow, order, approval] = await Promise.all(streams.map((stream) => store.readStream(stream)));
+  const events = [...workflow!.events, ...order!.events, ...approval!.events];
+  const context: RecordedEvent[] = [];
+
+  const triggers = new Set(workflow!.events.filter((e) => e.type === 'WorkflowStarted' && e.causationId !== null).map((e) => e.causationId!));
   if (triggers.size > 0) {
-    const machine = await store.readStream(streamName(plantId, 'machine', machineId));
+    const stream = streamName(plantId, 'machine', machineId);
+    const machine = await store.readStream(stream);
+    streams.push(stream);
     events.push(...machine.events.filter((e) => triggers.has(e.eventId)));
   }
 
@@ -102,8 +123,30 @@ async function orderEvents(store: EventStore, location: OrderLocation): Promise<
     for (const id of [technicianId, equipmentId]) if (typeof id === 'string' && IDENTIFIER_PATTERN.test(id)) resourceIds.add(id);
   }
   for (const resourceId of resourceIds) {
-    const { events: held } = await store.readStream(streamName(plantId, 'resource', resourceId));
-    events.push(...held.filter((e) => e.correlationId === workflowId || (e.data as { orderId?: unknown } | null)?.orderId === orderId));
+    const stream = streamName(plantId, 'resource', resourceId);
+    const { events: held } = await store.readStream(stream);
+    streams.push(stream);
+    for (const event of held) {
+      const ofThisOrder = event.correlationId === workflowId || (event.data as { orderId?: unknown } | null)?.orderId === orderId;
+      (ofThisOrder ? events : context).push(event);
+    }
   }
-  return events;
+  return { events, context, streams };
 }
+
+/** The hash chains (CONTRACT §5) of the streams an audit was read from, as checked when exporting it. */
+export type ChainVerification =
+  | { status: 'verified'; events: number; streams: number }
+  | { status: 'broken'; stream: string; position: string; reason: string }
+  | { status: 'not verified'; reason: string };
+
+/** Checks the hash chains of `streams`; the export shows the result. */
+export type ChainVerifier = (store: EventStore, streams: readonly string[]) => Promise<ChainVerification>;
+
+/** The check of the hash chains an exported history rests on: every stream it was read from, whole. */
+export const verifyOrderChains: ChainVerifier = async (store, streams) => {
+  const result = await verifyChains(store, { streams });
+  if (result.broken === undefined) return { status: 'verified', events: result.events, streams: result.streams };
+  const { stream, position, reason } = result.broken;
+  return { status: 'broken', stream, position: position.toString(), reason };
+};

@@ -1,12 +1,26 @@
-// The audit trail (CONTRACT §5): events of the log as entries a person reads, oldest first, each
-// with its time, type, actor and data, and one line in words. Pure.
-import { parseDomainEvent, type Actor, type DomainEvent, type EventEnvelope, type Person } from '@mes/contracts';
+// The audit trail (CONTRACT §5; 21 CFR 11.10(e), EU GMP Annex 11 §9): events of the log as entries a
+// person reads, oldest first, each with its time (UTC), type, who caused it, what it changed (old ->
+// new), why, the hash chain link the store gave it, its data, and one line in words. Pure.
+import { describeConfigChange, parseDomainEvent, type Actor, type DomainEvent, type EventEnvelope, type Person } from '@mes/contracts';
+import { EMPTY_AUDIT_FOLD, foldAuditEvent, type AuditChange, type AuditFold, type ChangeAndReason } from './auditChanges.js';
+
+export type { AuditChange } from './auditChanges.js';
 
 export interface AuditEntry {
-  /** When it happened (the event's occurredAt, UTC). */
+  /** When it happened: the event's occurredAt, as an ISO-8601 instant in UTC (`...Z`). */
   time: string;
+  /** The zone `time` is in, named for readers: always UTC. */
+  timeZone: 'UTC';
   eventType: string;
+  /** The version of the event's schema it was stored with. */
+  eventVersion: number;
   actor: Actor;
+  /** The actor in words, e.g. `Alice Novak <alice@plant1.example>`, `API client erp`, `service workflow`. */
+  who: string;
+  /** The status or value the event changed, old -> new; null when it changed none (e.g. an email sent). */
+  change: AuditChange | null;
+  /** Why, in words: the rule's reason, the approver's comment, the cancel reason, ...; null when the event has none of its own. */
+  why: string | null;
   /** One line in words, e.g. `approved by Alice Novak <alice@plant1.example>: "Go ahead"`. */
   summary: string;
   data: unknown;
@@ -16,9 +30,13 @@ export interface AuditEntry {
   position: string;
   correlationId: string;
   causationId: string | null;
+  /** Tamper evidence (CONTRACT §5): the event's chain hash and its stream's previous one; null when stored without. */
+  hash: string | null;
+  previousHash: string | null;
 }
 
-export type AuditableEvent = EventEnvelope & { position: bigint };
+/** A stored event; `hash` and `previousHash` where the store chained it. */
+export type AuditableEvent = EventEnvelope & { position: bigint; hash?: string; previousHash?: string };
 
 export function describeActor(actor: Actor): string {
   switch (actor.kind) {
@@ -56,7 +74,9 @@ export function describeEvent(event: DomainEvent): string {
     }
     case 'WorkflowStarted': {
       const { data } = event;
-      return `workflow ${data.workflowId} started for ${data.machineId} by rule ${data.ruleIndex + 1} "${data.reason}" (trigger: ${data.triggeredBy.machineStatus}, quality ${data.triggeredBy.qualityTrend}, output ${data.triggeredBy.productionActual}/${data.triggeredBy.productionTarget} at ${data.triggeredBy.timestamp})`;
+      const version = data.configVersion === null ? 'configuration version unknown' : `configuration version ${data.configVersion}`;
+      const policy = data.policy === null ? '' : `; approvers in order: ${data.policy.approvers.map((a) => a.email).join(', ')}, ${formatDuration(data.policy.approvalTimeoutMs)} each`;
+      return `workflow ${data.workflowId} started for ${data.machineId} by rule ${data.ruleIndex + 1} "${data.reason}" under ${version}${policy} (trigger: ${data.triggeredBy.machineStatus}, quality ${data.triggeredBy.qualityTrend}, output ${data.triggeredBy.productionActual}/${data.triggeredBy.productionTarget} at ${data.triggeredBy.timestamp})`;
     }
     case 'WorkflowStepRecorded': {
       const { data } = event;
@@ -133,6 +153,10 @@ export function describeEvent(event: DomainEvent): string {
       return `resource ${event.data.resourceId} withdrawn from allocation`;
     case 'ResourceReturnedToAllocation':
       return `resource ${event.data.resourceId} returned to allocation`;
+    case 'PlantConfigVersionRecorded': {
+      const { data } = event;
+      return `configuration version ${data.version} of plant ${data.plantId} recorded (${data.via}, ${data.source}): ${data.changes.length === 0 ? 'no changes' : data.changes.map(describeConfigChange).join('; ')}`;
+    }
     default: {
       const _exhaustive: never = event;
       return _exhaustive;
@@ -140,18 +164,35 @@ export function describeEvent(event: DomainEvent): string {
   }
 }
 
-export function toAuditEntry(event: AuditableEvent): AuditEntry {
-  let summary: string;
-  try {
-    summary = describeEvent(parseDomainEvent(event.type, event.version, event.data));
-  } catch (err) {
-    // An event this build cannot read still belongs in the history, as it was stored.
-    summary = `${event.type} v${event.version} (${(err as Error).message})`;
-  }
+/** `PT30M`-like durations in words: `30 min`, `1 h 30 min`, `45 s`. */
+function formatDuration(ms: number): string {
+  const parts: string[] = [];
+  const days = Math.floor(ms / 86_400_000);
+  const hours = Math.floor((ms % 86_400_000) / 3_600_000);
+  const minutes = Math.floor((ms % 3_600_000) / 60_000);
+  const seconds = (ms % 60_000) / 1000;
+  if (days > 0) parts.push(`${days} d`);
+  if (hours > 0) parts.push(`${hours} h`);
+  if (minutes > 0) parts.push(`${minutes} min`);
+  if (seconds > 0) parts.push(`${seconds} s`);
+  return parts.join(' ');
+}
+
+function utc(iso: string): string {
+  const time = new Date(iso);
+  return Number.isNaN(time.getTime()) ? iso : time.toISOString();
+}
+
+function entryOf(event: AuditableEvent, summary: string, { change, why }: ChangeAndReason): AuditEntry {
   return {
-    time: event.occurredAt,
+    time: utc(event.occurredAt),
+    timeZone: 'UTC',
     eventType: event.type,
+    eventVersion: event.version,
     actor: event.actor,
+    who: describeActor(event.actor),
+    change,
+    why,
     summary,
     data: event.data,
     stream: event.stream,
@@ -159,17 +200,71 @@ export function toAuditEntry(event: AuditableEvent): AuditEntry {
     position: event.position.toString(),
     correlationId: event.correlationId,
     causationId: event.causationId,
+    hash: typeof event.hash === 'string' ? event.hash : null,
+    previousHash: typeof event.previousHash === 'string' ? event.previousHash : null,
   };
 }
 
-/** Log order (oldest first), each event once however many reads found it. */
-export function auditTrail(events: Iterable<AuditableEvent>): AuditEntry[] {
-  const unique = new Map<string, AuditableEvent>();
-  for (const event of events) if (!unique.has(event.eventId)) unique.set(event.eventId, event);
-  return [...unique.values()].sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0)).map(toAuditEntry);
+/** The entry of one event and the fold after it; an event this build cannot read still belongs in the history, as it was stored. */
+function foldEntry(fold: AuditFold, event: AuditableEvent): { fold: AuditFold; entry: AuditEntry } {
+  let parsed: DomainEvent;
+  try {
+    parsed = parseDomainEvent(event.type, event.version, event.data);
+  } catch (err) {
+    return { fold, entry: entryOf(event, `${event.type} v${event.version} (${(err as Error).message})`, { change: null, why: null }) };
+  }
+  const folded = foldAuditEvent(fold, parsed);
+  return { fold: folded.fold, entry: entryOf(event, describeEvent(parsed), folded.result) };
 }
 
-/** One line for a person: time, type, actor, what happened. */
+/** One event as an entry, without the events before it (its old status unknown). */
+export function toAuditEntry(event: AuditableEvent): AuditEntry {
+  return foldEntry(EMPTY_AUDIT_FOLD, event).entry;
+}
+
+const byPosition = (a: AuditableEvent, b: AuditableEvent) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0);
+
+/**
+ * Log order (oldest first), each event once however many reads found it. `context` holds events
+ * read only for what they left behind (e.g. a resource's events of other orders): they are folded
+ * in log order to know each status before an entry, but are not entries themselves.
+ */
+export function auditTrail(events: Iterable<AuditableEvent>, context: Iterable<AuditableEvent> = []): AuditEntry[] {
+  const shown = new Set<string>();
+  const unique = new Map<string, AuditableEvent>();
+  for (const event of events) {
+    shown.add(event.eventId);
+    if (!unique.has(event.eventId)) unique.set(event.eventId, event);
+  }
+  for (const event of context) if (!unique.has(event.eventId)) unique.set(event.eventId, event);
+  let fold = EMPTY_AUDIT_FOLD;
+  const entries: AuditEntry[] = [];
+  for (const event of [...unique.values()].sort(byPosition)) {
+    const next = foldEntry(fold, event);
+    fold = next.fold;
+    if (shown.has(event.eventId)) entries.push(next.entry);
+  }
+  return entries;
+}
+
+/** `2026-11-25 10:00:00.000 UTC`: the entry's time with its zone named. */
+export function formatAuditTime(entry: Pick<AuditEntry, 'time'>): string {
+  return /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(entry.time) ? `${entry.time.slice(0, -1).replace('T', ' ')} UTC` : entry.time;
+}
+
+/** `order MO_1: PendingApproval -> Approved`. */
+export function formatAuditChange(change: AuditChange): string {
+  return `${change.subject}: ${change.from ?? '(new)'} -> ${change.to}`;
+}
+
+/**
+ * An entry for a person: the first line its time, type, actor and what happened; then what changed,
+ * why, and its link in the hash chain, indented.
+ */
 export function formatAuditLine(entry: AuditEntry): string {
-  return `${entry.time}  ${entry.eventType.padEnd(34)}  ${describeActor(entry.actor).padEnd(40)}  ${entry.summary}`;
+  const lines = [`${formatAuditTime(entry)}  ${entry.eventType.padEnd(34)}  ${entry.who.padEnd(40)}  ${entry.summary}`];
+  if (entry.change) lines.push(`    changed: ${formatAuditChange(entry.change)}`);
+  if (entry.why !== null) lines.push(`    why: ${entry.why}`);
+  lines.push(entry.hash === null ? '    hash: none (stored without one)' : `    hash: ${entry.hash}  previous: ${entry.previousHash ?? 'none'}`);
+  return lines.join('\n');
 }

@@ -4,8 +4,15 @@ import { orderSignatures } from './orderSignatures.js';
 
 const entry = (eventType: string, data: unknown, position: string): AuditEntry => ({
   time: '2026-11-25T10:12:00.000Z',
+  timeZone: 'UTC',
   eventType,
+  eventVersion: 1,
   actor: { kind: 'person', id: 'alice@plant1.example' },
+  who: 'alice@plant1.example',
+  change: null,
+  why: null,
+  hash: null,
+  previousHash: null,
   summary: '',
   data,
   stream: 'P1.approval.MO_1',

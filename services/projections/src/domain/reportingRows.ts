@@ -205,6 +205,7 @@ export function eventRowChanges(event: DomainEvent): RowChange[] {
     case 'WorkflowStepRecorded':
     case 'WorkflowTimeoutScheduled':
     case 'WorkflowCompleted':
+    case 'PlantConfigVersionRecorded':
       return [];
     default: {
       const _exhaustive: never = event;

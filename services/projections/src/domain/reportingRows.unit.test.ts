@@ -239,7 +239,7 @@ describe('events no table shows', () => {
   it('change no row', () => {
     const none: DomainEvent[] = [
       ev('ApprovalEmailSent', { approvalId: 'AP_1', to: alice.email, sentAt: T0 }),
-      ev('WorkflowStarted', { workflowId: 'WF_1', plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', triggeredBy: trigger, startedAt: T0 }),
+      ev('WorkflowStarted', { workflowId: 'WF_1', plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', triggeredBy: trigger, startedAt: T0, configVersion: 1, policy: null }),
       ev('WorkflowStepRecorded', { workflowId: 'WF_1', step: 'orderOpened', at: T0 }),
       ev('WorkflowTimeoutScheduled', { workflowId: 'WF_1', timeoutId: 'TO_1', dueAt: T1, purpose: 'approvalTimeout' }),
       ev('WorkflowCompleted', { workflowId: 'WF_1', outcome: 'Completed', at: T3 }),
@@ -249,6 +249,7 @@ describe('events no table shows', () => {
       ev('OrderLeftResourceQueue', { orderId: 'MO_1', technicianId: null, equipmentId: null, leftAt: T2 }),
       ev('ResourceWithdrawnFromAllocation', { resourceId: 'T-01', at: T2 }),
       ev('ResourceReturnedToAllocation', { resourceId: 'T-01', at: T3 }),
+      ev('PlantConfigVersionRecorded', { plantId: 'P1', version: 1, config: { approvers: [alice], approvalTimeout: 'PT30M', resources: [], rules: [{ when: { machineStatus: 'Fault' }, action: 'maintenance', reason: 'Machine fault' }] }, changes: [], source: 'plants.yaml', via: 'mes config reload', recordedAt: T0 }),
     ];
     expect(none.flatMap(eventRowChanges)).toEqual([]);
   });

@@ -2,7 +2,7 @@
 // that handles it (deterministic command id, so a repeat is dropped by the command stream), a timer,
 // or the release of its machine. Every effect is idempotent, so doing them again after a crash or a
 // redelivery is safe.
-import { type Actor, type PlantConfig } from '@mes/contracts';
+import { type Actor, type ApprovalPolicy } from '@mes/contracts';
 import { buildCommand, sendCommand, type CommandMetadata, type Logger } from '@mes/platform';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { WorkflowState } from '../domain/maintenanceWorkflow.js';
@@ -15,7 +15,8 @@ export const WORKFLOW_ACTOR: Actor = { kind: 'service', id: 'workflow' };
 export interface CommandEffectsDeps {
   nc: NatsConnection;
   claims: OpenWorkflowClaims;
-  plantConfig(plantId: string): PlantConfig;
+  /** The approval policy the workflow runs under (its configuration version's). */
+  policyOf(state: WorkflowState): ApprovalPolicy;
   now: () => Date;
   logger: Logger;
 }
@@ -34,7 +35,7 @@ export function commandEffects(deps: CommandEffectsDeps): EffectRunner {
   });
 
   return async (state, effects) => {
-    const plant = deps.plantConfig(state.plantId);
+    const policy = deps.policyOf(state);
     for (const effect of effects) {
       switch (effect.kind) {
         case 'openOrder':
@@ -47,8 +48,8 @@ export function commandEffects(deps: CommandEffectsDeps): EffectRunner {
           }));
           break;
         case 'requestApproval': {
-          const approver = plant.approvers[effect.level];
-          if (!approver) throw new Error(`plant ${state.plantId} has no approver at level ${effect.level}`);
+          const approver = policy.approvers[effect.level];
+          if (!approver) throw new Error(`workflow ${state.workflowId} of plant ${state.plantId} has no approver at level ${effect.level} (configuration version ${state.configVersion ?? 'unknown'})`);
           await sendCommand(nc, buildCommand('RequestApproval', from(state, effect.commandId), {
             approvalId: effect.approvalId,
             orderId: state.orderId,
@@ -56,7 +57,7 @@ export function commandEffects(deps: CommandEffectsDeps): EffectRunner {
             approver,
             level: effect.level,
             // The decide-by time: when this level escalates or expires.
-            expiresAt: effect.decideBy ?? new Date(now().getTime() + plant.approvalTimeoutMs).toISOString(),
+            expiresAt: effect.decideBy ?? new Date(now().getTime() + policy.approvalTimeoutMs).toISOString(),
             ...(effect.supersedesApprovalId ? { supersedesApprovalId: effect.supersedesApprovalId } : {}),
           }));
           break;

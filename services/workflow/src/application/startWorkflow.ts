@@ -3,7 +3,17 @@
 // is decided on the workflow's own stream, then what the resulting state calls for is done.
 // Composition only; the parts are adapters/ (claims, timers, command effects) and domain/ (the saga).
 import { evaluateRules, parseStreamName, readingSummaryOf, streamName, type MachineStatusChanged, type PlantConfig } from '@mes/contracts';
-import { AggregateCache, handleCommand, stateFrom, startEventConsumer, type EventDelivery, type RecordedDomainEvent, type RunningService, type ServiceDeps } from '@mes/platform';
+import {
+  AggregateCache,
+  handleCommand,
+  PlantConfigVersions,
+  stateFrom,
+  startEventConsumer,
+  type EventDelivery,
+  type RecordedDomainEvent,
+  type RunningService,
+  type ServiceDeps,
+} from '@mes/platform';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { commandEffects, WORKFLOW_ACTOR } from '../adapters/commandEffects.js';
@@ -41,16 +51,34 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
   const claims = await OpenWorkflowClaims.open(deps.nc);
   const workflowStates = new AggregateCache<WorkflowState | null>();
 
-  const plantConfig = (plantId: string): PlantConfig => {
+  const configVersions = new PlantConfigVersions(deps.eventStore);
+
+  /**
+   * The plant's newest recorded configuration version (CONTRACT §3), read at each condition change
+   * so that an incident starting after `mes config reload` runs under the reloaded version in every
+   * copy; the file this process started with when no version is recorded (services started
+   * without the runtime, e.g. in tests).
+   */
+  const newestPlantConfig = async (plantId: string): Promise<{ version: number | null; plant: PlantConfig } | undefined> => {
+    const recorded = await configVersions.newest(plantId);
+    if (recorded) return { version: recorded.version, plant: recorded.config };
+    const plant = deps.plants.plants[plantId];
+    return plant === undefined ? undefined : { version: null, plant };
+  };
+  const policyOfPlant = (plant: PlantConfig): ApprovalPolicy => ({ approvers: plant.approvers, approvalTimeoutMs: plant.approvalTimeoutMs });
+  /** The policy of the file this process started with: only workflows started before versions were recorded follow it. */
+  const startupPolicy = (plantId: string): ApprovalPolicy => {
     const plant = deps.plants.plants[plantId];
     if (!plant) throw new Error(`plant ${plantId} is not in the plant configuration`);
-    return plant;
+    return policyOfPlant(plant);
   };
-  const policyOf = (plantId: string): ApprovalPolicy => {
-    const plant = plantConfig(plantId);
-    return { approvers: plant.approvers, approvalTimeoutMs: plant.approvalTimeoutMs };
-  };
-  const runEffects = commandEffects({ nc: deps.nc, claims, plantConfig, now, logger });
+  const runEffects = commandEffects({
+    nc: deps.nc,
+    claims,
+    policyOf: (state) => state.policy ?? startupPolicy(state.plantId),
+    now,
+    logger,
+  });
 
   /**
    * Decides one input on the workflow's stream, then does what the resulting state calls for. The
@@ -99,8 +127,9 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
 
   const onConditionChanged = async (event: RecordedDomainEvent & MachineStatusChanged, plantId: string, redelivered: boolean): Promise<void> => {
     const { machineId, reading } = event.data;
-    const plant = deps.plants.plants[plantId];
-    if (!plant) return;
+    const newest = await newestPlantConfig(plantId);
+    if (!newest) return;
+    const { plant, version } = newest;
     const match = evaluateRules(plant.rules, reading);
     if (!match || match.rule.action !== 'maintenance') return;
     const workflowId = workflowIdFor(event.eventId);
@@ -116,6 +145,8 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
       ruleIndex: match.index,
       reason: match.rule.reason,
       trigger: readingSummaryOf(reading),
+      configVersion: version,
+      policy: policyOfPlant(plant),
       at: now().toISOString(),
     }, event.eventId, redelivered);
   };
@@ -125,7 +156,7 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
     if (category === 'workflow') return;
     if (event.type === 'MachineStatusChanged') return onConditionChanged(event, plantId, redelivered);
     if (!event.correlationId.startsWith('WF_')) return;
-    await drive(plantId, event.correlationId, { type: 'ObserveEvent', event, policy: policyOf(plantId), at: now().toISOString() }, event.eventId, redelivered);
+    await drive(plantId, event.correlationId, { type: 'ObserveEvent', event, policy: startupPolicy(plantId), at: now().toISOString() }, event.eventId, redelivered);
   };
 
   await resumeOpenWorkflows();
@@ -144,7 +175,7 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
     logger,
     now,
     // Held-back timer messages always count as redelivered; a due one runs its effects either way.
-    onDue: (timer) => drive(timer.plantId, timer.workflowId, { type: 'FireTimeout', timeoutId: timer.timeoutId, policy: policyOf(timer.plantId), at: now().toISOString() }, timer.timeoutId, true),
+    onDue: (timer) => drive(timer.plantId, timer.workflowId, { type: 'FireTimeout', timeoutId: timer.timeoutId, policy: startupPolicy(timer.plantId), at: now().toISOString() }, timer.timeoutId, true),
   });
 
   return {

@@ -5,8 +5,8 @@
 import { orderIdForWorkflow } from '@mes/contracts';
 import type {
   ApprovalDecided,
+  ApprovalPolicy,
   DomainEvent,
-  Person,
   ReadingSummary,
   WorkflowCompleted,
   WorkflowOutcome,
@@ -16,12 +16,9 @@ import type {
 } from '@mes/contracts';
 import { domainEventDecoder, type Decider } from '@mes/platform/decider';
 
-/** The plant's approval policy when an input is decided (CONTRACT §3). */
-export interface ApprovalPolicy {
-  approvers: Person[];
-  approvalTimeoutMs: number;
-}
+export type { ApprovalPolicy };
 
+/** A new incident: it runs under the plant's newest configuration version (CONTRACT §3), recorded with it. */
 export interface StartWorkflow {
   type: 'StartWorkflow';
   workflowId: string;
@@ -30,10 +27,17 @@ export interface StartWorkflow {
   ruleIndex: number;
   reason: string;
   trigger: ReadingSummary;
+  /** The plant's configuration version whose rule matched; null when none is recorded. */
+  configVersion: number | null;
+  /** That version's approval policy: the workflow keeps it to its end. */
+  policy: ApprovalPolicy;
   at: string;
 }
 
-/** An event of another service that belongs to this workflow (same correlation id). */
+/**
+ * An event of another service that belongs to this workflow (same correlation id). `policy` is the
+ * service's current one, used only by a workflow that recorded none (started by WorkflowStarted v1).
+ */
 export interface ObserveEvent {
   type: 'ObserveEvent';
   event: DomainEvent;
@@ -41,6 +45,7 @@ export interface ObserveEvent {
   at: string;
 }
 
+/** A timeout fell due; `policy` as in ObserveEvent. */
 export interface FireTimeout {
   type: 'FireTimeout';
   timeoutId: string;
@@ -77,6 +82,10 @@ export interface WorkflowState {
   orderId: string;
   reason: string;
   trigger: ReadingSummary;
+  /** The configuration version it runs under; null when unknown. */
+  configVersion: number | null;
+  /** The approval policy it runs under, from its start; null when started by WorkflowStarted v1. */
+  policy: ApprovalPolicy | null;
   phase: WorkflowPhase;
   /** Current approval level and its request, once approval was asked for. */
   level: number;
@@ -174,7 +183,7 @@ function observe(state: WorkflowState, input: ObserveEvent): WorkflowDecision {
 
   switch (state.phase) {
     case 'OpeningOrder':
-      return event.type === 'MaintenanceOrderOpened' ? askApprover(state, 0, at, input.policy) : notAwaited(state, event, 'MaintenanceOrderOpened');
+      return event.type === 'MaintenanceOrderOpened' ? askApprover(state, 0, at, policyOf(state, input)) : notAwaited(state, event, 'MaintenanceOrderOpened');
     case 'AwaitingDecision':
     case 'ExpiringApproval':
       if (event.type === 'ApprovalDecided') return receiveDecision(state, event.data, at);
@@ -200,6 +209,15 @@ function observe(state: WorkflowState, input: ObserveEvent): WorkflowDecision {
   }
 }
 
+/**
+ * The policy an input is decided under: the one the workflow started with (its configuration
+ * version), so a reload changes nothing for it; the service's current one only for a workflow
+ * started before versions were recorded.
+ */
+export function policyOf(state: WorkflowState, input: ObserveEvent | FireTimeout): ApprovalPolicy {
+  return state.policy ?? input.policy;
+}
+
 function fireTimeout(state: WorkflowState, input: FireTimeout): WorkflowDecision {
   const timeout = state.timeouts[input.timeoutId];
   if (!timeout) return ignore(`timeout ${input.timeoutId} was never scheduled by this workflow`);
@@ -207,7 +225,8 @@ function fireTimeout(state: WorkflowState, input: FireTimeout): WorkflowDecision
   if (state.phase !== 'AwaitingDecision') return ignore(`timeout ${input.timeoutId} is stale: the workflow is ${state.phase}`);
   if (timeout.level !== state.level) return ignore(`timeout ${input.timeoutId} is of level ${timeout.level}; the request was escalated to level ${state.level}`);
   const next = state.level + 1;
-  if (next < input.policy.approvers.length) return askApprover(state, next, input.at, input.policy);
+  const policy = policyOf(state, input);
+  if (next < policy.approvers.length) return askApprover(state, next, input.at, policy);
   return [step(state, input.at, 'approval-expiring', { level: state.level, approvalId: state.approvalId ?? undefined, detail: 'no approver decided in time' })];
 }
 
@@ -218,7 +237,7 @@ export function decideWorkflow(input: WorkflowInput, state: WorkflowState | null
     return [
       {
         type: 'WorkflowStarted',
-        version: 1,
+        version: 2,
         data: {
           workflowId: input.workflowId,
           plantId: input.plantId,
@@ -227,6 +246,8 @@ export function decideWorkflow(input: WorkflowInput, state: WorkflowState | null
           reason: input.reason,
           triggeredBy: input.trigger,
           startedAt: input.at,
+          configVersion: input.configVersion,
+          policy: input.policy,
         },
       },
     ];
@@ -260,6 +281,8 @@ export const maintenanceWorkflowDecider: Decider<WorkflowInput, WorkflowEvent, W
         orderId: workflowIds.order(d.workflowId),
         reason: d.reason,
         trigger: d.triggeredBy,
+        configVersion: d.configVersion,
+        policy: d.policy,
         phase: 'OpeningOrder',
         level: 0,
         approvalId: null,

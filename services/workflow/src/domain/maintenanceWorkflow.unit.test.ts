@@ -20,11 +20,17 @@ const bob = { email: 'bob@plant1.example', name: 'Bob Ito' };
 const policy: ApprovalPolicy = { approvers: [alice, bob], approvalTimeoutMs: 30 * 60_000 };
 const trigger = { machineStatus: 'Fault' as const, qualityTrend: 'Stable' as const, productionTarget: 100, productionActual: 40, timestamp: T0 };
 
+const carol = { email: 'carol@plant1.example', name: 'Carol Diaz' };
+const dave = { email: 'dave@plant1.example', name: 'Dave Roe' };
+/** The plant's policy after a reload: other approvers, more of them, and less time each. */
+const reloadedPolicy: ApprovalPolicy = { approvers: [carol, dave, alice], approvalTimeoutMs: 5 * 60_000 };
+
 const started: WorkflowEvent = {
   type: 'WorkflowStarted',
-  version: 1,
-  data: { workflowId: WF, plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', triggeredBy: trigger, startedAt: T0 },
+  version: 2,
+  data: { workflowId: WF, plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', triggeredBy: trigger, startedAt: T0, configVersion: 4, policy },
 };
+const start = (at = T0): WorkflowInput => ({ type: 'StartWorkflow', workflowId: WF, plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', trigger, configVersion: 4, policy, at });
 /** Another service's event as the workflow receives it; only the fields the saga reads matter here. */
 const observe = (eventType: DomainEvent['type'], data: Record<string, unknown> = {}, at = T1): WorkflowInput => ({ type: 'ObserveEvent', event: { type: eventType, version: 1, data } as DomainEvent, policy, at });
 const askedLevel = (level: number, at = T1): WorkflowEvent[] => [
@@ -51,7 +57,7 @@ const step = (name: string, extra: Record<string, unknown> = {}): WorkflowEvent 
 describe('maintenance workflow', () => {
   describe('when nothing has started', () => {
     it('starts on a rule match', () => {
-      spec.given([]).when({ type: 'StartWorkflow', workflowId: WF, plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', trigger, at: T0 }).then([started]);
+      spec.given([]).when(start()).then([started]);
     });
 
     it('ignores events of workflows it does not know', () => {
@@ -61,7 +67,7 @@ describe('maintenance workflow', () => {
 
   describe('when the order is being opened', () => {
     it('does not start twice (a redelivered trigger)', () => {
-      spec.given([started]).when({ type: 'StartWorkflow', workflowId: WF, plantId: 'P1', machineId: 'M-1', ruleIndex: 0, reason: 'Machine fault', trigger, at: T1 }).then([]);
+      spec.given([started]).when(start(T1)).then([]);
     });
 
     it('asks the first approver once the order is open, with a timeout', () => {
@@ -116,6 +122,39 @@ describe('maintenance workflow', () => {
         },
         { kind: 'scheduleTimeout', timeoutId: workflowIds.timeout(WF, 1), dueAt: '2026-11-25T10:35:00.000Z', level: 1 },
       ]);
+    });
+  });
+
+  describe('when the plant configuration was reloaded after the workflow started', () => {
+    const waiting = [started, ...askedLevel(0)];
+
+    it('asks the first approver of the version it started under', () => {
+      spec.given([started]).when({ type: 'ObserveEvent', event: { type: 'MaintenanceOrderOpened', version: 1, data: {} } as DomainEvent, policy: reloadedPolicy, at: T1 }).then(askedLevel(0));
+    });
+
+    it('escalates to the next approver of its own version, with its own timeout', () => {
+      spec.given(waiting).when({ type: 'FireTimeout', timeoutId: workflowIds.timeout(WF, 0), policy: reloadedPolicy, at: T1 }).then(askedLevel(1));
+    });
+
+    it('expires after the last approver of its own version, however many the new version lists', () => {
+      spec
+        .given([...waiting, ...askedLevel(1)])
+        .when({ type: 'FireTimeout', timeoutId: workflowIds.timeout(WF, 1), policy: reloadedPolicy, at: T1 })
+        .then([step('approval-expiring', { level: 1, approvalId: workflowIds.approval(WF, 1), detail: 'no approver decided in time' })]);
+    });
+  });
+
+  describe('when the workflow was started before configuration versions were recorded (WorkflowStarted v1)', () => {
+    const startedV1: WorkflowEvent = { ...started, data: { ...started.data, configVersion: null, policy: null } } as WorkflowEvent;
+
+    it('follows the service\'s current policy', () => {
+      spec
+        .given([startedV1, ...askedLevel(0)])
+        .when({ type: 'FireTimeout', timeoutId: workflowIds.timeout(WF, 0), policy: reloadedPolicy, at: T1 })
+        .then([
+          step('approval-escalated', { level: 1, approvalId: workflowIds.approval(WF, 1), detail: `asked ${dave.email}` }),
+          { type: 'WorkflowTimeoutScheduled', version: 1, data: { workflowId: WF, timeoutId: workflowIds.timeout(WF, 1), dueAt: '2026-11-25T10:10:00.000Z', purpose: 'approvalTimeout' } },
+        ]);
     });
   });
 
