@@ -50,13 +50,13 @@ export function registerOrderRoutes(deps: Pick<ServiceDeps, 'http' | 'eventStore
           : { type: 'CancelMaintenanceOrder', orderId, reason: reason!, ...stated, issuedAt, actor };
       // A refusal (DomainError: the order has ended) becomes a 409 problem in the HTTP server.
       const result = await handleCommand(
-          { store: deps.eventStore, now: () => new Date(issuedAt), eventId: (index) => `${commandId}/${index}` },
-          maintenanceOrderDecider,
-          streamName(order.plantId, 'order', orderId),
-          command,
-          { correlationId: order.workflowId, causationId: null, actor },
-          { cache: deps.orders },
-        );
+        { store: deps.eventStore, now: () => new Date(issuedAt), eventId: (index) => `${commandId}/${index}` },
+        maintenanceOrderDecider,
+        streamName(order.plantId, 'order', orderId),
+        command,
+        { correlationId: order.workflowId, causationId: null, actor },
+        { cache: deps.orders },
+      );
       deps.logger.info({ orderId, action, caller: caller.name, changed: result.events.length > 0 }, 'order action from the API');
       return reply.code(200).send({ orderId, status: orderStatus(result.state), changed: result.events.length > 0 });
     };
