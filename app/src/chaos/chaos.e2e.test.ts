@@ -23,6 +23,7 @@ describe('a chaos run on a three-node NATS cluster with two copies of every serv
       settleTimeoutMs: 60_000,
     });
     process.stdout.write(`${report.table}\n`);
+    if (report.dir !== undefined) process.stdout.write(`the failed run's logs, NATS stores and SQLite file are kept in ${report.dir}\n`);
     expect(report.checks.filter((check) => !check.ok)).toEqual([]);
     expect(report.figures).toMatchObject({ incidents: 100, kills: 3, natsRestarts: 1, readingsAcknowledged: 200, readingsInMesData: 200, orders: 100 });
   }, 170_000);

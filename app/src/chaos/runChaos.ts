@@ -71,7 +71,10 @@ export interface ChaosReport {
   chaos: ChaosLog;
   /** The summary for people: figures, checks, peak memory. */
   table: string;
-  /** Where the logs are (only when `dir` was given: a temporary folder is deleted). */
+  /**
+   * Where the logs, the NATS stores and the SQLite file are: `dir` when it was given; else the
+   * temporary folder of a failed run, kept for the post-mortem (one that passed is deleted).
+   */
   dir: string | undefined;
 }
 
@@ -86,6 +89,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     ...(options.dir === undefined ? {} : { dir: options.dir }),
   });
   let sink: SqlSink | undefined;
+  let keep = options.dir !== undefined;
   try {
     say(`NATS ${cluster.nats.url} (NATS_REPLICAS=${options.natsReplicas}), MQTT ${cluster.mosquitto.url}, SMTP ${cluster.smtp.url}; logs in ${join(cluster.dir, 'logs')}`);
     await cluster.startAll();
@@ -166,11 +170,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       peakMemoryMiB: cluster.peakMemory(),
     };
     const ok = checks.every((check) => check.ok);
-    return { ok, checks, figures, chaos: monkey.log, table: summaryTable(figures, checks, options), dir: options.dir };
+    keep ||= !ok;
+    return { ok, checks, figures, chaos: monkey.log, table: summaryTable(figures, checks, options), dir: keep ? cluster.dir : undefined };
   } finally {
     await sink?.close();
-    if (options.dir === undefined) await cluster.dispose();
-    else await cluster.stop();
+    if (keep) await cluster.stop();
+    else await cluster.dispose();
   }
 }
 
