@@ -2,8 +2,8 @@
 // sent) is picked up by the next process at start-up.
 import { OPEN_WORKFLOWS_BUCKET, streamName } from '@mes/contracts';
 import { start as maintenance } from '@mes/maintenance';
-import { JetStreamEventStore, provisionTopology, startRuntime } from '@mes/platform';
-import { eventually, orderEvents, startFlowFixture, type FlowFixture } from '@mes/platform/testing';
+import { JetStreamEventStore, provisionTopology, startRuntime, type EventStore } from '@mes/platform';
+import { eventually, orderEvents, startFlowFixture, withOverrides, type FlowFixture } from '@mes/platform/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
@@ -31,13 +31,12 @@ describe('workflow service start-up', () => {
     await fixture?.dispose();
   });
 
-  it('does what an open workflow calls for when the process before it died between deciding and doing', async () => {
-    const workflowId = 'WF_crashedbeforeeffects';
+  /** What a process left that died after starting a workflow: the machine claimed and WorkflowStarted stored, no command sent. */
+  async function leaveStartedWorkflow(workflowId: string, machineId: string): Promise<void> {
     const nc = await connect({ servers: fixture.nats.url });
     try {
       await provisionTopology(nc, await jetstreamManager(nc), { dedupeWindowMs: 120_000 });
-      // What the dead process left: the machine claimed and WorkflowStarted stored, no command sent.
-      await (await new Kvm(nc).open(OPEN_WORKFLOWS_BUCKET)).create('P1.M-1', workflowId);
+      await (await new Kvm(nc).open(OPEN_WORKFLOWS_BUCKET)).create(`P1.${machineId}`, workflowId);
       const store = new JetStreamEventStore({ nc, stream: 'MES_EVENTS', subjectPrefix: 'es' });
       const at = new Date().toISOString();
       await store.appendToStream(streamName('P1', 'workflow', workflowId), [{
@@ -51,7 +50,7 @@ describe('workflow service start-up', () => {
         data: {
           workflowId,
           plantId: 'P1',
-          machineId: 'M-1',
+          machineId,
           ruleIndex: 0,
           reason: 'Machine fault',
           triggeredBy: { machineStatus: 'Fault', qualityTrend: 'Stable', productionTarget: 100, productionActual: 40, timestamp: at },
@@ -61,12 +60,42 @@ describe('workflow service start-up', () => {
     } finally {
       await nc.close();
     }
+  }
+
+  it('does what an open workflow calls for when the process before it died between deciding and doing', async () => {
+    const workflowId = 'WF_crashedbeforeeffects';
+    await leaveStartedWorkflow(workflowId, 'M-1');
 
     const runtime = await startRuntime('workflow-test', { maintenance, workflow }, { ...fixture.env, HTTP_PORT: '0' });
     try {
       const orderId = workflowIds.order(workflowId);
       await eventually('the order the dead process never asked for', async () => ((await orderEvents(runtime.deps.eventStore, 'P1', orderId)).includes('MaintenanceOrderOpened') ? true : undefined));
       expect(await orderEvents(runtime.deps.eventStore, 'P1', orderId)).toEqual(['MaintenanceOrderOpened']);
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  it('does not drop an order event when a read of its workflow comes from a node that is behind', async () => {
+    const workflowId = 'WF_readbehind';
+    await leaveStartedWorkflow(workflowId, 'M-2');
+    const stream = streamName('P1', 'workflow', workflowId);
+    let reads = 0;
+    // The start-up pass reads the workflow as it is; the next read, when the order's event comes,
+    // is answered by a node that has not applied the workflow's start yet.
+    const behind = (store: EventStore): EventStore =>
+      withOverrides(store, {
+        readStream: async (name) => {
+          if (name === stream && ++reads === 2) return { events: [], revision: 'no_stream' as const };
+          return store.readStream(name);
+        },
+      });
+    const runtime = await startRuntime('workflow-test', { maintenance, workflow: (deps) => workflow({ ...deps, eventStore: behind(deps.eventStore) }) }, { ...fixture.env, HTTP_PORT: '0' });
+    try {
+      const steps = async () => (await runtime.deps.eventStore.readStream(stream)).events.map((e) => (e.type === 'WorkflowStepRecorded' ? `step:${(e.data as { step: string }).step}` : e.type));
+      await eventually('the workflow asking for approval once its order is open', async () => ((await steps()).includes('step:approval-requested') ? true : undefined));
+      expect(reads).toBeGreaterThanOrEqual(3);
+      expect(await steps()).toEqual(['WorkflowStarted', 'step:approval-requested', 'WorkflowTimeoutScheduled']);
     } finally {
       await runtime.stop();
     }

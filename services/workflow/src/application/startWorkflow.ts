@@ -96,6 +96,13 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
       { correlationId: workflowId, causationId, actor: WORKFLOW_ACTOR },
       { cache: workflowStates },
     );
+    if (result.state === null && input.type !== 'StartWorkflow') {
+      // Only a workflow names itself in its orders' events and its timers, so it was started: a read
+      // without its start came from a NATS node whose copy of the log is behind the one that
+      // delivered the input (a cluster under load or mid-failover). Ignoring the input would lose it.
+      workflowStates.forget(streamName(plantId, 'workflow', workflowId));
+      throw new Error(`workflow ${workflowId}: the read of its stream shows no start, yet ${input.type === 'ObserveEvent' ? input.event.type : input.type} names it; will read again`);
+    }
     if (result.events.length > 0) {
       logger.info({ workflowId, events: result.events.map((e) => (e.type === 'WorkflowStepRecorded' ? `step:${e.data.step}` : e.type)) }, 'workflow advanced');
     } else {
