@@ -6,7 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError, type Decider, type DomainMessage } from '../domain/decider.js';
-import type { EventStore } from '../eventStore/eventStore.js';
+import { WrongExpectedRevisionError, type EventStore } from '../eventStore/eventStore.js';
 import { JetStreamEventStore } from '../eventStore/jetStreamEventStore.js';
 import { ensureStream, eventsStreamSpec } from '../nats/topology.js';
 import { uniquePlant, withOverrides } from '../testing/eventStoreContract.js';
@@ -139,5 +139,26 @@ describe('handling commands with an aggregate cache', () => {
     const next = await handleCommand(ids('fourth'), register, stream, set(3), context, { cache });
     expect(next.events).toEqual([]);
     expect(next.duplicate).toBeUndefined();
+  });
+
+  it('reports events whose append was stored although the answer was a conflict (a resend refused for the revision its first send moved on)', async () => {
+    const stream = `${uniquePlant()}.order.R7`;
+    await handleCommand({ store, now: () => new Date() }, register, stream, set(1), context);
+    // The first send is stored but its ack is lost; the resend is checked against the expected
+    // revision before its duplicate id, and refused.
+    let appends = 0;
+    const lostAck: EventStore = withOverrides(store, {
+      appendToStream: async (...args) => {
+        appends++;
+        await store.appendToStream(...args);
+        throw new WrongExpectedRevisionError(stream, args[2]?.expectedRevision ?? 'any');
+      },
+    });
+    const result = await handleCommand({ store: lostAck, now: () => new Date() }, register, stream, set(2), context);
+    expect(appends).toBe(1);
+    expect(result.duplicate).toBe(true);
+    expect(result.events).toEqual([{ type: 'ValueSet', version: 1, data: { value: 2 } }]);
+    expect(result.state).toEqual({ value: 2, closed: false });
+    expect((await store.readStream(stream)).events.map((e) => e.data)).toEqual([{ value: 1 }, { value: 2 }]);
   });
 });

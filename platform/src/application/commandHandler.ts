@@ -5,7 +5,7 @@
 import type { Actor } from '@mes/contracts';
 import { randomUUID } from 'node:crypto';
 import { stateFrom, type Decider, type DomainMessage } from '../domain/decider.js';
-import { WrongExpectedRevisionError, type EventStore, type NewEvent, type StreamRevision } from '../eventStore/eventStore.js';
+import { WrongExpectedRevisionError, type EventStore, type NewEvent, type ReadStreamResult, type StreamRevision } from '../eventStore/eventStore.js';
 import type { AggregateCache } from './aggregateCache.js';
 
 export interface CommandContext {
@@ -61,13 +61,16 @@ export async function handleCommand<Command, Event extends DomainMessage, State>
   const maxAttempts = options.maxAttempts ?? 10;
   const { cache } = options;
   let useCache = cache !== undefined;
+  /** The stream as read after a conflict, for the next attempt to decide on. */
+  let reread: ReadStreamResult | undefined;
   for (let attempt = 1; ; attempt++) {
     const cached = useCache ? cache?.get(stream) : undefined;
     let revision: StreamRevision | 'no_stream';
     let state: State;
     if (cached !== undefined) ({ revision, state } = cached);
     else {
-      const read = await deps.store.readStream(stream);
+      const read = reread ?? (await deps.store.readStream(stream));
+      reread = undefined;
       revision = read.revision;
       state = stateFrom(decider, read.events);
     }
@@ -117,6 +120,14 @@ export async function handleCommand<Command, Event extends DomainMessage, State>
       if (!(err instanceof WrongExpectedRevisionError)) throw err;
       cache?.forget(stream);
       useCache = false;
+      // A send whose ack was lost and was sent again can be refused for the revision its own first
+      // send moved on (JetStream may check the expected revision before the duplicate id): when
+      // the stream holds these very events, they were appended, and their effects are still due.
+      reread = await deps.store.readStream(stream);
+      const ids = new Set(newEvents.map((event) => event.eventId));
+      if (reread.events.some((event) => ids.has(event.eventId))) {
+        return { events: decided, state: stateFrom(decider, reread.events), revision: reread.revision, attempts: attempt, duplicate: true };
+      }
       if (attempt >= maxAttempts) throw new TooManyConflictsError(stream, attempt);
       // Spread the retries of writers that collided so they do not collide again in lockstep.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)));
