@@ -12,6 +12,7 @@ import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ApproverStats {
+  /** Emails taken up (each is decided, found decided, or abandoned). */
   emails: number;
   /** Forms submitted that recorded a decision (200). */
   recorded: number;
@@ -105,14 +106,15 @@ export function startApprover(smtp: SmtpCapture, approvalsCopies: () => ServiceC
     }
   };
 
+  const take = () => {
+    const mail = smtp.messages[handled++]!;
+    stats.emails++;
+    const task: Promise<void> = decide(mail).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+  };
   const loop = (async () => {
     while (!stopped) {
-      while (handled < smtp.messages.length) {
-        const mail = smtp.messages[handled++]!;
-        stats.emails++;
-        const task: Promise<void> = decide(mail).finally(() => inFlight.delete(task));
-        inFlight.add(task);
-      }
+      while (handled < smtp.messages.length) take();
       await sleep(100);
     }
   })();
@@ -125,6 +127,7 @@ export function startApprover(smtp: SmtpCapture, approvalsCopies: () => ServiceC
         await sleep(150);
       }
     },
+    /** Stops watching for emails (one that arrives later is not followed: the run's checks say so). */
     async stop() {
       stopped = true;
       await loop;

@@ -24,7 +24,7 @@ import {
 } from './chaosChecks.js';
 import { startChaosMonkey, type ChaosLog, type ChaosPlan } from './chaosMonkey.js';
 import { CHAOS_PLANTS, CHAOS_PLANTS_YAML, chaosPlantsFor } from './chaosPlants.js';
-import { startIncidentGenerator } from './incidentGenerator.js';
+import { startIncidentGenerator, type SentReading } from './incidentGenerator.js';
 import { startOrderCompleter } from './orderCompleter.js';
 
 export interface ChaosOptions {
@@ -145,8 +145,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       { name: 'no copy exited on its own', ok: crashes.length === 0, detail: crashes.length === 0 ? `${cluster.copies.reduce((n, c) => n + c.starts, 0)} starts` : crashes.slice(0, 5).join('; ') },
       {
         name: 'every approval email was followed',
-        ok: approver.stats.abandoned.length === 0,
-        detail: approver.stats.abandoned.length === 0 ? `${approver.stats.recorded} decisions recorded` : approver.stats.abandoned.slice(0, 5).map((a) => `${a.orderId}: ${a.error}`).join('; '),
+        ok: approver.stats.abandoned.length === 0 && approver.stats.emails === emails.length,
+        detail:
+          approver.stats.abandoned.length > 0
+            ? approver.stats.abandoned.slice(0, 5).map((a) => `${a.orderId}: ${a.error}`).join('; ')
+            : `${approver.stats.emails} of ${emails.length} emails followed, ${approver.stats.recorded} decisions recorded, ${approver.stats.alreadyDecided} already decided or withdrawn`,
       },
     ];
     const figures: ChaosFigures = {
@@ -179,14 +182,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
-/** Waits until every acknowledged reading is in MESData, every email was followed and no order waits for its decision. */
-async function settle(cluster: ServiceCluster, sink: SqlSink, drainApprover: () => Promise<void>, readings: readonly { acknowledged: boolean }[], deadline: number): Promise<boolean> {
+/**
+ * Waits until every acknowledged reading is in MESData, every acknowledged fault has its order (the
+ * orders can trail MESData by a while: a plant's workflow copy may be down), every email was
+ * followed and no order waits for its decision.
+ */
+async function settle(cluster: ServiceCluster, sink: SqlSink, drainApprover: () => Promise<void>, readings: readonly SentReading[], deadline: number): Promise<boolean> {
   const acknowledged = readings.filter((r) => r.acknowledged).length;
+  const faults = readings.filter((r) => r.acknowledged && r.machineStatus === 'Fault').length;
   while (Date.now() < deadline) {
     await drainApprover();
     const [mesData, orders] = await Promise.all([sink.select(LIVE_TABLES.MESData).catch(() => []), sink.select(LIVE_TABLES.MaintenanceOrders).catch(() => [])]);
     const undecided = orders.filter((order) => order.Status === 'PendingApproval' || order.Status === 'Approved').length;
-    if (mesData.length >= acknowledged && undecided === 0 && cluster.smtp.messages.length >= orders.length) return true;
+    if (mesData.length >= acknowledged && orders.length >= faults && undecided === 0 && cluster.smtp.messages.length >= orders.length) return true;
     await sleep(1_000);
   }
   return false;
