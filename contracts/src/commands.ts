@@ -2,7 +2,7 @@
 // a clock or a random source: ids are chosen by the sender, `issuedAt` is the time of the events
 // the handler records, and `actor` is who they are attributed to.
 import { z } from 'zod';
-import { ActorSchema, IsoInstantSchema } from './envelope.js';
+import { ActorSchema, IsoInstantSchema, TraceParentSchema, TraceStateSchema } from './envelope.js';
 import { EntityIdSchema, PersonSchema, ReadingSummarySchema } from './events.js';
 import { RESOURCE_TYPES } from './plantConfig.js';
 
@@ -21,6 +21,12 @@ function command<const Type extends string, Shape extends z.ZodRawShape>(type: T
     plantId: EntityIdSchema,
     issuedAt: IsoInstantSchema,
     actor: ActorSchema,
+    /**
+     * The span that sent the command (W3C Trace Context), so its handling continues the trace. A
+     * malformed value is dropped, never a reason to refuse the command: tracing must not stop work.
+     */
+    traceparent: TraceParentSchema.optional().catch(undefined),
+    tracestate: TraceStateSchema.optional().catch(undefined),
     ...shape,
   });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CommandSchema } from './commands.js';
+import { EventEnvelopeSchema } from './envelope.js';
 import { approvalSignatureMeaning, CURRENT_EVENT_VERSIONS, DOMAIN_EVENT_TYPES, DomainEventSchema, EventDecodeError, parseDomainEvent, plantConfigOf, readingSummaryOf } from './events.js';
 import type { DomainEventData, DomainEventType } from './events.js';
 import type { TelemetryReading } from './telemetry.js';
@@ -275,6 +276,18 @@ describe('CommandSchema', () => {
     for (const command of commands) expect(CommandSchema.parse(command)).toEqual(command);
   });
 
+  it('carries the trace context of its sender, and drops a malformed one rather than refusing the command', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const release = { ...common, type: 'ReleaseResources', orderId: 'MO_1' } as const;
+    expect(CommandSchema.parse({ ...release, traceparent, tracestate: 'plant=p1' })).toMatchObject({ traceparent, tracestate: 'plant=p1' });
+    for (const malformed of ['garbage', traceparent.toUpperCase(), traceparent.replace('-01', ''), `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`, 42]) {
+      const parsed = CommandSchema.parse({ ...release, traceparent: malformed, tracestate: 'x'.repeat(513) });
+      expect(parsed.traceparent).toBeUndefined();
+      expect(parsed.tracestate).toBeUndefined();
+      expect(parsed).toMatchObject(release);
+    }
+  });
+
   it('refuses a command without its correlation id', () => {
     const { correlationId: _dropped, ...rest } = common;
     expect(CommandSchema.safeParse({ ...rest, type: 'ReleaseResources', orderId: 'MO_1' }).success).toBe(false);
@@ -293,5 +306,37 @@ describe('a recorded plant configuration version', () => {
     expect(() => parseDomainEvent('PlantConfigVersionRecorded', 1, withUnknownKey)).toThrow(/PlantConfigVersionRecorded v1 data is invalid: config/);
     const badTimeout = { ...recorded, config: { ...recorded.config, approvalTimeout: 'P1M' } };
     expect(() => parseDomainEvent('PlantConfigVersionRecorded', 1, badTimeout)).toThrow(/config\.approvalTimeout: must not use years or months/);
+  });
+});
+
+describe('EventEnvelopeSchema', () => {
+  const envelope = {
+    eventId: 'e-1',
+    type: 'MaintenanceOrderOpened',
+    version: 1,
+    stream: 'P1.order.MO_1',
+    occurredAt: AT,
+    correlationId: 'WF_1',
+    causationId: null,
+    actor: { kind: 'service', id: 'maintenance' },
+    data: {},
+  } as const;
+
+  it('takes a W3C traceparent and tracestate, or none', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00';
+    expect(EventEnvelopeSchema.parse({ ...envelope, traceparent, tracestate: 'plant=p1' })).toMatchObject({ traceparent, tracestate: 'plant=p1' });
+    expect(EventEnvelopeSchema.parse(envelope)).toEqual(envelope);
+  });
+
+  it.each([
+    ['garbage'],
+    ['00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7'],
+    ['00-00000000000000000000000000000000-00f067aa0ba902b7-01'],
+    ['00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01'],
+    ['ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'],
+  ])('refuses the traceparent %s', (traceparent) => {
+    const result = EventEnvelopeSchema.safeParse({ ...envelope, traceparent });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toMatch(/W3C traceparent/);
   });
 });

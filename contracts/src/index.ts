@@ -1,6 +1,6 @@
 export { configChanges, describeConfigChange } from './configChanges.js';
-export { ActorSchema, EventEnvelopeSchema, IsoInstantSchema } from './envelope.js';
-export type { Actor, EventEnvelope } from './envelope.js';
+export { ActorSchema, EventEnvelopeSchema, IsoInstantSchema, TRACEPARENT_PATTERN, TraceParentSchema, TraceStateSchema } from './envelope.js';
+export type { Actor, EventEnvelope, TraceContextFields } from './envelope.js';
 export {
   COMMANDS_STREAM,
   COMMANDS_SUBJECT_PREFIX,

@@ -160,6 +160,11 @@ const EnvSchema = z.object({
       error: (issue) => `must be a whole number from 1 to 5 (JetStream's limit), e.g. 3 on a three-node NATS cluster (got "${String(issue.input)}")`,
     })
     .transform(Number),
+  // Tracing (OpenTelemetry's own variable names): on only when an endpoint is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: urlWithScheme(['http', 'https'], 'http://127.0.0.1:4318').optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: urlWithScheme(['http', 'https'], 'http://127.0.0.1:4318/v1/traces').optional(),
+  OTEL_SERVICE_NAME: z.string().trim().max(256).optional(),
+  OTEL_SDK_DISABLED: z.enum(['true', 'false'], { error: (issue) => `must be true or false (got "${String(issue.input)}")` }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     error: (issue) => `must be one of fatal, error, warn, info, debug, trace, silent (got "${String(issue.input)}")`,
   }).default('info'),
@@ -199,6 +204,23 @@ export interface Config {
   /** Replicas of every JetStream stream and KV bucket (CONTRACT §6): 3 on a three-node cluster. */
   natsReplicas: number;
   logLevel: Env['LOG_LEVEL'];
+  tracing: TracingConfig;
+}
+
+/** Not in CONTRACT §6; OpenTelemetry's standard variables. */
+export interface TracingConfig {
+  /**
+   * Where spans are sent (OTLP over HTTP): OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, else
+   * OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`. Unset (or OTEL_SDK_DISABLED=true): tracing is off.
+   */
+  otlpTracesUrl: string | undefined;
+  /** OTEL_SERVICE_NAME; unset: the process's name (`mes` for npm start, else the service's). */
+  serviceName: string | undefined;
+}
+
+function tracingConfig(e: Env): TracingConfig {
+  const otlpTracesUrl = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (e.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`);
+  return { otlpTracesUrl: e.OTEL_SDK_DISABLED === 'true' ? undefined : otlpTracesUrl, serviceName: e.OTEL_SERVICE_NAME };
 }
 
 const PRODUCTION_REQUIRED: readonly [string, string][] = [
@@ -251,5 +273,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dedupeWindowMs: e.DEDUPE_WINDOW,
     natsReplicas: e.NATS_REPLICAS,
     logLevel: e.LOG_LEVEL,
+    tracing: tracingConfig(e),
   };
 }

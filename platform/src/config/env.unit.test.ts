@@ -36,6 +36,7 @@ describe('loadConfig', () => {
         dedupeWindowMs: 120_000,
         natsReplicas: 1,
         logLevel: 'info',
+        tracing: { otlpTracesUrl: undefined, serviceName: undefined },
       });
     });
 
@@ -77,6 +78,12 @@ describe('loadConfig', () => {
       });
     });
 
+    it('turns tracing on with an OTLP endpoint, the traces path appended', () => {
+      expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318/', OTEL_SERVICE_NAME: 'mes-p1' }).tracing).toEqual({ otlpTracesUrl: 'http://jaeger:4318/v1/traces', serviceName: 'mes-p1' });
+      expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector.example/traces' }).tracing.otlpTracesUrl).toBe('https://collector.example/traces');
+      expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318', OTEL_SDK_DISABLED: 'true' }).tracing.otlpTracesUrl).toBeUndefined();
+    });
+
     it('accepts sqlite paths and "all" plants', () => {
       expect(loadConfig({ SQL_URL: 'sqlite:/tmp/x.sqlite', PLANTS: 'all' })).toMatchObject({ sqlUrl: 'sqlite:/tmp/x.sqlite', plants: undefined });
     });
@@ -112,6 +119,8 @@ describe('loadConfig', () => {
       ['NATS_REPLICAS', 'three', /whole number from 1 to 5/],
       ['NATS_REPLICAS', '2.5', /whole number from 1 to 5/],
       ['NATS_REPLICAS', '7', /JetStream's limit/],
+      ['OTEL_EXPORTER_OTLP_ENDPOINT', 'jaeger:4318', /must be a URL starting with http:\/\/ or https:\/\//],
+      ['OTEL_SDK_DISABLED', 'yes', /true or false/],
     ])('refuses %s=%s naming the variable and the reason', (variable, value, reason) => {
       const issues = issuesOf({ [variable]: value });
       expect(issues).toHaveLength(1);

@@ -44,6 +44,7 @@ import {
 } from './eventStore.js';
 import { decodePosition, encodePosition, fromEsdbRecord, isKnownPosition, isStoreRecord, toEsdbEvent } from './eventStoreDbMapping.js';
 import { chainEvents, GENESIS_HASH } from './hashChain.js';
+import { allWithActiveTraceContext } from '../runtime/traceContext.js';
 
 export interface EventStoreDbEventStoreOptions {
   /** Created (and disposed) by the caller, e.g. with `createEventStoreDbClient(EVENTSTORE_URL)`. */
@@ -167,9 +168,11 @@ export class EventStoreDbEventStore implements EventStore {
    * The returned position is read back from the event at the returned revision rather than taken
    * from ESDB's append reply, so it is exactly the position `readStream` and `readAll` report.
    */
-  async appendToStream(stream: string, events: NewEvent[], { expectedRevision }: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
-    assertAppendable(stream, events);
+  async appendToStream(stream: string, newEvents: NewEvent[], { expectedRevision }: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    assertAppendable(stream, newEvents);
     parseStreamName(stream);
+    // Before the chain is computed, so the hash covers the trace context too.
+    const events = allWithActiveTraceContext(newEvents);
     for (let attempt = 1; ; attempt++) {
       const last = await this.lastRecorded(stream);
       // The chain goes on from the stream's last event. 'any' appends right after it, and reads

@@ -68,6 +68,8 @@ export type EsdbEventBody = {
   data: unknown;
   hash?: string;
   previousHash?: string;
+  traceparent?: string;
+  tracestate?: string;
 };
 
 /** ESDB's metadata convention, written for ESDB tooling (e.g. `$by_correlation_id`); never read back. */
@@ -92,6 +94,8 @@ export function toEsdbEvent(event: ChainedNewEvent): EsdbEvent {
     data: event.data,
     ...(event.hash === undefined ? {} : { hash: event.hash }),
     ...(event.previousHash === undefined ? {} : { previousHash: event.previousHash }),
+    ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
+    ...(event.tracestate === undefined ? {} : { tracestate: event.tracestate }),
   };
   const metadata: EsdbEventMetadata = { $correlationId: event.correlationId };
   if (event.causationId !== null) metadata.$causationId = event.causationId;
@@ -144,7 +148,7 @@ export function fromEsdbRecord(record: EsdbRecord): RecordedEvent {
   if (!record.isJson) throw malformed(record, 'its data is not JSON');
   const body = record.data;
   if (!isObject(body)) throw malformed(record, 'its data is not a JSON object');
-  const { eventId, version, occurredAt, correlationId, causationId, actor, data, hash, previousHash } = body;
+  const { eventId, version, occurredAt, correlationId, causationId, actor, data, hash, previousHash, traceparent, tracestate } = body;
   if (typeof eventId !== 'string' || eventId.length === 0) throw malformed(record, 'eventId is missing');
   if (typeof version !== 'number') throw malformed(record, 'version is missing');
   if (typeof occurredAt !== 'string') throw malformed(record, 'occurredAt is missing');
@@ -166,6 +170,8 @@ export function fromEsdbRecord(record: EsdbRecord): RecordedEvent {
     data,
     ...(typeof hash === 'string' ? { hash } : {}),
     ...(typeof previousHash === 'string' ? { previousHash } : {}),
+    ...(typeof traceparent === 'string' ? { traceparent } : {}),
+    ...(typeof tracestate === 'string' ? { tracestate } : {}),
     position: encodePosition(record.position),
   };
 }

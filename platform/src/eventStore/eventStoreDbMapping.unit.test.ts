@@ -132,6 +132,12 @@ describe('envelope <-> ESDB event', () => {
     }
   });
 
+  it('keeps the hashes and the trace context an event was appended with', () => {
+    const event = { ...newEvent(), hash: 'a'.repeat(64), previousHash: '0'.repeat(64), traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'plant=p1' };
+    const position = { commit: 9_000n, prepare: 8_900n };
+    expect(fromEsdbRecord(recordOf(event, 'P1.order.MO_1', position))).toEqual({ ...event, stream: 'P1.order.MO_1', position: encodePosition(position) });
+  });
+
   it('refuses an event this store did not write', () => {
     const good = recordOf(newEvent(), 'P1.order.MO_1');
     expect(() => fromEsdbRecord({ ...good, isJson: false, data: new Uint8Array([1]) })).toThrow(/not JSON/);

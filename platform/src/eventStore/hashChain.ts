@@ -25,10 +25,14 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([key, member]) => `${JSON.stringify(key)}:${canonicalJson(member)}`).join(',')}}`;
 }
 
-/** The content an event's hash covers: its envelope without `hash`, `previousHash` and store positions. */
+/**
+ * The content an event's hash covers: its envelope without `hash`, `previousHash` and store
+ * positions. The trace context is covered when present; an event without one hashes as before it
+ * existed (canonicalJson leaves out undefined members).
+ */
 export function chainedContent(event: ChainedContent & { hash?: unknown; previousHash?: unknown; position?: unknown }): ChainedContent {
-  const { eventId, type, version, stream, occurredAt, correlationId, causationId, actor, data } = event;
-  return { eventId, type, version, stream, occurredAt, correlationId, causationId, actor, data };
+  const { eventId, type, version, stream, occurredAt, correlationId, causationId, actor, data, traceparent, tracestate } = event;
+  return { eventId, type, version, stream, occurredAt, correlationId, causationId, actor, data, traceparent, tracestate };
 }
 
 export function chainHash(previousHash: string, event: ChainedContent): string {

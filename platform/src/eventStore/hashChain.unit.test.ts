@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, chainEvents, chainHash, checkLink, GENESIS_HASH, newCursor } from './hashChain.js';
 
@@ -71,6 +72,21 @@ describe('the hash chain', () => {
     expect(firstBreak([...stream, { ...bare, position: 5n }])).toMatchObject({ eventId: 'forged', reason: expect.stringContaining('carries no hash') });
     const madeUp = { ...event(5), eventId: 'forged-2', previousHash: stream[3]!.hash, hash: 'f'.repeat(64), position: 5n };
     expect(firstBreak([...stream, madeUp])).toMatchObject({ eventId: 'forged-2', reason: expect.stringContaining('does not match its hash') });
+  });
+
+  it('finds an event whose trace context was changed, added or removed', () => {
+    const traced = recorded(chainEvents(GENESIS_HASH, [{ ...event(1), traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'plant=p1' }]));
+    expect(firstBreak(traced)).toBeUndefined();
+    expect(firstBreak([{ ...traced[0]!, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01' }])).toMatchObject({ reason: expect.stringContaining('does not match its hash') });
+    expect(firstBreak([{ ...traced[0]!, tracestate: undefined }])).toMatchObject({ reason: expect.stringContaining('does not match its hash') });
+    expect(firstBreak([{ ...stream[0]!, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }])).toMatchObject({ reason: expect.stringContaining('does not match its hash') });
+  });
+
+  it('hashes an event without a trace context as it did before events had one', () => {
+    // The hash of `base` as chained before the trace context existed: stored chains still verify.
+    const before = createHash('sha256').update(GENESIS_HASH).update(canonicalJson(base)).digest('hex');
+    expect(chainHash(GENESIS_HASH, base)).toBe(before);
+    expect(chainHash(GENESIS_HASH, { ...base, traceparent: undefined, tracestate: undefined })).toBe(before);
   });
 
   it('finds a stream that does not start at the beginning', () => {

@@ -38,6 +38,7 @@ import {
 } from './eventStore.js';
 import { JetStreamAckPublisher, JetStreamRefusedError } from '../nats/jetStreamAckPublisher.js';
 import { chainEvents, GENESIS_HASH } from './hashChain.js';
+import { allWithActiveTraceContext } from '../runtime/traceContext.js';
 import { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, deliveryCounter, lastMessageOf, nextMessageOf, readRange } from '../nats/jetStreamLog.js';
 
 /** How many times an `'any'` append reads the stream's end again when another writer got in first. */
@@ -111,8 +112,10 @@ export class JetStreamEventStore implements EventStore {
    * has. `'any'` appends after whatever is last, read just before; a writer that got in between
    * makes it read again (a chain must not fork), a bounded number of times.
    */
-  async appendToStream(stream: string, events: NewEvent[], { expectedRevision }: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
-    assertAppendable(stream, events);
+  async appendToStream(stream: string, newEvents: NewEvent[], { expectedRevision }: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    assertAppendable(stream, newEvents);
+    // Before the chain is computed, so the hash covers the trace context too.
+    const events = allWithActiveTraceContext(newEvents);
     if (expectedRevision !== 'any') return this.append(stream, events, expectedRevision);
     // This store's own 'any' appends to one stream go in turn, so they only race other processes.
     const previous = this.anyAppends.get(stream) ?? Promise.resolve();
@@ -125,7 +128,7 @@ export class JetStreamEventStore implements EventStore {
     }
   }
 
-  private async append(stream: string, events: NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+  private async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
     const subject = this.subjectOf(stream);
     for (let attempt = 1; ; attempt++) {
       const head = await this.chainHead(stream, subject, expectedRevision);
@@ -343,7 +346,7 @@ export class JetStreamEventStore implements EventStore {
 }
 
 /** `Nats-Msg-Id` of an append: the event id, or a digest of all ids when several are appended together. */
-function appendId(events: NewEvent[]): string {
+function appendId(events: readonly NewEvent[]): string {
   const [first] = events;
   if (events.length === 1 && first) return first.eventId;
   return `append-${createHash('sha256').update(events.map((e) => e.eventId).join('\n')).digest('hex')}`;

@@ -17,7 +17,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/decider.js';
 import { JetStreamAckPublisher, type PubAck } from '../nats/jetStreamAckPublisher.js';
+import { inSpan, withActiveTraceContext } from '../runtime/traceContext.js';
 import { startDurableWorker, type DurableWorker } from './durableWorker.js';
+import { consumerSpanAttributes } from './consumerSpans.js';
 
 /** What every command carries besides its own fields. */
 export interface CommandMetadata {
@@ -57,7 +59,8 @@ function commandPublisher(nc: NatsConnection): JetStreamAckPublisher {
 
 /** Sends a command to the service that handles it. Resolves once JetStream stored it (or had it already). */
 export async function sendCommand(nc: NatsConnection, command: Command): Promise<PubAck> {
-  const checked = CommandSchema.parse(command);
+  // Its handling continues the trace of the span sending it (none while tracing is off).
+  const checked = CommandSchema.parse(withActiveTraceContext(command));
   const subject = commandSubject(checked.plantId, COMMAND_TARGETS[checked.type], checked.type);
   return commandPublisher(nc).publish(subject, encoder.encode(JSON.stringify(checked)), { msgId: checked.commandId });
 }
@@ -121,16 +124,24 @@ export async function startCommandHandlers(options: CommandHandlerOptions): Prom
           }
           const parsed = CommandSchema.safeParse(raw);
           if (!parsed.success) return { kind: 'term', reason: `invalid command: ${parsed.error.message}` };
-          try {
-            await options.handle(parsed.data);
-            return { kind: 'ack' };
-          } catch (err) {
-            if (err instanceof DomainError) {
-              options.logger.warn({ command: parsed.data.type, commandId: parsed.data.commandId, code: err.code, reason: err.message }, 'command refused');
-              return { kind: 'ack' };
-            }
-            throw err;
-          }
+          const command = parsed.data;
+          return inSpan(
+            `${options.service} handle ${command.type}`,
+            { kind: 'consumer', root: true, parent: command, attributes: () => consumerSpanAttributes(msg, command.commandId, command.correlationId) },
+            async (span) => {
+              try {
+                await options.handle(command);
+                return { kind: 'ack' };
+              } catch (err) {
+                if (err instanceof DomainError) {
+                  options.logger.warn({ command: command.type, commandId: command.commandId, code: err.code, reason: err.message }, 'command refused');
+                  span.setAttribute('mes.refusal', err.code);
+                  return { kind: 'ack' };
+                }
+                throw err;
+              }
+            },
+          );
         },
       }),
     );

@@ -10,6 +10,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { parseRecordedEvent, type RecordedDomainEvent, type RecordedEvent } from '../eventStore/eventStore.js';
 import { decodeAppend } from '../eventStore/jetStreamEventStore.js';
+import { inSpan } from '../runtime/traceContext.js';
+import { consumerSpanAttributes } from './consumerSpans.js';
 import { startDurableWorker, type DurableWorker } from './durableWorker.js';
 
 export interface EventConsumerOptions {
@@ -79,7 +81,14 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
             return { kind: 'term', reason: (err as Error).message };
           }
           const delivery: EventDelivery = { redelivered: msg.info.redelivered };
-          for (const event of events) await options.handle(parseRecordedEvent(event), delivery);
+          for (const event of events) {
+            // Each event's handling continues the trace of the span that wrote it.
+            await inSpan(
+              `${options.name} handle ${event.type}`,
+              { kind: 'consumer', root: true, parent: event, attributes: () => ({ ...consumerSpanAttributes(msg, event.eventId, event.correlationId), 'mes.stream': event.stream }) },
+              () => options.handle(parseRecordedEvent(event), delivery),
+            );
+          }
           return { kind: 'ack' };
         },
       }),

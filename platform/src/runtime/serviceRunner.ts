@@ -19,6 +19,7 @@ import { connectNats, drainNats } from '../nats/connection.js';
 import { provisionTopology } from '../nats/topology.js';
 import { createLogger } from './logger.js';
 import { runUntilSignalled } from './processLifecycle.js';
+import { startTracing } from './tracing.js';
 import { registerJetStreamGauges } from '../metrics/jetStreamGauges.js';
 import { createMetrics, type MesMetrics } from '../metrics/metrics.js';
 
@@ -88,6 +89,8 @@ export async function startRuntime(processName: string, services: Record<string,
   http.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).header('cache-control', 'no-store').send(await metrics.registry.metrics()));
   const running: { name: string; service: RunningService }[] = [];
   let eventStore: EventStoreHandle | undefined;
+  // Before the services start, so each of their spans is recorded; flushed last on stop.
+  const tracing = startTracing(config, processName, logger);
   const stop = async () => {
     await http.close().catch((err: unknown) => logger.error({ err }, 'HTTP server did not close cleanly'));
     for (const { name, service } of running.reverse()) {
@@ -95,6 +98,7 @@ export async function startRuntime(processName: string, services: Record<string,
     }
     await eventStore?.close();
     await drainNats(nc);
+    await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'traces could not all be exported on stop'));
     logger.info('stopped');
   };
   try {

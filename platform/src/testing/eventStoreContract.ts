@@ -5,6 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleCommand } from '../application/commandHandler.js';
 import { checkLink, GENESIS_HASH, newCursor } from '../eventStore/hashChain.js';
+import { inSpan } from '../runtime/traceContext.js';
+import { collectSpans } from './spanCollector.js';
 import type { Decider, DomainMessage } from '../domain/decider.js';
 import {
   WrongExpectedRevisionError,
@@ -251,6 +253,41 @@ export function describeEventStoreContract(adapter: string, setup: () => Promise
           expect(checkLink(cursor, event)).toBeUndefined();
         }
         expect([...cursors.values()].map((c) => c.events)).toEqual([3, 3]);
+      });
+    });
+
+    describe('the trace context', () => {
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+      it('keeps the trace context an event was appended with, under its hash, through every read', async () => {
+        const plant = uniquePlant();
+        const stream = `${plant}.order.MO_traced`;
+        const traced = { ...newEvent('A', 1), traceparent, tracestate: 'plant=p1' };
+        await store.appendToStream(stream, [traced, newEvent('B', 2)], { expectedRevision: 'no_stream' });
+        const [first, second] = (await store.readStream(stream)).events;
+        expect(first).toMatchObject({ traceparent, tracestate: 'plant=p1' });
+        expect(second?.traceparent).toBeUndefined();
+        expect(checkLink(newCursor(stream), first!)).toBeUndefined();
+        expect(checkLink(newCursor(stream), { ...first!, traceparent: traceparent.replace('-01', '-00') })).toBeDefined();
+        expect((await store.lastEvent(stream))?.traceparent).toBeUndefined();
+        const all: RecordedEvent[] = [];
+        for await (const event of store.readAll({ plantId: plant })) all.push(event);
+        expect(all.map((e) => e.traceparent)).toEqual([traceparent, undefined]);
+      });
+
+      it('writes the context of the span appending into each event that has none', async () => {
+        const collector = collectSpans();
+        try {
+          const stream = `${uniquePlant()}.order.MO_span`;
+          await inSpan('append', { root: true }, () => store.appendToStream(stream, [newEvent('A', 1), { ...newEvent('B', 2), traceparent }], { expectedRevision: 'no_stream' }));
+          const span = collector.spans().find((s) => s.name === 'append')!;
+          const { events } = await store.readStream(stream);
+          expect(events.map((e) => e.traceparent)).toEqual([`00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`, traceparent]);
+          const cursor = newCursor(stream);
+          for (const event of events) expect(checkLink(cursor, event)).toBeUndefined();
+        } finally {
+          await collector.stop();
+        }
       });
     });
 

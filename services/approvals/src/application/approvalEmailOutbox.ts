@@ -2,7 +2,7 @@
 // approval streams). The email counts as sent once ApprovalEmailSent is recorded: a crash before
 // sending sends on redelivery, and a redelivery after recording sends nothing.
 import { parseStreamName, streamName } from '@mes/contracts';
-import { handleCommand, secondsBetween, stateFrom, type AggregateCache, type EventStore, type Logger, type MesMetrics, type RecordedDomainEvent } from '@mes/platform';
+import { handleCommand, inSpan, secondsBetween, stateFrom, type AggregateCache, type EventStore, type Logger, type MesMetrics, type RecordedDomainEvent } from '@mes/platform';
 import { derivedEventId } from '@mes/platform/decider';
 import { isPermanentRecipientRefusal, type MailSender } from '../adapters/mail/mailSender.js';
 import { renderApprovalEmail } from '../adapters/mail/approvalEmail.js';
@@ -94,7 +94,11 @@ export function approvalEmailOutbox(deps: ApprovalEmailOutboxDeps): (event: Reco
 
     let messageId: string | undefined;
     try {
-      ({ messageId } = await deps.mail.send({ from: deps.mailFrom, to: request.approver, subject: email.subject, text: email.text, html: email.html, messageId: approvalEmailMessageId(approvalId) }));
+      ({ messageId } = await inSpan(
+        'send approval email',
+        { kind: 'client', attributes: () => ({ 'mes.approval_id': approvalId, 'mes.order_id': requested.orderId, 'mes.correlation_id': event.correlationId, 'mes.approval_level': request.level }) },
+        () => deps.mail.send({ from: deps.mailFrom, to: request.approver, subject: email.subject, text: email.text, html: email.html, messageId: approvalEmailMessageId(approvalId) }),
+      ));
     } catch (err) {
       if (!isPermanentRecipientRefusal(err)) throw err;
       // Retrying cannot help, and would hold up every later email of the plant; the workflow's

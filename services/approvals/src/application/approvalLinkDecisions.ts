@@ -5,7 +5,7 @@
 // records ApprovalSignatureFailed (and, the fifth in a row, ApproverSigningLocked) and decides
 // nothing. The PIN goes to the check and nowhere else: not into an event, a log line or a page.
 import { approvalSignatureMeaning, streamName, type ElectronicSignature, type Person, type SignatureMethod, type TelemetryReading } from '@mes/contracts';
-import { DomainError, handleCommand, parseRecordedEvent, stateFrom, type AggregateCache, type EventStore, type Logger, type RecordedDomainEvent } from '@mes/platform';
+import { DomainError, handleCommand, inSpan, parseRecordedEvent, stateFrom, type AggregateCache, type EventStore, type Logger, type RecordedDomainEvent } from '@mes/platform';
 import type { LastMachineReading } from '../adapters/nats/lastMachineReading.js';
 import { approvalDecisionOf, verifyApprovalLink, type ApprovalLinkDecision } from '../domain/approvalLinks.js';
 import {
@@ -191,6 +191,14 @@ export class ApprovalLinkDecisions {
 
     // The decision belongs to the workflow that asked for it: same correlation id as the request.
     const requested = events.find((event) => event.type === 'ApprovalRequested' && event.data.approvalId === request.approvalId);
+    // The approver's click continues the incident's trace: its span's parent is the one that
+    // recorded the request, so the allocation that follows is in the same trace as the reading.
+    const decisionSpan = {
+      kind: 'server',
+      root: true,
+      parent: requested,
+      attributes: () => ({ 'http.request.method': 'POST', 'mes.approval_id': request.approvalId, 'mes.decision': target.decision, 'mes.correlation_id': requested?.correlationId ?? request.approvalId }),
+    } as const;
     const context = { correlationId: requested?.correlationId ?? request.approvalId, causationId: requested?.eventId ?? null };
     let signatureMethod: SignatureMethod = 'link';
     if (request.signatureMethod === 'link+pin') {
@@ -199,7 +207,7 @@ export class ApprovalLinkDecisions {
       signatureMethod = 'link+pin';
     }
     try {
-      const result = await handleCommand(
+      const result = await inSpan('approval decision', decisionSpan, () => handleCommand(
         { store: this.deps.store, now: this.deps.now },
         approvalRequestDecider,
         stream,
@@ -216,7 +224,7 @@ export class ApprovalLinkDecisions {
         },
         { ...context, actor: { kind: 'person', id: request.approver.email, name: request.approver.name } },
         { ...(this.deps.approvals === undefined ? {} : { cache: this.deps.approvals }) },
-      );
+      ));
       const decided = findApprovalRequest(result.state, request.approvalId);
       if (result.events.length > 0 && decided !== undefined) return { kind: 'recorded', request: view, decided: decisionView(decided) };
     } catch (err) {

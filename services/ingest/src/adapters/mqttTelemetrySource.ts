@@ -29,6 +29,8 @@
 // (repeating one the broker still has is harmless). Readings published after the broker is back but
 // before this SUBSCRIBE arrives are still acknowledged to the device and dropped by the broker;
 // ingest reconnects every 200 ms to keep that window shorter than a device's reconnect delay.
+import type { TraceContextFields } from '@mes/contracts';
+import { traceContextFrom } from '@mes/platform';
 import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from 'pino';
 
@@ -36,6 +38,8 @@ export interface TelemetryMessage {
   topic: string;
   payload: Buffer;
   receivedAt: Date;
+  /** The device's trace context, from MQTT 5 user properties `traceparent` / `tracestate`. */
+  trace?: TraceContextFields | undefined;
 }
 
 export interface MqttTelemetrySourceOptions {
@@ -196,7 +200,7 @@ export class MqttTelemetrySource {
     try {
       const stored = packet.qos > 0 && packet.messageId !== undefined ? this.holdPuback(packet.messageId) : () => undefined;
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      this.options.onMessage({ topic: packet.topic, payload, receivedAt: new Date() }, stored);
+      this.options.onMessage({ topic: packet.topic, payload, receivedAt: new Date(), trace: traceContextFrom(packet.properties?.userProperties) }, stored);
     } catch (err) {
       this.options.logger.error({ err, topic: packet.topic }, 'telemetry message handler failed');
     }

@@ -7,14 +7,14 @@
 // reading's, so a retry is stored once. The KV entry carries the event: whoever next finds an entry
 // whose event it has not seen stored (after a crash between the two writes, or an entry written by
 // another copy) checks the stream's last event and appends it if missing, before going on.
-import { streamName, type TelemetryReading } from '@mes/contracts';
-import type { EventStore } from '@mes/platform';
+import { streamName, type TelemetryReading, type TraceContextFields } from '@mes/contracts';
+import { inSpan, type EventStore } from '@mes/platform';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { MachineConditionKv, StoredCondition, VersionedCondition } from '../adapters/machineConditionKv.js';
 import { conditionKey } from '../adapters/machineConditionKv.js';
 import { decideConditionChange, type ReadingTimes } from '../domain/machineCondition.js';
-import { statusChangedEvent, type ReadingEnvelope } from '../domain/readingEvents.js';
+import { statusChangedEvent, type ReadingEnvelope, type StatusChangedEvent } from '../domain/readingEvents.js';
 
 /**
  * A reading waiting its turn. `finish(handled)` is called once it needs nothing more: `handled`
@@ -23,6 +23,8 @@ import { statusChangedEvent, type ReadingEnvelope } from '../domain/readingEvent
  */
 export interface TrackedReading {
   envelope: ReadingEnvelope;
+  /** The device's trace context (MQTT 5), continued by the span of the change the reading records. */
+  trace?: TraceContextFields | undefined;
   finish(handled: boolean): void;
 }
 
@@ -170,7 +172,7 @@ export class ConditionTracker {
         }
       }
       record.busy = true;
-      void this.report(record, head.envelope).then(
+      void this.report(record, head.envelope, head.trace).then(
         (recorded) => {
           record.busy = false;
           record.queue.shift();
@@ -185,10 +187,10 @@ export class ConditionTracker {
    * Loads the machine's entry if needed, then records and appends the change the reading makes, if
    * any. False when it was stopped before that was done.
    */
-  private async report(record: MachineRecord, envelope: ReadingEnvelope): Promise<boolean> {
+  private async report(record: MachineRecord, envelope: ReadingEnvelope, trace: TraceContextFields | undefined): Promise<boolean> {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        await this.reportOnce(record, envelope.data, envelope);
+        await this.reportOnce(record, envelope.data, envelope, trace);
         return true;
       } catch (err) {
         const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 10));
@@ -199,7 +201,7 @@ export class ConditionTracker {
     return false;
   }
 
-  private async reportOnce(record: MachineRecord, reading: TelemetryReading, envelope: ReadingEnvelope): Promise<void> {
+  private async reportOnce(record: MachineRecord, reading: TelemetryReading, envelope: ReadingEnvelope, trace: TraceContextFields | undefined): Promise<void> {
     for (;;) {
       if (record.known === undefined) {
         record.known = await this.deps.kv.get(record.key);
@@ -222,7 +224,13 @@ export class ConditionTracker {
       }
       record.known = { value, revision };
       record.confirmed = false;
-      await this.deps.eventLog.appendToStream(record.stream, [event], { expectedRevision: 'any' });
+      // A reading that changes a machine's condition starts the incident's trace (one span per
+      // change, not per reading): everything the change leads to continues it.
+      await inSpan(
+        `reading ${reading.machineId}`,
+        { kind: 'consumer', root: true, parent: trace, attributes: () => readingSpanAttributes(envelope, event) },
+        () => this.deps.eventLog.appendToStream(record.stream, [event], { expectedRevision: 'any' }),
+      );
       record.confirmed = true;
       this.changes++;
       return;
@@ -250,6 +258,20 @@ export class ConditionTracker {
     record.confirmed = true;
     return true;
   }
+}
+
+function readingSpanAttributes(envelope: ReadingEnvelope, event: StatusChangedEvent): Record<string, string> {
+  const { plantId, machineId, machineStatus, qualityTrend } = envelope.data;
+  return {
+    'messaging.system': 'mqtt',
+    'messaging.destination.name': `mes/${plantId}/${machineId}/telemetry`,
+    'messaging.message.id': envelope.eventId,
+    'mes.correlation_id': event.correlationId,
+    'mes.plant_id': plantId,
+    'mes.machine_id': machineId,
+    'mes.machine_status': machineStatus,
+    'mes.quality_trend': qualityTrend,
+  };
 }
 
 /** The reading that set `stored` and `reading`, by reading time: an older or repeated reading changes nothing. */

@@ -195,6 +195,7 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
       // delivers it again.
       const tracked = tracker.track({
         envelope,
+        trace: message.trace,
         finish: (handled) => {
           if (handled) stored();
           finish();

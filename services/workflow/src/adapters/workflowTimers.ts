@@ -2,15 +2,15 @@
 // timer subject (deduplicated by the timeout id), and a durable consumer per plant holds each
 // message back (nak with a delay) until it is due, then hands it to the workflow. A timer survives
 // restarts and is fired by whichever copy holds it when it comes due.
-import { TIMERS_STREAM, plantTimersFilter, timerSubject } from '@mes/contracts';
+import { TIMERS_STREAM, plantTimersFilter, timerSubject, type TraceContextFields } from '@mes/contracts';
 import { AckPolicy, DeliverPolicy, jetstream } from '@nats-io/jetstream';
-import { startDurableWorker, type Logger } from '@mes/platform';
+import { inSpan, startDurableWorker, withActiveTraceContext, type Logger } from '@mes/platform';
 import type { NatsConnection } from '@nats-io/transport-node';
 
 /** Longest a timer message is held back at once; a longer wait is re-checked this often. */
 const MAX_TIMER_HOLD_MS = 60 * 60 * 1000;
 
-export interface WorkflowTimer {
+export interface WorkflowTimer extends TraceContextFields {
   timeoutId: string;
   workflowId: string;
   plantId: string;
@@ -27,7 +27,8 @@ export interface WorkflowTimersOptions {
 }
 
 export function scheduleTimer(nc: NatsConnection, timer: WorkflowTimer): Promise<unknown> {
-  return jetstream(nc).publish(timerSubject(timer.plantId, timer.workflowId), JSON.stringify(timer), { msgID: timer.timeoutId });
+  // A timeout's escalation continues the trace of the step that scheduled it.
+  return jetstream(nc).publish(timerSubject(timer.plantId, timer.workflowId), JSON.stringify(withActiveTraceContext(timer)), { msgID: timer.timeoutId });
 }
 
 export async function startWorkflowTimers(options: WorkflowTimersOptions): Promise<{ stop(): Promise<void> }> {
@@ -58,7 +59,7 @@ export async function startWorkflowTimers(options: WorkflowTimersOptions): Promi
           }
           const wait = Date.parse(timer.dueAt) - options.now().getTime();
           if (wait > 0) return { kind: 'later', ms: Math.min(wait, MAX_TIMER_HOLD_MS) };
-          await options.onDue(timer);
+          await inSpan('workflow timeout', { kind: 'consumer', root: true, parent: timer, attributes: () => ({ 'mes.correlation_id': timer.workflowId, 'mes.timeout_id': timer.timeoutId }) }, () => options.onDue(timer));
           return { kind: 'ack' };
         },
       }),

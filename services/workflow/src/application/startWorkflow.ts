@@ -6,6 +6,7 @@ import { evaluateRules, parseStreamName, readingSummaryOf, streamName, type Mach
 import {
   AggregateCache,
   handleCommand,
+  inSpan,
   PlantConfigVersions,
   stateFrom,
   startEventConsumer,
@@ -123,7 +124,8 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
       try {
         const { events } = await deps.eventStore.readStream(streamName(open.plantId, 'workflow', open.workflowId));
         const state = stateFrom(maintenanceWorkflowDecider, events);
-        if (state) await runEffects(state, workflowEffects(state));
+        // What it does now belongs to the incident's trace, continued from its last step.
+        if (state) await inSpan('workflow resume', { root: true, parent: events.at(-1), attributes: () => ({ 'mes.correlation_id': open.workflowId }) }, () => runEffects(state, workflowEffects(state)));
       } catch (err) {
         failed++;
         logger.warn({ err, plantId: open.plantId, workflowId: open.workflowId }, 'could not resume an open workflow at start-up; its next input or timer will');
