@@ -37,6 +37,10 @@ import type { Logger } from 'pino';
 export interface TelemetryMessage {
   topic: string;
   payload: Buffer;
+  /**
+   * When it arrived, strictly after the message before it: a reading without a device timestamp is
+   * stamped with it, and two readings of a machine stamped alike would count as one repeated.
+   */
   receivedAt: Date;
   /** The device's trace context, from MQTT 5 user properties `traceparent` / `tracestate`. */
   trace?: TraceContextFields | undefined;
@@ -79,6 +83,7 @@ export class MqttTelemetrySource {
   private accepting = true;
   private subscribedOnce = false;
   private sharedSubscription: boolean | undefined;
+  private lastReceivedAt = 0;
 
   /** The broker URL without `user:password@`, for logs and errors. */
   private readonly shownUrl: string;
@@ -191,6 +196,12 @@ export class MqttTelemetrySource {
     await client.endAsync(false).catch((err: unknown) => this.options.logger.warn({ err }, 'MQTT client did not end cleanly'));
   }
 
+  /** Now, or a millisecond after the previous message when several arrive within one. */
+  private receptionTime(): Date {
+    this.lastReceivedAt = Math.max(Date.now(), this.lastReceivedAt + 1);
+    return new Date(this.lastReceivedAt);
+  }
+
   private handle(packet: IPublishPacket, callback: () => void): void {
     if (!this.accepting) {
       // Neither processed nor PUBACKed: the broker keeps it for the next session.
@@ -200,7 +211,7 @@ export class MqttTelemetrySource {
     try {
       const stored = packet.qos > 0 && packet.messageId !== undefined ? this.holdPuback(packet.messageId) : () => undefined;
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      this.options.onMessage({ topic: packet.topic, payload, receivedAt: new Date(), trace: traceContextFrom(packet.properties?.userProperties) }, stored);
+      this.options.onMessage({ topic: packet.topic, payload, receivedAt: this.receptionTime(), trace: traceContextFrom(packet.properties?.userProperties) }, stored);
     } catch (err) {
       this.options.logger.error({ err, topic: packet.topic }, 'telemetry message handler failed');
     }

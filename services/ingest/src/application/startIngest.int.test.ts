@@ -313,6 +313,17 @@ describe('ingest service', () => {
       expect(events[1]!.data).toMatchObject({ previous: { productionBand: 'below80' }, current: { productionBand: 'below80' }, reading: { productionActual: 70 } });
     });
 
+    it('reports every change of a burst of readings without device timestamps, even those received within one millisecond', async () => {
+      const service = await startService();
+      const m = machine();
+      const topic = `mes/P1/${m}/telemetry`;
+      // Alternating on target and below 80 %: each reading changes the condition.
+      await Promise.all(Array.from({ length: 30 }, (_, i) => send(topic, reading({ messageId: `burst-${i}`, productionActual: i % 2 === 0 ? 95 : 70 }))));
+      await until('all are handled', () => service.metrics().received === 30 && service.metrics().inFlight === 0);
+      const { events } = await eventStore.readStream(`P1.machine.${m}`);
+      expect(events.map((e) => (e.data as { reading: { messageId: string } }).reading.messageId)).toEqual(Array.from({ length: 30 }, (_, i) => `burst-${i}`));
+    });
+
     it('ignores a reading older than the one that set the condition (handed over out of order)', async () => {
       const service = await startService();
       const m = machine();
