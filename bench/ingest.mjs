@@ -1,13 +1,19 @@
 #!/usr/bin/env node
-// `npm run bench:ingest`: the ingest service against the reference raw pipe
-// (../shared/bench/raw-pipe.mjs), on the same brokers, with the same publisher.
+// bench: ingest
+// `npm run bench:ingest`: the ingest service against the reference raw pipe (bench/raw-pipe.mjs),
+// on the same brokers, with the same publisher.
 //
-//   npm run build && npm run bench:ingest -- [--n 100000] [--nats URL --mqtt URL] [--cpu-prof]
+//   npm run build && npm run bench:ingest -- [--n 100000] [--nats URL --mqtt URL] [--cpu-prof] [--no-sql]
 //
 // Without --nats/--mqtt it starts an isolated nats-server and mosquitto (platform/dist/testing).
-// Ingest runs as its own process (services/ingest/dist/main.js, bench/plants.bench.yaml); its rate
-// is readings stored in MES_TELEMETRY per second, from the publisher's first publish until the
-// stream holds all of them. Prints one JSON line, then one line for people.
+// 1. The raw pipe alone: its rate is the baseline of both figures below.
+// 2. Ingest alone, as its own process (services/ingest/dist/main.js, bench/plants.bench.yaml): readings
+//    stored in MES_TELEMETRY per second, from the publisher's first publish until the stream holds
+//    all of them.
+// 3. Readings -> MESData rows (unless --no-sql): the projections service joins (its own process,
+//    SQLite); once it has caught up with phase 2's readings, N more are published and timed from the
+//    first publish until MESData holds them all, ingest and projections working at once.
+// Prints lines for people, then the result line of bench/protocol.mjs.
 import { spawn } from 'node:child_process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { performance } from 'node:perf_hooks';
@@ -17,9 +23,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { printResult, row } from './protocol.mjs';
+import { startServiceProcess } from './serviceProcesses.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const rawPipe = join(root, '..', 'shared', 'bench', 'raw-pipe.mjs');
+const rawPipe = join(root, 'bench', 'raw-pipe.mjs');
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, a, i, all) => {
     if (!a.startsWith('--')) return pairs;
@@ -36,6 +44,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const requireFromProject = createRequire(join(root, 'package.json'));
 const { connect } = await import(requireFromProject.resolve('@nats-io/transport-node'));
 const { jetstreamManager } = await import(requireFromProject.resolve('@nats-io/jetstream'));
+const { default: Database } = await import(requireFromProject.resolve('better-sqlite3'));
 
 /** Runs a node script from the project root and returns its last stdout line, parsed. */
 function runNodeJson(script, scriptArgs) {
@@ -159,32 +168,74 @@ try {
     settled = now.events === after.events ? settled + 1 : 0;
     after = now;
   }
-  await nc.drain();
-  ingest.child.kill('SIGTERM');
-  await ingest.exited;
-
   const secs = doneAt === undefined ? undefined : (doneAt - publisher.t0) / 1000;
-  const result = {
-    role: 'ingest-bench',
-    n: N,
-    raw: { rate: raw.rate, secs: raw.secs, acked: raw.acked, publisherRate: raw.publisherRate },
-    ingest: {
-      stored,
-      secs: secs === undefined ? null : +secs.toFixed(3),
-      rate: secs === undefined ? null : Math.round(stored / secs),
-      publisherRate: publisher.rate,
-      statusChangedEvents: after.events - before.events,
-      deadLetters: after.deadLetters - before.deadLetters,
-    },
-  };
-  result.ratio = result.ingest.rate === null ? null : +(result.ingest.rate / raw.rate).toFixed(3);
-  console.log(JSON.stringify(result));
+  const ingestRate = secs === undefined ? null : Math.round(stored / secs);
   if (doneAt === undefined) {
     console.log(`ingest stalled: ${stored} of ${N} readings stored after no progress for ${STALL_MS / 1000} s`);
     process.exitCode = 1;
   } else {
-    console.log(`raw pipe ${raw.rate} readings/s; ingest ${result.ingest.rate} readings/s stored in MES_TELEMETRY (ratio ${result.ratio}), ${result.ingest.statusChangedEvents} MachineStatusChanged appends on the way`);
+    console.log(`raw pipe ${raw.rate} readings/s; ingest ${ingestRate} readings/s stored in MES_TELEMETRY (ratio ${(ingestRate / raw.rate).toFixed(3)}), ${after.events - before.events} MachineStatusChanged appends on the way, ${after.deadLetters - before.deadLetters} dead letters`);
   }
+  const capped = raw.publisherRate !== undefined && raw.publisherRate < raw.rate * 1.1;
+  const rows = [
+    row({
+      measure: `ingest alone: ${N} readings stored in the telemetry stream`,
+      value: ingestRate,
+      unit: 'readings/s',
+      baseline: raw.rate,
+      baselineName: 'raw pipe (MQTT -> JSON.parse -> JetStream)',
+      target: '>= 0.9x',
+      ...(capped ? { ratio: null, note: `the raw pipe's publisher (${raw.publisherRate}/s) capped the pipe: no ratio` } : {}),
+    }),
+  ];
+
+  if (!args['no-sql'] && doneAt !== undefined) {
+    const sqlitePath = join(dataDir, 'mes.sqlite');
+    const projectionsProcess = startServiceProcess(root, {
+      name: 'projections',
+      entry: 'services/projections/dist/main.js',
+      env: { NATS_URL: natsUrl, MES_CONFIG: join(root, 'bench/plants.bench.yaml'), SQL_URL: `sqlite:${sqlitePath}`, LOG_LEVEL: 'info', PLANTS: '', HTTP_PORT: '0', DATA_DIR: dataDir },
+      ready: (msg) => msg === 'service started',
+    });
+    await projectionsProcess.started;
+    const sql = new Database(sqlitePath, { readonly: true });
+    const count = sql.prepare('SELECT COUNT(*) AS n FROM MESData');
+    const rowsNow = () => count.get().n;
+    const waitForRows = async (n, what) => {
+      let seen = rowsNow();
+      let progressAt = epochMs();
+      while (seen < n) {
+        await sleep(20);
+        const now = rowsNow();
+        if (now > seen) progressAt = epochMs();
+        seen = now;
+        if (epochMs() - progressAt > STALL_MS) throw new Error(`MESData stalled at ${seen} of ${n} rows (${what})`);
+      }
+      return epochMs();
+    };
+    await waitForRows(stored, 'catching up with the readings of phase 2');
+    const second = await runNodeJson(rawPipe, ['--publish-only', '--n', String(N), '--mqtt', mqttUrl, '--qos', '1']);
+    const rowsAt = await waitForRows(stored + N, 'the second batch');
+    const sqlRate = Math.round(N / ((rowsAt - second.t0) / 1000));
+    sql.close();
+    await projectionsProcess.stop();
+    console.log(`readings -> MESData rows (ingest and projections at once, SQLite): ${sqlRate} readings/s (ratio to the raw pipe ${(sqlRate / raw.rate).toFixed(3)})`);
+    rows.push(
+      row({
+        measure: `readings -> MESData rows: ${N} readings, ingest + projections into SQLite`,
+        value: sqlRate,
+        unit: 'readings/s',
+        baseline: raw.rate,
+        baselineName: 'raw pipe',
+        target: '>= 0.7x',
+        ...(capped ? { ratio: null, note: `the raw pipe's publisher (${raw.publisherRate}/s) capped the pipe: no ratio` } : {}),
+      }),
+    );
+  }
+  await nc.drain();
+  ingest.child.kill('SIGTERM');
+  await ingest.exited;
+  printResult('ingest', rows);
 } finally {
   for (const broker of brokers ?? []) await broker.dispose();
   rmSync(dataDir, { recursive: true, force: true });
