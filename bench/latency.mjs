@@ -90,6 +90,8 @@ async function startMailSink() {
       });
     },
   });
+  // A connection reset by a client (a process stopping) is no reason to stop the benchmark.
+  server.on('error', () => undefined);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = server.server.address().port;
   return {

@@ -66,6 +66,8 @@ async function startMailSink() {
       });
     },
   });
+  // A connection reset by a client (a process stopping) is no reason to stop the benchmark.
+  server.on('error', () => undefined);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `smtp://127.0.0.1:${server.server.address().port}`, received: () => received, close: () => new Promise((resolve) => server.close(resolve)) };
 }

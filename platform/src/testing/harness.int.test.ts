@@ -1,9 +1,12 @@
 import { connect } from '@nats-io/transport-node';
 import mqtt from 'mqtt';
+import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type MosquittoHandle } from './mosquitto.js';
 import { startNatsServer } from './natsServer.js';
 import { requireBinary } from './processHarness.js';
+import { startSmtpCapture } from './smtpCapture.js';
 
 describe('test harness', () => {
   it('names a missing binary and how to install it', () => {
@@ -52,5 +55,33 @@ describe('test harness', () => {
         if (round === 1) await broker.restart();
       }
     });
+  });
+});
+
+describe('SMTP capture', () => {
+  it('keeps running when a client resets its connection mid-session (a killed service copy), and takes the next mail', async () => {
+    const smtp = await startSmtpCapture();
+    try {
+      const { port } = new URL(smtp.url);
+      const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
+      await once(socket, 'data'); // the greeting
+      socket.write('EHLO killed.example\r\nMAIL FROM:<a@example.com>\r\n');
+      await once(socket, 'data');
+      socket.resetAndDestroy();
+      await once(socket, 'close');
+
+      // The next client's mail, spoken by hand: one command, one reply.
+      const next = createConnection({ host: '127.0.0.1', port: Number(port) });
+      await once(next, 'data');
+      for (const line of ['EHLO next.example', 'MAIL FROM:<a@example.com>', 'RCPT TO:<b@example.com>', 'DATA', 'Subject: after the reset\r\n\r\nstill here\r\n.', 'QUIT']) {
+        next.write(`${line}\r\n`);
+        await once(next, 'data');
+      }
+      next.destroy();
+      const [mail] = await smtp.waitFor(1);
+      expect(mail?.subject).toBe('after the reset');
+    } finally {
+      await smtp.close();
+    }
   });
 });
