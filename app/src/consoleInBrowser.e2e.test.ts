@@ -1,6 +1,7 @@
 // The web console as a person uses it, in headless Chromium against the whole system: signed out
 // it shows only the sign-in and nothing leaks; signed in, a fault published over MQTT appears on
-// the machines view without a reload, the order leads to its timeline and signature, an order is
+// the machines view without a reload, the order leads to its timeline (who, what changed, why),
+// signature and verified hash chain, its history exports with the session, an order is
 // cancelled with a reason, and the views hold up on a phone, by keyboard, under the strict CSP,
 // in the viewer's time zone. With UPDATE_SCREENSHOTS=1 it also writes docs/screenshots/*.png.
 import { start as approvals } from '@mes/approvals';
@@ -13,7 +14,7 @@ import { start as projections } from '@mes/projections';
 import { start as resources } from '@mes/resources';
 import { start as workflow } from '@mes/workflow';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -187,7 +188,65 @@ describe('the web console, signed in', () => {
     expect(text).toContain('Go ahead');
     await page.locator('.timeline-entry', { hasText: 'ApprovalDecided' }).waitFor();
     await page.locator('.badge', { hasText: 'ResourcesAllocated' }).waitFor();
+    await page.locator('.timeline-entry', { hasText: 'MaintenanceOrderResourcesAllocated' }).waitFor();
+
+    // Each entry says when (the viewer's zone and UTC), what, who, what changed (old -> new) and why.
+    const cells = async (eventType: string) => {
+      const row = page.locator(`.timeline-entry[data-event-type="${eventType}"]`).first();
+      const [when, what, who, change, why] = await Promise.all(['when', 'what', 'who', 'change', 'why'].map(async (name) => ((await row.locator(`td.${name}`).textContent()) ?? '').trim()));
+      return { when: when!, what: what!, who: who!, change: change!, why: why! };
+    };
+    const headers = (await page.locator('[aria-label="Timeline of the order"] th').allTextContents()).map((h) => h.trim());
+    expect(headers).toEqual(['When', 'What', 'Who', 'Change', 'Why']);
+    const opened = await cells('MaintenanceOrderOpened');
+    expect(opened.when).toMatch(/(CET|CEST|GMT\+1|GMT\+2)\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
+    expect(opened.what).toContain(`order ${orderId} opened for machine M-C1`);
+    expect(opened.who).toBe('service workflow');
+    expect(opened.change).toBe(`order ${orderId}(new) → PendingApproval`);
+    expect(opened.why).toBe('Machine fault');
+    const decided = await cells('ApprovalDecided');
+    expect(decided.who).toBe('Alice Novak <alice@plant1.example>');
+    expect(decided.change).toMatch(/^approval request AP_\S+Pending → Approved$/);
+    expect(decided.why).toContain('Go ahead');
+    expect((await cells('ApprovalEmailSent')).change).toBe('–');
+
+    // The order's history verifies: the hash chains of every stream it was read from hold.
+    const chain = page.locator('[data-chain="verified"]');
+    await chain.waitFor();
+    const verified = (await chain.textContent()) ?? '';
+    expect(verified).toMatch(/^Hash chain verified \((\d+) events in (\d+) streams\)$/);
+    const entries = await page.locator('.timeline-entry').count();
+    expect(Number(/\((\d+) events/.exec(verified)![1])).toBeGreaterThanOrEqual(entries);
+    expect(await page.locator('[data-chain="broken"]').count()).toBe(0);
     await screenshot('order');
+  });
+
+  it('exports the order\'s history from its page with the session: CSV and JSON lines to save, the printable record to open', async () => {
+    const link = (name: string) => page.locator('.exports a', { hasText: name });
+    const [csv] = await Promise.all([page.waitForEvent('download'), link('CSV').click()]);
+    expect(csv.suggestedFilename()).toBe(`${orderId}-audit.csv`);
+    const rows = (await readFile((await csv.path())!, 'utf8')).split('\r\n');
+    expect(rows[0]).toMatch(/^Time \(UTC\),Event,Event version,Actor kind,Actor,What changed,From,To,Why,/);
+    expect(rows.filter((row) => row.includes(',MaintenanceOrderOpened,'))).toHaveLength(1);
+    expect(rows.some((row) => row.includes('Alice Novak <alice@plant1.example>') && row.includes('Go ahead'))).toBe(true);
+
+    const [jsonl] = await Promise.all([page.waitForEvent('download'), link('JSON lines').click()]);
+    expect(jsonl.suggestedFilename()).toBe(`${orderId}-audit.jsonl`);
+    const lines = (await readFile((await jsonl.path())!, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { eventType: string; who: string });
+    expect(lines.map((line) => line.eventType)).toContain('ApprovalDecided');
+    expect(lines.length).toBe(await page.locator('.timeline-entry').count());
+
+    const [record] = await Promise.all([context.waitForEvent('page'), link('Printable record (HTML)').click()]);
+    try {
+      await record.waitForLoadState();
+      expect(record.url()).toBe(`${runtime.httpUrl}/api/orders/${orderId}/audit?format=html`);
+      const html = await record.content();
+      expect(html).toContain(`Audit record of maintenance order ${orderId}`);
+      expect(html).toMatch(/chain: verified \d+ events in \d+ streams/);
+      expect(html).toMatch(/Exported \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC by api/);
+    } finally {
+      await record.close();
+    }
   });
 
   it('cancels the order with the reason it asks for, recorded with the signed-in holder as actor', async () => {
@@ -300,6 +359,13 @@ describe('the web console, signed in', () => {
         await phone.page.waitForLoadState('networkidle').catch(() => undefined);
         expect(await overflowsSideways(phone.page), view).toBe(false);
       }
+      // The timeline stacks each entry's cells, each labelled with its column.
+      await phone.page.goto(`${runtime.httpUrl}/#/orders/${orderId}`);
+      await phone.page.locator('.timeline-entry').first().waitFor();
+      expect(await phone.page.evaluate<string>("getComputedStyle(document.querySelector('.timeline-entry td.who')).display")).toBe('block');
+      expect(await phone.page.evaluate<string>("getComputedStyle(document.querySelector('.timeline-entry td.who'), '::before').content")).toBe('"Who"');
+      await phone.page.evaluate("document.querySelector('.chain').scrollIntoView()");
+      await screenshot('phone-order', phone.page);
       await phone.page.goto(`${runtime.httpUrl}/#/machines`);
       await phone.page.waitForSelector('[data-machine="M-C1"]');
       await screenshot('phone-machines', phone.page);

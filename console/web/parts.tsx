@@ -52,9 +52,10 @@ export function LoadState({ error, loading, empty, children }: { error: string |
   );
 }
 
-export function TableWrap({ label, children }: { label: string; children: ComponentChildren }) {
+/** A table that scrolls sideways in its frame; `stacked`: on a phone each row becomes a card of labelled cells (`data-label`). */
+export function TableWrap({ label, stacked = false, children }: { label: string; stacked?: boolean; children: ComponentChildren }) {
   return (
-    <div class="table-wrap" role="region" aria-label={label} tabIndex={0}>
+    <div class={stacked ? 'table-wrap stacked' : 'table-wrap'} role="region" aria-label={label} tabIndex={0}>
       <table>{children}</table>
     </div>
   );

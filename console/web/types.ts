@@ -50,13 +50,47 @@ export interface OrderDetail extends Order {
   signatures: Signature[];
 }
 
+/** One entry of an order's history (GET /api/orders/{orderId}/audit; services/projections' AuditEntry). */
 export interface AuditEntry {
+  /** ISO-8601 instant in UTC. */
   time: string;
+  timeZone: 'UTC';
   eventType: string;
+  eventVersion: number;
   actor: { kind: string; id: string; name?: string };
+  /** The actor in words, e.g. `Alice Novak <alice@plant1.example>`, `API client erp`. */
+  who: string;
+  /** The status or value it changed; `from` null for something new; null when it changed none. */
+  change: { subject: string; from: string | null; to: string } | null;
+  why: string | null;
   summary: string;
+  data: unknown;
+  stream: string;
+  eventId: string;
   position: string;
-  hash?: string;
+  correlationId: string;
+  causationId: string | null;
+  hash: string | null;
+  previousHash: string | null;
+}
+
+/** The hash chains of the streams an order's history was read from. */
+export interface ChainCheck {
+  ok: boolean;
+  verifiedEvents: number;
+  streams: number;
+  firstBreak?: { stream: string; position: string; eventId: string; reason: string };
+}
+
+export interface OrderAudit {
+  orderId: string;
+  plantId: string;
+  machineId: string;
+  workflowId: string;
+  entries: AuditEntry[];
+  streams: string[];
+  /** Absent from a server that does not check the chains for this answer. */
+  chain?: ChainCheck;
 }
 
 export interface WaitingApproval {

@@ -65,7 +65,7 @@ export { RELAY_CHECKPOINTS_BUCKET, startEventRelay } from './eventStore/eventRel
 export { EventLogNotFoundError, openEventStore } from './eventStore/openEventStore.js';
 export { canonicalJson, chainHash, checkLink, GENESIS_HASH } from './eventStore/hashChain.js';
 export type { ChainBreak } from './eventStore/hashChain.js';
-export { verifyChains } from './eventStore/verifyChains.js';
+export { verifyChains, verifyReadStreams } from './eventStore/verifyChains.js';
 export type { ChainVerification, VerifyChainsOptions } from './eventStore/verifyChains.js';
 export type { EventStoreHandle, OpenEventStoreOptions } from './eventStore/openEventStore.js';
 export type { EventRelay, EventRelayOptions } from './eventStore/eventRelay.js';

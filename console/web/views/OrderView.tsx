@@ -1,25 +1,64 @@
 // One order: its state, the approvers' signatures, its timeline from the audit trail (the event
-// log), and completing or cancelling it with a reason.
+// log: when, what, who, what changed and why), whether the hash chains of that history hold, the
+// auditors' exports of it, and completing or cancelling it with a reason.
 import { useState } from 'preact/hooks';
 import { ApiProblem, postJson } from '../api.js';
+import { chainWords, changeWords } from '../audit.js';
 import { useApi } from '../live.js';
 import { Badge, LoadState, TableWrap, Time } from '../parts.js';
 import { ReasonDialog } from '../ReasonDialog.js';
 import { formatLocal, formatUtc } from '../time.js';
-import { OPEN_ORDER_STATUSES, type AuditEntry, type OrderDetail } from '../types.js';
+import { OPEN_ORDER_STATUSES, type AuditEntry, type ChainCheck, type OrderAudit, type OrderDetail } from '../types.js';
 
 type Action = 'complete' | 'cancel';
 
-function actorOf(entry: AuditEntry): string {
+/** Who, in words: the API's `who`; from the actor when a server does not send it. */
+function whoOf(entry: AuditEntry): string {
+  if (entry.who) return entry.who;
   const { actor } = entry;
   if (actor.kind === 'person') return actor.name ? `${actor.name} <${actor.id}>` : actor.id;
   return `${actor.kind} ${actor.id}`;
 }
 
+function ChangeCell({ change }: { change: AuditEntry['change'] }) {
+  if (!change) return <span class="muted">–</span>;
+  return (
+    <>
+      <span class="subject">{change.subject}</span>
+      <br />
+      {changeWords(change)}
+    </>
+  );
+}
+
+/** Whether the order's event history verifies: every hash chain of the streams it was read from holds. */
+function ChainStatus({ orderId, chain }: { orderId: string; chain: ChainCheck | undefined }) {
+  const words = chainWords(chain);
+  if (words.state === 'unchecked') return <p class="chain muted">{words.headline}.</p>;
+  if (words.state === 'verified') {
+    return (
+      <p class="chain" data-chain="verified">
+        <span class="badge good">{words.headline}</span>
+      </p>
+    );
+  }
+  return (
+    <div class="chain broken" data-chain="broken" role="alert">
+      <p>
+        <span class="badge bad">{words.headline}</span>
+      </p>
+      <p>{words.detail}</p>
+      <p class="muted">
+        The history may have been changed outside the services: check it with <code>mes audit verify --order {orderId}</code> and follow the procedure for a broken chain.
+      </p>
+    </div>
+  );
+}
+
 export function OrderView({ orderId }: { orderId: string }) {
   const path = `/api/orders/${encodeURIComponent(orderId)}`;
   const order = useApi<OrderDetail>(path, ['orders', 'approvals', 'resources']);
-  const audit = useApi<{ entries: AuditEntry[] }>(`${path}/audit`, ['orders', 'approvals', 'resources']);
+  const audit = useApi<OrderAudit>(`${path}/audit`, ['orders', 'approvals', 'resources']);
   const [action, setAction] = useState<Action | undefined>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
   const detail = order.data;
@@ -102,30 +141,50 @@ export function OrderView({ orderId }: { orderId: string }) {
         </>
       ) : null}
       <h2>Timeline</h2>
+      {audit.data ? <ChainStatus orderId={orderId} chain={audit.data.chain} /> : null}
+      <p class="exports">
+        Export the history: <a href={`${path}/audit?format=csv`} download={`${orderId}-audit.csv`}>CSV</a>
+        <a href={`${path}/audit?format=jsonl`} download={`${orderId}-audit.jsonl`}>JSON lines</a>
+        <a href={`${path}/audit?format=html`} target="_blank" rel="noopener">
+          Printable record (HTML)
+        </a>
+      </p>
       <LoadState error={audit.error} loading={audit.loading} empty={(audit.data?.entries.length ?? 0) === 0}>
         The event log has no history for this order yet.
       </LoadState>
       {audit.data && audit.data.entries.length > 0 ? (
-        <TableWrap label="Timeline of the order">
+        <TableWrap label="Timeline of the order" stacked>
           <thead>
             <tr>
               <th scope="col">When</th>
               <th scope="col">What</th>
               <th scope="col">Who</th>
+              <th scope="col">Change</th>
+              <th scope="col">Why</th>
             </tr>
           </thead>
           <tbody>
             {audit.data.entries.map((entry) => (
-              <tr key={entry.position} class="timeline-entry">
-                <td>
+              <tr key={entry.eventId} class="timeline-entry" data-event-type={entry.eventType}>
+                <td data-label="When" class="when">
                   <Time iso={entry.time} />
+                  <br />
+                  <span class="muted utc">{formatUtc(entry.time)}</span>
                 </td>
-                <td>
+                <td data-label="What" class="what">
                   <span class="event-type">{entry.eventType}</span>
                   <br />
                   {entry.summary}
                 </td>
-                <td>{actorOf(entry)}</td>
+                <td data-label="Who" class="who">
+                  {whoOf(entry)}
+                </td>
+                <td data-label="Change" class="change">
+                  <ChangeCell change={entry.change} />
+                </td>
+                <td data-label="Why" class="why">
+                  {entry.why ?? <span class="muted">–</span>}
+                </td>
               </tr>
             ))}
           </tbody>

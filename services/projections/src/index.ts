@@ -2,8 +2,8 @@
 // trail, the rebuild of the reporting tables and the order index. The CLI uses nothing else.
 export { createProjectionsService, start } from './application/startProjections.js';
 export type { ProjectionsOptions } from './application/startProjections.js';
-export { auditMachine, auditOrder, auditPlantConfigs, AuditSubjectNotFoundError, verifyOrderChains } from './application/audit.js';
-export type { ChainVerification, ChainVerifier, MachineAudit, OrderAudit, OrderIndex } from './application/audit.js';
+export { auditMachine, auditOrder, auditOrderWithChain, auditPlantConfigs, AuditSubjectNotFoundError, verifyOrderChains } from './application/audit.js';
+export type { ChainVerification, ChainVerifier, CheckedOrderAudit, MachineAudit, OrderAudit, OrderChainCheck, OrderIndex } from './application/audit.js';
 export { AUDIT_FORMATS, auditFormatProblem, exportOrderAudit, isAuditFormat, renderAuditFile } from './adapters/auditExport.js';
 export type { AuditFile, AuditFileFormat, AuditFormat, ExportContext } from './adapters/auditExport.js';
 export { rebuildReportingTables, RebuildError } from './application/rebuildReportingTables.js';

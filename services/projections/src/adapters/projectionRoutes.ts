@@ -4,7 +4,7 @@
 import { TELEMETRY_STREAM } from '@mes/contracts';
 import { countAfterSequence, lastMessageOf, sendProblem, type EventStore, type ServiceDeps, type SqlSink } from '@mes/platform';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { auditOrder, AuditSubjectNotFoundError, type ChainVerifier, type OrderIndex } from '../application/audit.js';
+import { auditOrderWithChain, AuditSubjectNotFoundError, type ChainVerifier, type OrderIndex } from '../application/audit.js';
 import { auditFormatProblem, exportOrderAudit, isAuditFormat } from './auditExport.js';
 import type { ProjectionSource, SourceStatus } from '../application/projectionSources.js';
 import { telemetryFilter } from './telemetryFollower.js';
@@ -92,7 +92,7 @@ export function registerProjectionRoutes(deps: Pick<ServiceDeps, 'http'> & Statu
     if (!isAuditFormat(format)) return sendProblem(reply, 400, 'INVALID_REQUEST', auditFormatProblem(format));
     const auditDeps = { eventStore: deps.eventStore, orderIndex: deps.orderIndex, ...(deps.verifyChains ? { verifyChains: deps.verifyChains } : {}) };
     try {
-      if (format === 'json') return reply.send(await auditOrder(auditDeps, request.params.orderId));
+      if (format === 'json') return reply.send(await auditOrderWithChain(auditDeps, request.params.orderId));
       const file = await exportOrderAudit(auditDeps, request.params.orderId, format, { exportedBy: request.apiCaller?.name ?? 'unknown caller' });
       reply.header('content-type', file.contentType);
       reply.header('content-disposition', `${format === 'html' ? 'inline' : 'attachment'}; filename="${file.fileName}"`);

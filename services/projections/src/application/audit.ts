@@ -11,7 +11,7 @@
 // instead of the whole plant's log (which would grow without bound). The resources' other events
 // are read too, to know each resource's status before an entry (Annex 11 §9: old and new value).
 import { IDENTIFIER_PATTERN, plantConfigStream, streamName, type OrderLocation } from '@mes/contracts';
-import { verifyChains, type EventStore, type RecordedEvent } from '@mes/platform';
+import { verifyChains, verifyReadStreams, type EventStore, type RecordedEvent } from '@mes/platform';
 import { auditTrail, type AuditEntry } from '../domain/auditTrail.js';
 
 /** Finds an order's plant, machine and workflow from its id. */
@@ -38,6 +38,25 @@ export interface OrderAudit extends OrderLocation {
   streams: string[];
 }
 
+/**
+ * The hash chains (CONTRACT §5) of the streams an order's history was read from, recomputed on the
+ * events that were read for it (each stream whole), as `mes audit verify --order` does.
+ */
+export interface OrderChainCheck {
+  /** True when every chain holds. */
+  ok: boolean;
+  /** Events whose links held: all of them when ok, those checked before the break otherwise. */
+  verifiedEvents: number;
+  /** Streams checked (those that hold events). */
+  streams: number;
+  /** The first event that does not fit its stream's chain (streams in the order `streams` lists them); absent when ok. */
+  firstBreak?: { stream: string; position: string; eventId: string; reason: string };
+}
+
+export interface CheckedOrderAudit extends OrderAudit {
+  chain: OrderChainCheck;
+}
+
 export interface MachineAudit {
   machineId: string;
   /** Plants whose log knows the machine. */
@@ -47,11 +66,33 @@ export interface MachineAudit {
   entries: AuditEntry[];
 }
 
-export async function auditOrder(deps: AuditDeps, orderId: string): Promise<OrderAudit> {
+async function locateOrder(deps: AuditDeps, orderId: string): Promise<OrderLocation> {
   const location = IDENTIFIER_PATTERN.test(orderId) ? await deps.orderIndex.find(orderId) : undefined;
   if (!location) throw new AuditSubjectNotFoundError('ORDER_NOT_FOUND', `no maintenance order ${orderId}`);
+  return location;
+}
+
+export async function auditOrder(deps: AuditDeps, orderId: string): Promise<OrderAudit> {
+  const location = await locateOrder(deps, orderId);
   const { events, context, streams } = await orderEvents(deps.eventStore, location);
   return { ...location, entries: auditTrail(events, context), streams };
+}
+
+/** An order's history with the check of its hash chains, done on the same reads (no more reads than `auditOrder`). */
+export async function auditOrderWithChain(deps: AuditDeps, orderId: string): Promise<CheckedOrderAudit> {
+  const location = await locateOrder(deps, orderId);
+  const { events, context, streams, read } = await orderEvents(deps.eventStore, location);
+  const result = verifyReadStreams(read);
+  const chain: OrderChainCheck =
+    result.broken === undefined
+      ? { ok: true, verifiedEvents: result.events, streams: result.streams }
+      : {
+          ok: false,
+          verifiedEvents: result.events - 1,
+          streams: result.streams,
+          firstBreak: { stream: result.broken.stream, position: result.broken.position.toString(), eventId: result.broken.eventId, reason: result.broken.reason },
+        };
+  return { ...location, entries: auditTrail(events, context), streams, chain };
 }
 
 export async function auditMachine(deps: AuditDeps, machineId: string, plants: readonly string[]): Promise<MachineAudit> {
@@ -92,6 +133,8 @@ interface OrderEvents {
   events: RecordedEvent[];
   context: RecordedEvent[];
   streams: string[];
+  /** Each stream's events as read (whole, in stream order), for checking their chains. */
+  read: { stream: string; events: RecordedEvent[] }[];
 }
 
 /** The recorded versions of the plants' configurations (CONTRACT §3), oldest first: who applied each, when, and what changed. */
@@ -107,12 +150,14 @@ async function orderEvents(store: EventStore, location: OrderLocation): Promise<
   const [workflow, order, approval] = await Promise.all(streams.map((stream) => store.readStream(stream)));
   const events = [...workflow!.events, ...order!.events, ...approval!.events];
   const context: RecordedEvent[] = [];
+  const read = [workflow!, order!, approval!].map((result, i) => ({ stream: streams[i]!, events: result.events }));
 
   const triggers = new Set(workflow!.events.filter((e) => e.type === 'WorkflowStarted' && e.causationId !== null).map((e) => e.causationId!));
   if (triggers.size > 0) {
     const stream = streamName(plantId, 'machine', machineId);
     const machine = await store.readStream(stream);
     streams.push(stream);
+    read.push({ stream, events: machine.events });
     events.push(...machine.events.filter((e) => triggers.has(e.eventId)));
   }
 
@@ -126,12 +171,13 @@ async function orderEvents(store: EventStore, location: OrderLocation): Promise<
     const stream = streamName(plantId, 'resource', resourceId);
     const { events: held } = await store.readStream(stream);
     streams.push(stream);
+    read.push({ stream, events: held });
     for (const event of held) {
       const ofThisOrder = event.correlationId === workflowId || (event.data as { orderId?: unknown } | null)?.orderId === orderId;
       (ofThisOrder ? events : context).push(event);
     }
   }
-  return { events, context, streams };
+  return { events, context, streams, read };
 }
 
 /** The hash chains (CONTRACT §5) of the streams an audit was read from, as checked when exporting it. */
