@@ -18,6 +18,7 @@ export type {
   GlobalPosition,
   NewEvent,
   ReadAllOptions,
+  ReadStreamOptions,
   ReadStreamResult,
   RecordedDomainEvent,
   RecordedEvent,
