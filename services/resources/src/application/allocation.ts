@@ -40,6 +40,13 @@
 //   * A resource left out of the plant configuration: withdrawn in the queue first (no new
 //     reservations), outstanding reservations booked, then marked unavailable on its stream; it
 //     stays with its order until released.
+// - Cost: each copy keeps the last state of every queue and resource stream it read or wrote, with
+//   its revision, and a read fetches only the events after that revision (none when this copy
+//   wrote last), so a decision costs the same after a hundred orders as after a hundred thousand.
+//   A kept state is exactly the fold of its stream up to its revision, and a decision on it appends
+//   at that revision: when another copy appended meanwhile, the append conflicts and the retry
+//   catches up from the kept state, as after a full read. Only a copy's first read of a stream
+//   (after a start-up) reads it whole.
 // - Replies to maintenance carry deterministic command ids (`{orderId}/resources-allocated`,
 //   `{orderId}/awaiting-resources`) and the order's correlation id (its workflow). Appends use
 //   random event ids on purpose: every append states its expected revision, so a retry cannot
@@ -55,14 +62,18 @@ import {
   type ResourceType,
 } from '@mes/contracts';
 import {
+  AggregateCache,
   DomainError,
   TooManyConflictsError,
   WrongExpectedRevisionError,
   handleCommand,
+  stateAfter,
   stateFrom,
   buildCommand,
   sendCommand,
   type CommandMetadata,
+  type Decider,
+  type DomainMessage,
   type EventStore,
   type Logger,
   type NewEvent,
@@ -108,6 +119,8 @@ export interface AllocatorDeps {
   now: () => Date;
   /** The resources of a plant this copy knows: its configured ones and those found in the log. */
   resourceIds(plantId: string): readonly string[];
+  /** Streams (queues and resources, each) whose last state this copy keeps; default 10,000. */
+  cacheCapacity?: number;
 }
 
 /** The queue and every known resource of a plant, read together. */
@@ -125,27 +138,62 @@ interface Decided {
 
 export type Allocator = ReturnType<typeof createAllocator>;
 
+/** Keeps `state` as the stream's at `revision`, unless a later revision is kept already. */
+function remember<State>(cache: AggregateCache<State>, stream: string, revision: StreamRevision, state: State): void {
+  const kept = cache.get(stream);
+  if (kept === undefined || kept.revision < revision) cache.set(stream, { revision, state });
+}
+
+/**
+ * A stream's state as it is now: the cached state caught up with the events appended after its
+ * revision (by another copy, or by this one without caching), or, not cached, the whole stream.
+ * The cache holds only states folded from exactly the events up to their revision, so appending at
+ * the revision returned is as safe as after a full read: a later writer makes the append conflict.
+ */
+async function readCached<Command, Event extends DomainMessage, State>(
+  store: EventStore,
+  cache: AggregateCache<State>,
+  decider: Decider<Command, Event, State>,
+  stream: string,
+): Promise<{ state: State; revision: StreamRevision | 'no_stream' }> {
+  const cached = cache.get(stream);
+  const read = await store.readStream(stream, cached === undefined ? {} : { after: cached.revision });
+  if (read.revision === 'no_stream') {
+    cache.forget(stream);
+    return { state: decider.initialState, revision: 'no_stream' };
+  }
+  if (cached !== undefined && read.events.length === 0) return cached;
+  const state = cached === undefined ? stateFrom(decider, read.events) : stateAfter(decider, cached.state, read.events);
+  remember(cache, stream, read.revision, state);
+  return { state, revision: read.revision };
+}
+
 export function createAllocator(deps: AllocatorDeps) {
   const { store, logger, now } = deps;
 
+  const queues = new AggregateCache<AllocationQueueState>(deps.cacheCapacity);
+  const resourceStates = new AggregateCache<ResourceState>(deps.cacheCapacity);
+
   const readQueue = async (plantId: string): Promise<{ queue: AllocationQueueState; revision: StreamRevision | 'no_stream' }> => {
-    const { revision, events } = await store.readStream(queueStream(plantId));
-    return { queue: stateFrom(allocationQueueDecider, events), revision };
+    const { state, revision } = await readCached(store, queues, allocationQueueDecider, queueStream(plantId));
+    return { queue: state, revision };
   };
 
   const readPlant = async (plantId: string): Promise<PlantView> => {
     const ids = deps.resourceIds(plantId);
-    const [queue, ...streams] = await Promise.all([readQueue(plantId), ...ids.map((id) => store.readStream(resourceStream(plantId, id)))]);
+    const [queue, ...streams] = await Promise.all([
+      readQueue(plantId),
+      ...ids.map((id) => readCached(store, resourceStates, resourceDecider, resourceStream(plantId, id))),
+    ]);
     const resources = new Map<string, RegisteredResource>();
-    streams.forEach((stream, index) => {
-      const state = stateFrom(resourceDecider, stream.events);
+    streams.forEach(({ state }, index) => {
       if (state !== null) resources.set(ids[index]!, state);
     });
     return { queue: queue.queue, revision: queue.revision, resources };
   };
 
   const onResource = async (plantId: string, command: ResourceCommand, cause: Cause): Promise<ResourceState> => {
-    const result = await handleCommand({ store, now }, resourceDecider, resourceStream(plantId, command.resourceId), command, { ...cause, actor: RESOURCES_ACTOR });
+    const result = await handleCommand({ store, now }, resourceDecider, resourceStream(plantId, command.resourceId), command, { ...cause, actor: RESOURCES_ACTOR }, { cache: resourceStates });
     if (result.events.length > 0) logger.info({ plantId, resourceId: command.resourceId, events: result.events.map((e) => e.type) }, 'resource updated');
     return result.state;
   };
@@ -170,7 +218,8 @@ export function createAllocator(deps: AllocatorDeps) {
     }
   };
 
-  const appendToQueue = async (plantId: string, state: AllocationQueueState, events: QueueEvent[], revision: StreamRevision | 'no_stream', cause: Cause): Promise<void> => {
+  /** Appends the decision at the revision it was made on; the state after it is cached unless the store found it stored already. */
+  const appendToQueue = async (plantId: string, state: AllocationQueueState, events: QueueEvent[], revision: StreamRevision | 'no_stream', cause: Cause): Promise<AllocationQueueState> => {
     const occurredAt = now().toISOString();
     let current = state;
     const newEvents: NewEvent[] = events.map((event) => {
@@ -183,7 +232,12 @@ export function createAllocator(deps: AllocatorDeps) {
       current = allocationQueueDecider.evolve(current, event);
       return { eventId: randomUUID(), type: event.type, version: event.version, occurredAt, correlationId, causationId: cause.causationId, actor: RESOURCES_ACTOR, data: event.data };
     });
-    await store.appendToStream(queueStream(plantId), newEvents, { expectedRevision: revision });
+    const stream = queueStream(plantId);
+    const appended = await store.appendToStream(stream, newEvents, { expectedRevision: revision });
+    // A repeat (a resend after a lost ack) may have later events after it: the next read finds out.
+    if (appended.duplicate) queues.forget(stream);
+    else remember(queues, stream, appended.nextRevision, current);
+    return current;
   };
 
   /**
@@ -211,8 +265,7 @@ export function createAllocator(deps: AllocatorDeps) {
       const events = allocationQueueDecider.decide(command(free), view.queue);
       if (events.length === 0) return { state: view.queue, free };
       try {
-        await appendToQueue(plantId, view.queue, events, view.revision, cause);
-        const state = events.reduce(allocationQueueDecider.evolve, view.queue);
+        const state = await appendToQueue(plantId, view.queue, events, view.revision, cause);
         logEvents(plantId, events);
         return { state, free };
       } catch (err) {
