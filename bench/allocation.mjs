@@ -24,8 +24,12 @@ const args = parseArgs();
 const PAST = String(args.past ?? '100,100000').split(',').map(Number);
 const DECISIONS = Number(args.decisions ?? 200);
 const TARGET_RATIO = 1.5;
-/** Events per append while prefilling (well under MAX_EVENTS_PER_APPEND and the message size limit). */
-const BATCH = 500;
+/**
+ * Events per append while prefilling: far fewer messages than the service would write (one per
+ * decision), for speed, yet small ones (tens of kB), as a whole read of 500-event appends of five
+ * such streams at once stalled its consumer fetches.
+ */
+const BATCH = 100;
 
 const load = (path) => import(join(root, path));
 let modules;
@@ -92,9 +96,11 @@ async function prefill(store, plantId, past) {
       yield envelope('ResourceReleased', { resourceId, orderId: orderId(i), at }, at);
     }
   }
-  await appendAll(store, queueStream(plantId), queue());
-  for (const id of TECHNICIANS) await appendAll(store, resourceStream(plantId, id), resource(id, 'Technician', (i) => technicianOf(i) === id));
-  for (const id of EQUIPMENT) await appendAll(store, resourceStream(plantId, id), resource(id, 'Equipment', (i) => equipmentOf(i) === id));
+  await Promise.all([
+    appendAll(store, queueStream(plantId), queue()),
+    ...TECHNICIANS.map((id) => appendAll(store, resourceStream(plantId, id), resource(id, 'Technician', (i) => technicianOf(i) === id))),
+    ...EQUIPMENT.map((id) => appendAll(store, resourceStream(plantId, id), resource(id, 'Equipment', (i) => equipmentOf(i) === id))),
+  ]);
 }
 
 function allocateCommand(plantId, orderId) {

@@ -138,6 +138,12 @@ interface Decided {
 
 export type Allocator = ReturnType<typeof createAllocator>;
 
+async function sequentially<T>(reads: readonly (() => Promise<T>)[]): Promise<T[]> {
+  const results: T[] = [];
+  for (const read of reads) results.push(await read());
+  return results;
+}
+
 /** Keeps `state` as the stream's at `revision`, unless a later revision is kept already. */
 function remember<State>(cache: AggregateCache<State>, stream: string, revision: StreamRevision, state: State): void {
   const kept = cache.get(stream);
@@ -181,10 +187,13 @@ export function createAllocator(deps: AllocatorDeps) {
 
   const readPlant = async (plantId: string): Promise<PlantView> => {
     const ids = deps.resourceIds(plantId);
-    const [queue, ...streams] = await Promise.all([
-      readQueue(plantId),
-      ...ids.map((id) => readCached(store, resourceStates, resourceDecider, resourceStream(plantId, id))),
-    ]);
+    const reads = ids.map((id) => () => readCached(store, resourceStates, resourceDecider, resourceStream(plantId, id)));
+    // A copy's first reads are whole, and whole reads of several long streams at once overrun one
+    // connection (messages dropped in transit): one after another then; catching up, all at once.
+    const cold = queues.get(queueStream(plantId)) === undefined || ids.some((id) => resourceStates.get(resourceStream(plantId, id)) === undefined);
+    const [queue, streams] = cold
+      ? [await readQueue(plantId), await sequentially(reads)]
+      : await Promise.all([readQueue(plantId), Promise.all(reads.map((read) => read()))]);
     const resources = new Map<string, RegisteredResource>();
     streams.forEach(({ state }, index) => {
       if (state !== null) resources.set(ids[index]!, state);
