@@ -26,7 +26,7 @@ export type {
   SubscribeOptions,
   Subscription,
 } from './eventStore/eventStore.js';
-export { JetStreamEventStore } from './eventStore/jetStreamEventStore.js';
+export { JetStreamEventStore, splitJetStreamPosition } from './eventStore/jetStreamEventStore.js';
 export type { JetStreamEventStoreOptions } from './eventStore/jetStreamEventStore.js';
 export { connectNats, drainNats, NatsUnreachableError } from './nats/connection.js';
 export { JetStreamAckPublisher, JetStreamRefusedError, PublisherStoppedError } from './nats/jetStreamAckPublisher.js';
