@@ -8,7 +8,7 @@ export type { Config, TracingConfig } from './config/env.js';
 export { loadPlantConfigFile, parsePlantConfigText, PlantConfigError } from './config/plantConfigFile.js';
 export { PlantConfigVersions, plantConfigEntry, recordPlantConfigVersions } from './config/plantConfigVersions.js';
 export type { PlantConfigRecording, RecordedPlantConfig, RecordPlantConfigOptions } from './config/plantConfigVersions.js';
-export { derivedEventId, DomainError, domainEventDecoder, foldEvents, ForeignEventError, stateFrom, uuidV5 } from './domain/decider.js';
+export { derivedEventId, DomainError, domainEventDecoder, foldEvents, ForeignEventError, stateAfter, stateFrom, uuidV5 } from './domain/decider.js';
 export type { Decider, DomainMessage, StoredMessage } from './domain/decider.js';
 export { assertAppendable, EventStoreUnavailableError, MAX_EVENTS_PER_APPEND, parseRecordedEvent, WrongExpectedRevisionError } from './eventStore/eventStore.js';
 export type {
@@ -18,6 +18,7 @@ export type {
   GlobalPosition,
   NewEvent,
   ReadAllOptions,
+  ReadStreamOptions,
   ReadStreamResult,
   RecordedDomainEvent,
   RecordedEvent,
@@ -25,7 +26,7 @@ export type {
   SubscribeOptions,
   Subscription,
 } from './eventStore/eventStore.js';
-export { JetStreamEventStore } from './eventStore/jetStreamEventStore.js';
+export { JetStreamEventStore, splitJetStreamPosition } from './eventStore/jetStreamEventStore.js';
 export type { JetStreamEventStoreOptions } from './eventStore/jetStreamEventStore.js';
 export { connectNats, drainNats, NatsUnreachableError } from './nats/connection.js';
 export { JetStreamAckPublisher, JetStreamRefusedError, PublisherStoppedError } from './nats/jetStreamAckPublisher.js';

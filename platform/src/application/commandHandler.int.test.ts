@@ -93,6 +93,33 @@ describe('handling commands with an aggregate cache', () => {
     expect((await store.readStream(stream)).events.map((e) => e.data)).toEqual([{ value: 1 }, { value: 2 }, { value: 3 }]);
   });
 
+  it('after a conflict, reads only the events that followed the state it decided on', async () => {
+    const stream = `${uniquePlant()}.order.R8`;
+    const cache = new AggregateCache<State>();
+    const deps = { store, now: () => new Date() };
+    for (let value = 1; value <= 20; value++) await handleCommand(deps, register, stream, set(value), context, { cache });
+    // Another copy, without this process's cache, sets 21.
+    await handleCommand(deps, register, stream, set(21), context);
+    const reads: (bigint | undefined)[] = [];
+    const watching = withOverrides(store, {
+      readStream: (name, options) => {
+        reads.push(options?.after);
+        return store.readStream(name, options);
+      },
+    });
+    const result = await handleCommand({ store: watching, now: () => new Date() }, register, stream, set(22), context, { cache });
+    expect(result.attempts).toBe(2);
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toBeTypeOf('bigint');
+    expect((await store.readStream(stream)).events.map((e) => e.data)).toEqual(Array.from({ length: 22 }, (_, i) => ({ value: i + 1 })));
+    // The caught-up state was right: the cache now holds it, and a decision of nothing reads only what followed.
+    reads.length = 0;
+    const same = await handleCommand({ store: watching, now: () => new Date() }, register, stream, set(22), context, { cache });
+    expect(same.events).toEqual([]);
+    expect(same.state).toEqual({ value: 22, closed: false });
+    expect(reads.every((after) => after !== undefined)).toBe(true);
+  });
+
   it('confirms a decision of nothing against the stream before it stands', async () => {
     const stream = `${uniquePlant()}.order.R3`;
     const cache = new AggregateCache<State>();

@@ -1,11 +1,12 @@
 // Load an aggregate's stream, decide, append with the revision that was read; on a conflict,
 // reload and decide again, a bounded number of times (STYLE.md item 6). With an aggregate cache,
 // the load is skipped for an aggregate this process handled last; see aggregateCache.ts for why
-// that never decides on a stale state.
+// that never decides on a stale state. A reload after a conflict reads only the events that
+// followed the state decided on, so a retry costs what changed, not the stream's whole history.
 import type { Actor } from '@mes/contracts';
 import { randomUUID } from 'node:crypto';
-import { stateFrom, type Decider, type DomainMessage } from '../domain/decider.js';
-import { WrongExpectedRevisionError, type EventStore, type NewEvent, type ReadStreamResult, type StreamRevision } from '../eventStore/eventStore.js';
+import { stateAfter, stateFrom, type Decider, type DomainMessage } from '../domain/decider.js';
+import { WrongExpectedRevisionError, type EventStore, type NewEvent, type RecordedEvent, type StreamRevision } from '../eventStore/eventStore.js';
 import type { AggregateCache } from './aggregateCache.js';
 
 export interface CommandContext {
@@ -43,6 +44,11 @@ export class TooManyConflictsError extends Error {
   }
 }
 
+interface Known<State> {
+  revision: StreamRevision | 'no_stream';
+  state: State;
+}
+
 export interface HandleCommandOptions<State = unknown> {
   maxAttempts?: number;
   /** The last known states of this decider's aggregates (one cache per decider and process). */
@@ -61,33 +67,49 @@ export async function handleCommand<Command, Event extends DomainMessage, State>
   const maxAttempts = options.maxAttempts ?? 10;
   const { cache } = options;
   let useCache = cache !== undefined;
-  /** The stream as read after a conflict, for the next attempt to decide on. */
-  let reread: ReadStreamResult | undefined;
+  /** The aggregate as caught up after a conflict or a stale cached state, for the next attempt to decide on. */
+  let known: Known<State> | undefined;
+  /** The events that followed `from`, applied to its state; a full read when there is no revision to start after. */
+  const catchUp = async (from: Known<State>): Promise<Known<State> & { stored: RecordedEvent[] }> => {
+    if (from.revision === 'no_stream') {
+      const read = await deps.store.readStream(stream);
+      return { revision: read.revision, state: stateFrom(decider, read.events), stored: read.events };
+    }
+    const read = await deps.store.readStream(stream, { after: from.revision });
+    return { revision: read.revision, state: stateAfter(decider, from.state, read.events), stored: read.events };
+  };
   for (let attempt = 1; ; attempt++) {
-    const cached = useCache ? cache?.get(stream) : undefined;
+    const cached = known === undefined && useCache ? cache?.get(stream) : undefined;
     let revision: StreamRevision | 'no_stream';
     let state: State;
-    if (cached !== undefined) ({ revision, state } = cached);
+    if (known !== undefined) ({ revision, state } = known);
+    else if (cached !== undefined) ({ revision, state } = cached);
     else {
-      const read = reread ?? (await deps.store.readStream(stream));
-      reread = undefined;
+      const read = await deps.store.readStream(stream);
       revision = read.revision;
       state = stateFrom(decider, read.events);
     }
+    known = undefined;
     let decided: Event[];
     try {
       decided = decider.decide(command, state);
     } catch (err) {
-      // A refusal must rest on the stream as it is, not as this process last saw it.
+      // A refusal must rest on the stream as it is, not as this process last saw it: read it whole.
       if (cached === undefined) throw err;
       useCache = false;
       continue;
     }
     if (decided.length === 0) {
-      // Nothing appended, so nothing would refuse a stale state: confirm the cached revision.
-      if (cached !== undefined && (await deps.store.streamRevision(stream)) !== revision) {
-        useCache = false;
-        continue;
+      // Nothing appended, so nothing would refuse a stale state: confirm the cached revision, and
+      // decide again on what another writer appended since, if anything.
+      if (cached !== undefined) {
+        const caught = await catchUp({ revision, state });
+        if (caught.stored.length > 0) {
+          cache?.forget(stream);
+          useCache = false;
+          known = caught;
+          continue;
+        }
       }
       if (revision !== 'no_stream') cache?.set(stream, { revision, state });
       return { events: [], state, revision, attempts: attempt };
@@ -120,14 +142,17 @@ export async function handleCommand<Command, Event extends DomainMessage, State>
       if (!(err instanceof WrongExpectedRevisionError)) throw err;
       cache?.forget(stream);
       useCache = false;
-      // A send whose ack was lost and was sent again can be refused for the revision its own first
-      // send moved on (JetStream may check the expected revision before the duplicate id): when
-      // the stream holds these very events, they were appended, and their effects are still due.
-      reread = await deps.store.readStream(stream);
+      // What the stream holds beyond the revision decided on, applied to the state decided on: the
+      // stream as it is, without reading it all again. A send whose ack was lost and was sent again
+      // can be refused for the revision its own first send moved on (JetStream may check the
+      // expected revision before the duplicate id): when what followed holds these very events,
+      // they were appended, and their effects are still due.
+      const caught = await catchUp({ revision, state });
       const ids = new Set(newEvents.map((event) => event.eventId));
-      if (reread.events.some((event) => ids.has(event.eventId))) {
-        return { events: decided, state: stateFrom(decider, reread.events), revision: reread.revision, attempts: attempt, duplicate: true };
+      if (caught.stored.some((event) => ids.has(event.eventId))) {
+        return { events: decided, state: caught.state, revision: caught.revision, attempts: attempt, duplicate: true };
       }
+      known = caught;
       if (attempt >= maxAttempts) throw new TooManyConflictsError(stream, attempt);
       // Spread the retries of writers that collided so they do not collide again in lockstep.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)));

@@ -40,6 +40,11 @@ export function stateFrom<Event, State>(decider: Pick<Decider<unknown, Event, St
   return foldEvents(decider, stored.map((event) => decider.decode(event)));
 }
 
+/** The state after `stored`, the events that followed `state` (a catch-up read from its revision on). */
+export function stateAfter<Event, State>(decider: Pick<Decider<unknown, Event, State>, 'evolve' | 'decode'>, state: State, stored: readonly StoredMessage[]): State {
+  return stored.reduce((current, event) => decider.evolve(current, decider.decode(event)), state);
+}
+
 /** A stored event whose type belongs to another aggregate: a stream that holds it is not this aggregate's. */
 export class ForeignEventError extends Error {
   readonly code = 'FOREIGN_EVENT';

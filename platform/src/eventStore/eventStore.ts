@@ -54,6 +54,16 @@ export interface ReadStreamResult {
   events: RecordedEvent[];
 }
 
+export interface ReadStreamOptions {
+  /**
+   * Exclusive: only the events after this revision, which must be one the stream had (a value
+   * `readStream` or `appendToStream` returned for it). A reader holding the state at that revision
+   * catches up without reading the whole stream again; with nothing newer, the result is no events
+   * and this same revision. Default: from the stream's first event.
+   */
+  after?: StreamRevision;
+}
+
 export interface ReadAllOptions extends LogOptions {
   /** Exclusive: read the events after this position. Default: from the beginning. */
   after?: GlobalPosition;
@@ -87,7 +97,7 @@ export interface EventStore {
    * start them without awaiting each, and each resolves once stored.
    */
   appendToStream(stream: string, events: NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
-  readStream(stream: string): Promise<ReadStreamResult>;
+  readStream(stream: string, options?: ReadStreamOptions): Promise<ReadStreamResult>;
   /** The stream's last event, without reading the rest; undefined when the stream has none. */
   lastEvent(stream: string): Promise<RecordedEvent | undefined>;
   /** The stream's revision (as `readStream` would report it) without reading its events. */

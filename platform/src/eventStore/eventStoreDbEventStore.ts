@@ -36,6 +36,7 @@ import {
   type LogOptions,
   type NewEvent,
   type ReadAllOptions,
+  type ReadStreamOptions,
   type ReadStreamResult,
   type RecordedEvent,
   type StreamRevision,
@@ -204,17 +205,18 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
-  async readStream(stream: string): Promise<ReadStreamResult> {
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
     parseStreamName(stream);
     let resolved;
     try {
-      resolved = await collect(this.client.readStream(stream));
+      // ESDB's fromRevision is inclusive, and a revision there is the event's number, as ours is.
+      resolved = await collect(this.client.readStream(stream, options.after === undefined ? {} : { fromRevision: options.after + 1n }));
     } catch (err) {
       if (isStreamNotFound(err)) return { revision: 'no_stream', events: [] };
       throw unavailable(`read of ${stream}`, err);
     }
     const events: RecordedEvent[] = [];
-    let revision: bigint | 'no_stream' = 'no_stream';
+    let revision: bigint | 'no_stream' = options.after ?? 'no_stream';
     for (const { event: record } of resolved) {
       if (!record) continue;
       events.push(fromEsdbRecord(record));

@@ -30,6 +30,7 @@ import {
   type LogOptions,
   type NewEvent,
   type ReadAllOptions,
+  type ReadStreamOptions,
   type ReadStreamResult,
   type RecordedEvent,
   type StreamRevision,
@@ -224,14 +225,15 @@ export class JetStreamEventStore implements EventStore {
     return countAfterSequence(await this.jsm(), this.options.stream, this.filterFor(options), sequence);
   }
 
-  async readStream(stream: string): Promise<ReadStreamResult> {
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
     const subject = this.subjectOf(stream);
     const jsm = await this.jsm();
     const events: RecordedEvent[] = [];
-    let revision: bigint | 'no_stream' = 'no_stream';
-    // Most aggregates hold a handful of appends: read those one request each, without a consumer;
-    // the rest of a longer stream through an ordered consumer.
-    let next = 1;
+    // The revision is the sequence of the stream's last message: what follows `after` starts after it.
+    let revision: bigint | 'no_stream' = options.after ?? 'no_stream';
+    // Most aggregates hold a handful of appends (and a catching-up reader misses a few): read those
+    // one request each, without a consumer; the rest of a longer stream through an ordered consumer.
+    let next = options.after === undefined ? 1 : Number(options.after) + 1;
     for (let read = 0; read < SHORT_STREAM_APPENDS; read++) {
       const msg = await nextMessageOf(jsm, this.options.stream, subject, next);
       if (msg === null) return this.read(stream, revision, events);

@@ -127,6 +127,33 @@ export function describeEventStoreContract(adapter: string, setup: () => Promise
         expect(read).toEqual({ revision: 'no_stream', events: [] });
       });
 
+      it('reads only the events after a revision, exclusive, whether one or many follow it', async () => {
+        const plant = uniquePlant();
+        const stream = `${plant}.machine.M1`;
+        const first = await store.appendToStream(stream, [newEvent('A', 1), newEvent('B', 2)], { expectedRevision: 'no_stream' });
+        // Another stream's appends in between, with a shared name prefix, must not be read.
+        await store.appendToStream(`${plant}.machine.M10`, [newEvent('Other', 0)], { expectedRevision: 'no_stream' });
+        expect(await store.readStream(stream, { after: first.nextRevision })).toEqual({ revision: first.nextRevision, events: [] });
+
+        const second = await store.appendToStream(stream, [newEvent('C', 3)], { expectedRevision: first.nextRevision });
+        const one = await store.readStream(stream, { after: first.nextRevision });
+        expect(one.revision).toBe(second.nextRevision);
+        expect(one.events.map((e) => e.data)).toEqual([3]);
+
+        // More appends than a store may read one by one: all of them, in order, and the revision to append at.
+        let revision = second.nextRevision;
+        for (let value = 4; value < 24; value++) {
+          await store.appendToStream(`${plant}.machine.M10`, [newEvent('Other', value)], { expectedRevision: 'any' });
+          revision = (await store.appendToStream(stream, [newEvent('N', value)], { expectedRevision: revision })).nextRevision;
+        }
+        const many = await store.readStream(stream, { after: second.nextRevision });
+        expect(many.events.map((e) => e.data)).toEqual(Array.from({ length: 20 }, (_, i) => i + 4));
+        expect(many.revision).toBe(revision);
+        const whole = await store.readStream(stream);
+        expect(many.events).toEqual(whole.events.slice(3));
+        await store.appendToStream(stream, [newEvent('Last', 24)], { expectedRevision: many.revision });
+      });
+
       it('never returns another stream\'s events, even with a shared name prefix', async () => {
         const plant = uniquePlant();
         const streams = [`${plant}.order.MO_1`, `${plant}.order.MO_10`, `${plant}.order.MO_1X`, `${plant}.approval.MO_1`, `${uniquePlant()}.order.MO_1`];

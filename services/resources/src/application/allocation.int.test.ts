@@ -1,6 +1,6 @@
 // Allocation against real NATS: the queue serves the oldest approval first, and three copies of
 // the service handling 200 requests at once never put two orders on one resource.
-import type { Runtime } from '@mes/platform';
+import { splitJetStreamPosition, type Runtime } from '@mes/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   allocateCommand,
@@ -11,6 +11,7 @@ import {
   newPlantId,
   releaseCommand,
   replayAllocations,
+  queueStreamOf,
   resourceList,
   send,
   startResourcesFixture,
@@ -128,5 +129,38 @@ describe('200 concurrent requests, 10 technicians, 10 equipment, three copies of
     expectWholeAllocations(afterRelease);
     expect([...afterRelease.holdings.keys()].sort()).toEqual(oldestWaiting.sort());
     expect(afterRelease.waiting.size).toBe(180);
+  });
+});
+
+describe('a burst of 40 approvals on one copy, 40 technicians, 40 equipment', () => {
+  it('decides requests that arrive together in a few queue appends, books every order whole, and records each order under its own command', async () => {
+    const plantId = newPlantId();
+    const runtime = await fixture.startCopy(await fixture.writePlantConfig(plantId, plantId, resourceList(40, 40)));
+    const store = runtime.deps.eventStore;
+    const orders = Array.from({ length: 40 }, (_, i) => `MO_${String(i).padStart(2, '0')}`);
+    await Promise.all(orders.map((orderId, i) => send(runtime, allocateCommand(plantId, orderId, at(i * 1_000)))));
+
+    const report = await eventually('every order booked and confirmed', async () => {
+      const r = replayAllocations(await eventsOf(store, plantId));
+      return r.confirmed.size === 40 ? r : undefined;
+    });
+    expectWholeAllocations(report);
+    expect(report.holdings.size).toBe(40);
+    expect(report.waiting.size).toBe(0);
+    const records = await eventually('maintenance told of all 40', async () => {
+      const r = await maintenanceCommands(runtime.deps.nc, plantId, 'RecordOrderResourcesAllocated');
+      return r.length >= 40 ? r : undefined;
+    });
+    expect(new Set(records.map((r) => r.orderId))).toEqual(new Set(orders));
+    for (const record of records) expect(record.correlationId).toBe(`WF_${record.orderId}`);
+
+    const queue = (await store.readStream(queueStreamOf(plantId))).events;
+    const queued = queue.filter((e) => e.type === 'OrderQueuedForResources');
+    expect(queued).toHaveLength(40);
+    // Each order's events are caused by its own request, however many were decided together.
+    for (const event of queued) expect(event.causationId).toBe(`WF_${(event.data as { orderId: string }).orderId}/allocate-resources`);
+    // Requests that waited for the queue's turn were decided together: fewer appends than orders.
+    const appends = new Set(queued.map((e) => splitJetStreamPosition(e.position).sequence));
+    expect(appends.size).toBeLessThan(40);
   });
 });

@@ -40,6 +40,13 @@
 //   * A resource left out of the plant configuration: withdrawn in the queue first (no new
 //     reservations), outstanding reservations booked, then marked unavailable on its stream; it
 //     stays with its order until released.
+// - Cost: each copy keeps the last state of every queue and resource stream it read or wrote, with
+//   its revision, and a read fetches only the events after that revision (none when this copy
+//   wrote last), so a decision costs the same after a hundred orders as after a hundred thousand.
+//   A kept state is exactly the fold of its stream up to its revision, and a decision on it appends
+//   at that revision: when another copy appended meanwhile, the append conflicts and the retry
+//   catches up from the kept state, as after a full read. Only a copy's first read of a stream
+//   (after a start-up) reads it whole.
 // - Replies to maintenance carry deterministic command ids (`{orderId}/resources-allocated`,
 //   `{orderId}/awaiting-resources`) and the order's correlation id (its workflow). Appends use
 //   random event ids on purpose: every append states its expected revision, so a retry cannot
@@ -55,14 +62,18 @@ import {
   type ResourceType,
 } from '@mes/contracts';
 import {
+  AggregateCache,
   DomainError,
   TooManyConflictsError,
   WrongExpectedRevisionError,
   handleCommand,
+  stateAfter,
   stateFrom,
   buildCommand,
   sendCommand,
   type CommandMetadata,
+  type Decider,
+  type DomainMessage,
   type EventStore,
   type Logger,
   type NewEvent,
@@ -108,6 +119,8 @@ export interface AllocatorDeps {
   now: () => Date;
   /** The resources of a plant this copy knows: its configured ones and those found in the log. */
   resourceIds(plantId: string): readonly string[];
+  /** Streams (queues and resources, each) whose last state this copy keeps; default 10,000. */
+  cacheCapacity?: number;
 }
 
 /** The queue and every known resource of a plant, read together. */
@@ -125,27 +138,103 @@ interface Decided {
 
 export type Allocator = ReturnType<typeof createAllocator>;
 
+async function sequentially<T>(reads: readonly (() => Promise<T>)[]): Promise<T[]> {
+  const results: T[] = [];
+  for (const read of reads) results.push(await read());
+  return results;
+}
+
+/** Keeps `state` as the stream's at `revision`, unless a later revision is kept already. */
+function remember<State>(cache: AggregateCache<State>, stream: string, revision: StreamRevision, state: State): void {
+  const kept = cache.get(stream);
+  if (kept === undefined || kept.revision < revision) cache.set(stream, { revision, state });
+}
+
+/**
+ * A stream's state as it is now: the cached state caught up with the events appended after its
+ * revision (by another copy, or by this one without caching), or, not cached, the whole stream.
+ * The cache holds only states folded from exactly the events up to their revision, so appending at
+ * the revision returned is as safe as after a full read: a later writer makes the append conflict.
+ */
+async function readCached<Command, Event extends DomainMessage, State>(
+  store: EventStore,
+  cache: AggregateCache<State>,
+  decider: Decider<Command, Event, State>,
+  stream: string,
+): Promise<{ state: State; revision: StreamRevision | 'no_stream' }> {
+  const cached = cache.get(stream);
+  const read = await store.readStream(stream, cached === undefined ? {} : { after: cached.revision });
+  if (read.revision === 'no_stream') {
+    cache.forget(stream);
+    return { state: decider.initialState, revision: 'no_stream' };
+  }
+  if (cached !== undefined && read.events.length === 0) return cached;
+  const state = cached === undefined ? stateFrom(decider, read.events) : stateAfter(decider, cached.state, read.events);
+  remember(cache, stream, read.revision, state);
+  return { state, revision: read.revision };
+}
+
+/** Reservations booked at once by one pass (each books its two resources in turn). */
+const BOOKINGS_AT_ONCE = 16;
+/** Most allocation requests decided together in one queue append. */
+const MAX_REQUESTS_PER_DECISION = 200;
+
+/** The events of `commands` decided in turn, each on the state the ones before it leave. */
+function decideInTurn(commands: QueueCommand | QueueCommand[], state: AllocationQueueState): QueueEvent[] {
+  const events: QueueEvent[] = [];
+  let current = state;
+  for (const command of Array.isArray(commands) ? commands : [commands]) {
+    const decided = allocationQueueDecider.decide(command, current);
+    events.push(...decided);
+    current = decided.reduce(allocationQueueDecider.evolve, current);
+  }
+  return events;
+}
+
+/** `work` on every item, at most `limit` at once. */
+async function forEachAtOnce<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(lanes);
+}
+
+interface WaitingRequest {
+  command: AllocateResources;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 export function createAllocator(deps: AllocatorDeps) {
   const { store, logger, now } = deps;
 
+  const queues = new AggregateCache<AllocationQueueState>(deps.cacheCapacity);
+  const resourceStates = new AggregateCache<ResourceState>(deps.cacheCapacity);
+
   const readQueue = async (plantId: string): Promise<{ queue: AllocationQueueState; revision: StreamRevision | 'no_stream' }> => {
-    const { revision, events } = await store.readStream(queueStream(plantId));
-    return { queue: stateFrom(allocationQueueDecider, events), revision };
+    const { state, revision } = await readCached(store, queues, allocationQueueDecider, queueStream(plantId));
+    return { queue: state, revision };
   };
 
   const readPlant = async (plantId: string): Promise<PlantView> => {
     const ids = deps.resourceIds(plantId);
-    const [queue, ...streams] = await Promise.all([readQueue(plantId), ...ids.map((id) => store.readStream(resourceStream(plantId, id)))]);
+    const reads = ids.map((id) => () => readCached(store, resourceStates, resourceDecider, resourceStream(plantId, id)));
+    // A copy's first reads are whole, and whole reads of several long streams at once overrun one
+    // connection (messages dropped in transit): one after another then; catching up, all at once.
+    const cold = queues.get(queueStream(plantId)) === undefined || ids.some((id) => resourceStates.get(resourceStream(plantId, id)) === undefined);
+    const [queue, streams] = cold
+      ? [await readQueue(plantId), await sequentially(reads)]
+      : await Promise.all([readQueue(plantId), Promise.all(reads.map((read) => read()))]);
     const resources = new Map<string, RegisteredResource>();
-    streams.forEach((stream, index) => {
-      const state = stateFrom(resourceDecider, stream.events);
+    streams.forEach(({ state }, index) => {
       if (state !== null) resources.set(ids[index]!, state);
     });
     return { queue: queue.queue, revision: queue.revision, resources };
   };
 
   const onResource = async (plantId: string, command: ResourceCommand, cause: Cause): Promise<ResourceState> => {
-    const result = await handleCommand({ store, now }, resourceDecider, resourceStream(plantId, command.resourceId), command, { ...cause, actor: RESOURCES_ACTOR });
+    const result = await handleCommand({ store, now }, resourceDecider, resourceStream(plantId, command.resourceId), command, { ...cause, actor: RESOURCES_ACTOR }, { cache: resourceStates });
     if (result.events.length > 0) logger.info({ plantId, resourceId: command.resourceId, events: result.events.map((e) => e.type) }, 'resource updated');
     return result.state;
   };
@@ -170,7 +259,15 @@ export function createAllocator(deps: AllocatorDeps) {
     }
   };
 
-  const appendToQueue = async (plantId: string, state: AllocationQueueState, events: QueueEvent[], revision: StreamRevision | 'no_stream', cause: Cause): Promise<void> => {
+  /** Appends the decision at the revision it was made on; the state after it is cached unless the store found it stored already. */
+  const appendToQueue = async (
+    plantId: string,
+    state: AllocationQueueState,
+    events: QueueEvent[],
+    revision: StreamRevision | 'no_stream',
+    cause: Cause,
+    causationOf: (event: QueueEvent) => string | null = () => cause.causationId,
+  ): Promise<AllocationQueueState> => {
     const occurredAt = now().toISOString();
     let current = state;
     const newEvents: NewEvent[] = events.map((event) => {
@@ -181,9 +278,14 @@ export function createAllocator(deps: AllocatorDeps) {
             ? (current.orders.get(event.data.orderId)?.correlationId ?? cause.correlationId)
             : cause.correlationId;
       current = allocationQueueDecider.evolve(current, event);
-      return { eventId: randomUUID(), type: event.type, version: event.version, occurredAt, correlationId, causationId: cause.causationId, actor: RESOURCES_ACTOR, data: event.data };
+      return { eventId: randomUUID(), type: event.type, version: event.version, occurredAt, correlationId, causationId: causationOf(event), actor: RESOURCES_ACTOR, data: event.data };
     });
-    await store.appendToStream(queueStream(plantId), newEvents, { expectedRevision: revision });
+    const stream = queueStream(plantId);
+    const appended = await store.appendToStream(stream, newEvents, { expectedRevision: revision });
+    // A repeat (a resend after a lost ack) may have later events after it: the next read finds out.
+    if (appended.duplicate) queues.forget(stream);
+    else remember(queues, stream, appended.nextRevision, current);
+    return current;
   };
 
   /**
@@ -193,8 +295,8 @@ export function createAllocator(deps: AllocatorDeps) {
   const decideOnQueue = async (
     plantId: string,
     cause: Cause,
-    command: (free: FreeResource[]) => QueueCommand,
-    options: { withResources: boolean; prepare?: (view: PlantView) => Promise<void> },
+    command: (free: FreeResource[]) => QueueCommand | QueueCommand[],
+    options: { withResources: boolean; prepare?: (view: PlantView) => Promise<void>; causationOf?: (event: QueueEvent) => string | null },
   ): Promise<Decided> => {
     for (let attempt = 1; ; attempt++) {
       let view: PlantView;
@@ -208,11 +310,10 @@ export function createAllocator(deps: AllocatorDeps) {
       const free = [...view.resources.values()]
         .filter((resource) => resourceStatus(resource) === 'Available')
         .map((resource) => ({ resourceId: resource.resourceId, resourceType: resource.resourceType }));
-      const events = allocationQueueDecider.decide(command(free), view.queue);
+      const events = decideInTurn(command(free), view.queue);
       if (events.length === 0) return { state: view.queue, free };
       try {
-        await appendToQueue(plantId, view.queue, events, view.revision, cause);
-        const state = events.reduce(allocationQueueDecider.evolve, view.queue);
+        const state = await appendToQueue(plantId, view.queue, events, view.revision, cause, options.causationOf);
         logEvents(plantId, events);
         return { state, free };
       } catch (err) {
@@ -244,13 +345,15 @@ export function createAllocator(deps: AllocatorDeps) {
   };
 
   /** Books every unconfirmed reservation of the plant, tells maintenance, and confirms them. */
-  const rollForward = async (plantId: string, state: AllocationQueueState, cause: Cause): Promise<AllocationQueueState> => {
+  const rollForward = async (plantId: string, state: AllocationQueueState, cause: Cause, causeOf: (order: QueuedOrder) => string | null = () => cause.causationId): Promise<AllocationQueueState> => {
     const pending = [...state.orders.values()].filter((order) => order.reservation !== null && !order.reservation.confirmed);
     if (pending.length === 0) return state;
     const booked: QueuedOrder[] = [];
-    for (const order of pending) {
+    // Every reservation names resources of its own (the queue never reserves one twice), so the
+    // orders are booked at once, a few at a time; each order's two bookings stay in turn.
+    await forEachAtOnce(pending, BOOKINGS_AT_ONCE, async (order) => {
       const { technicianId, equipmentId } = order.reservation!;
-      const orderCause: Cause = { correlationId: order.correlationId, causationId: cause.causationId };
+      const orderCause: Cause = { correlationId: order.correlationId, causationId: causeOf(order) };
       try {
         await book(plantId, technicianId, order, state, orderCause);
         await book(plantId, equipmentId, order, state, orderCause);
@@ -258,14 +361,14 @@ export function createAllocator(deps: AllocatorDeps) {
         if (!(err instanceof DomainError)) throw err;
         // Cannot happen while every allocation goes through the queue; say so loudly, retry on the next pass.
         logger.error({ plantId, orderId: order.orderId, technicianId, equipmentId, code: err.code, reason: err.message }, 'reserved resources cannot be booked');
-        continue;
+        return;
       }
       await sendCommand(
         deps.nc,
-        buildCommand('RecordOrderResourcesAllocated', commandMetadata(plantId, order, 'resources-allocated', cause), { orderId: order.orderId, technicianId, equipmentId }),
+        buildCommand('RecordOrderResourcesAllocated', commandMetadata(plantId, order, 'resources-allocated', { ...cause, causationId: orderCause.causationId }), { orderId: order.orderId, technicianId, equipmentId }),
       );
       booked.push(order);
-    }
+    });
     if (booked.length === 0) return state;
     const { state: confirmed } = await decideOnQueue(plantId, cause, () => ({ type: 'ConfirmReservations', orderIds: booked.map((o) => o.orderId), at: now().toISOString() }), {
       withResources: false,
@@ -295,47 +398,104 @@ export function createAllocator(deps: AllocatorDeps) {
     logger.info({ plantId, orderId: order.orderId, missing }, 'order waits for resources');
   };
 
-  return {
-    readQueue,
-    readPlant,
-    onResource,
+  // One queue decision of a plant at a time in this copy: decisions of one copy would only refuse
+  // each other's revisions. (Other copies' decisions still race, and lose or win by revision.)
+  const turns = new Map<string, Promise<void>>();
+  const inTurn = <T>(plantId: string, work: () => Promise<T>): Promise<T> => {
+    const mine = (turns.get(plantId) ?? Promise.resolve()).then(work);
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    turns.set(plantId, settled);
+    void settled.then(() => {
+      if (turns.get(plantId) === settled) turns.delete(plantId);
+    });
+    return mine;
+  };
 
-    /** AllocateResources: queue the order (once), serve the queue, and tell maintenance the outcome. */
-    async requestResources(command: AllocateResources): Promise<void> {
-      const { plantId, orderId } = command;
-      const cause: Cause = { correlationId: command.correlationId, causationId: command.commandId };
-      const decided = await decideOnQueue(
-        plantId,
-        cause,
-        (free) => ({
-          type: 'RequestResources',
-          orderId,
+  /**
+   * Allocation requests that arrive while the plant's queue is busy wait for its next turn, and
+   * are decided together then: one queue append reserves for all of them, their bookings run at
+   * once. A burst of approvals costs a few decisions, not one each.
+   */
+  const waitingRequests = new Map<string, WaitingRequest[]>();
+
+  /** Queues each order (once), serves the queue, and tells maintenance the outcome of each. */
+  const requestTogether = async (plantId: string, commands: AllocateResources[]): Promise<void> => {
+    const byOrder = new Map<string, AllocateResources>();
+    for (const command of commands) if (!byOrder.has(command.orderId)) byOrder.set(command.orderId, command);
+    const first = commands[0]!;
+    const cause: Cause = { correlationId: first.correlationId, causationId: first.commandId };
+    const commandOf = (orderId: string) => byOrder.get(orderId)?.commandId ?? cause.causationId;
+    const decided = await decideOnQueue(
+      plantId,
+      cause,
+      (free) =>
+        [...byOrder.values()].map((command) => ({
+          type: 'RequestResources' as const,
+          orderId: command.orderId,
           plantId,
           machineId: command.machineId,
           correlationId: command.correlationId,
           approvedAt: command.issuedAt,
           free,
           at: now().toISOString(),
-        }),
-        { withResources: true },
-      );
+        })),
+      { withResources: true, causationOf: (event) => ('orderId' in event.data ? commandOf(event.data.orderId) : cause.causationId) },
+    );
+    await rollForward(plantId, decided.state, cause, (order) => commandOf(order.orderId));
+    const waiting: { order: QueuedOrder; command: AllocateResources; missing: ResourceType[] }[] = [];
+    for (const command of byOrder.values()) {
+      const { orderId } = command;
       if (decided.state.left.has(orderId)) {
         logger.info({ plantId, orderId }, 'allocation requested for an order whose resources were already released; ignored');
-        return;
+        continue;
       }
-      await rollForward(plantId, decided.state, cause);
       const order = decided.state.orders.get(orderId);
-      if (!order || order.reservation !== null) return;
+      if (!order || order.reservation !== null) continue;
       const missing = missingKinds(decided.state, decided.free);
       if (missing.length === 0) {
         logger.warn({ plantId, orderId }, 'order waits although both kinds looked free; the next release or start-up serves it');
-        return;
+        continue;
       }
-      await sendAwaitingResources(plantId, order, missing, cause);
+      waiting.push({ order, command, missing });
+    }
+    await Promise.all(waiting.map(({ order, command, missing }) => sendAwaitingResources(plantId, order, missing, { correlationId: command.correlationId, causationId: command.commandId })));
+  };
+
+  return {
+    readQueue,
+    readPlant,
+    onResource,
+
+    /**
+     * AllocateResources: queue the order (once), serve the queue, and tell maintenance the outcome;
+     * together with the other requests of the plant that arrive before the queue's next turn.
+     */
+    requestResources(command: AllocateResources): Promise<void> {
+      const { plantId } = command;
+      return new Promise<void>((resolve, reject) => {
+        let batch = waitingRequests.get(plantId);
+        if (batch === undefined || batch.length >= MAX_REQUESTS_PER_DECISION) {
+          const requests: WaitingRequest[] = [];
+          batch = requests;
+          waitingRequests.set(plantId, requests);
+          inTurn(plantId, async () => {
+            // Its turn: later requests start the next batch.
+            if (waitingRequests.get(plantId) === requests) waitingRequests.delete(plantId);
+            await requestTogether(plantId, requests.map((request) => request.command));
+          }).then(
+            () => requests.forEach((request) => request.resolve()),
+            (err: unknown) => requests.forEach((request) => request.reject(err)),
+          );
+        }
+        batch.push({ command, resolve, reject });
+      });
     },
 
     /** ReleaseResources: free what the order holds, take it out of the queue, serve the next orders. */
-    async releaseResources(command: ReleaseResources): Promise<void> {
+    releaseResources: (command: ReleaseResources): Promise<void> => inTurn(command.plantId, async () => {
       const { plantId, orderId } = command;
       const cause: Cause = { correlationId: command.correlationId, causationId: command.commandId };
       const prepare = async (view: PlantView): Promise<void> => {
@@ -349,23 +509,23 @@ export function createAllocator(deps: AllocatorDeps) {
       };
       const decided = await decideOnQueue(plantId, cause, (free) => ({ type: 'ReleaseOrder', orderId, free, at: now().toISOString() }), { withResources: true, prepare });
       await rollForward(plantId, decided.state, cause);
-    },
+    }),
 
     /** Serves waiting orders with whatever is free, and finishes any booking left half done. */
-    async serveWaitingOrders(plantId: string, cause: Cause): Promise<void> {
+    serveWaitingOrders: (plantId: string, cause: Cause): Promise<void> => inTurn(plantId, async () => {
       const decided = await decideOnQueue(plantId, cause, (free) => ({ type: 'ServeWaitingOrders', free, at: now().toISOString() }), { withResources: true });
       await rollForward(plantId, decided.state, cause);
-    },
+    }),
 
     /** No further reservations of the resource; reservations made before it are booked. */
-    async withdrawResource(plantId: string, resourceId: string, cause: Cause): Promise<void> {
+    withdrawResource: (plantId: string, resourceId: string, cause: Cause): Promise<void> => inTurn(plantId, async () => {
       const decided = await decideOnQueue(plantId, cause, () => ({ type: 'WithdrawResource', resourceId, at: now().toISOString() }), { withResources: false });
       await rollForward(plantId, decided.state, cause);
-    },
+    }),
 
-    async returnResource(plantId: string, resourceId: string, cause: Cause): Promise<void> {
+    returnResource: (plantId: string, resourceId: string, cause: Cause): Promise<void> => inTurn(plantId, async () => {
       const decided = await decideOnQueue(plantId, cause, (free) => ({ type: 'ReturnResource', resourceId, free, at: now().toISOString() }), { withResources: true });
       await rollForward(plantId, decided.state, cause);
-    },
+    }),
   };
 }

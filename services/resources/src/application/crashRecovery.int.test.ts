@@ -86,8 +86,10 @@ describe('a copy killed during a burst of requests and releases', () => {
     const child = await startServiceProcess(resourcesMain, { ...fixture.env(config), LOG_LEVEL: 'info' });
     children.push(child);
 
-    const orders = Array.from({ length: 60 }, (_, i) => `MO_${String(i).padStart(2, '0')}`);
-    const released = orders.slice(0, 20);
+    // Enough releases that the copy is still busy with them when the poll below sees it mid-way
+    // (with 20, a copy that reads only what changed handled them all between two polls).
+    const orders = Array.from({ length: 100 }, (_, i) => `MO_${String(i).padStart(2, '0')}`);
+    const released = orders.slice(0, 50);
     const base = Date.parse('2026-11-25T10:00:00.000Z');
     await Promise.all(orders.map((orderId, i) => send(nc, allocateCommand(plantId, orderId, new Date(base + i * 1_000).toISOString()))));
     await Promise.all(released.map((orderId) => send(nc, releaseCommand(plantId, orderId))));

@@ -66,9 +66,9 @@ async function startResources(deps: ServiceDeps, options: ResourcesOptions): Pro
     plants,
     logger: deps.logger,
     handle,
-    // Every allocation and release decides on the plant's one queue stream: taken in turn, not raced
-    // (optimistic concurrency would only turn a burst into conflicts and retries).
-    keyOf: (command) => (typeof command.resourceId === 'string' ? `resource:${command.resourceId}` : 'allocation-queue'),
+    // An order's allocation and release in turn; different orders' at once: the allocator takes the
+    // plant's queue decisions in turn itself, and decides the requests that waited together.
+    keyOf: (command) => (typeof command.resourceId === 'string' ? `resource:${command.resourceId}` : typeof command.orderId === 'string' ? `order:${command.orderId}` : 'allocation-queue'),
   });
   return { stop: () => handlers.stop() };
 }

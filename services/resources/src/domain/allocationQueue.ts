@@ -12,6 +12,7 @@ import type {
   ResourceWithdrawnFromAllocation,
 } from '@mes/contracts';
 import { domainEventDecoder, type Decider } from '@mes/platform/decider';
+import { PersistentSet } from './persistentSet.js';
 
 /**
  * The queue's stream id in the resource category: 65 characters, one more than a resource id may
@@ -104,14 +105,17 @@ export interface QueuedOrder {
 export interface AllocationQueueState {
   /** Orders waiting or holding a reservation. */
   orders: ReadonlyMap<string, QueuedOrder>;
-  /** Orders that left; a late request for one of them is ignored. */
-  left: ReadonlySet<string>;
+  /**
+   * Orders that left; a late request for one of them is ignored. Every order the plant ever had
+   * ends up here, so it is a persistent set: adding one does not copy the others.
+   */
+  left: PersistentSet;
   /** Resources out of the plant configuration: never reserved again until they return. */
   withdrawn: ReadonlySet<string>;
   arrivals: number;
 }
 
-export const emptyAllocationQueue: AllocationQueueState = { orders: new Map(), left: new Set(), withdrawn: new Set(), arrivals: 0 };
+export const emptyAllocationQueue: AllocationQueueState = { orders: new Map(), left: PersistentSet.empty, withdrawn: new Set(), arrivals: 0 };
 
 /** Waiting orders, oldest approval first (arrival order between equal times). */
 export function waitingOrders(state: AllocationQueueState): QueuedOrder[] {
@@ -261,7 +265,7 @@ function evolve(state: AllocationQueueState, event: QueueEvent): AllocationQueue
     case 'OrderLeftResourceQueue': {
       const orders = new Map(state.orders);
       orders.delete(event.data.orderId);
-      return { ...state, orders, left: new Set(state.left).add(event.data.orderId) };
+      return { ...state, orders, left: state.left.add(event.data.orderId) };
     }
     case 'ResourceWithdrawnFromAllocation':
       return { ...state, withdrawn: new Set(state.withdrawn).add(event.data.resourceId) };

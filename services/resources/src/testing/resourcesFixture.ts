@@ -11,6 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { queueStream } from '../application/allocation.js';
 import { expect } from 'vitest';
 import { ALLOCATION_QUEUE_ID } from '../domain/allocationQueue.js';
 import { start } from '../application/startResources.js';
@@ -293,4 +294,8 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 
 export function resourceStreamOf(plantId: string, resourceId: string): string {
   return streamName(plantId, 'resource', resourceId);
+}
+
+export function queueStreamOf(plantId: string): string {
+  return queueStream(plantId);
 }
