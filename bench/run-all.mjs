@@ -26,7 +26,7 @@ const QUICK_ARGS = {
   ingest: ['--n', '10000'],
   projections: ['--events', '20000'],
   latency: ['--burst', '50', '--sustained', '300', '--single', '10'],
-  allocation: ['--quick'],
+  allocation: ['--past', '100,10000', '--decisions', '50'],
   'open-workflows': ['--open', '1000'],
 };
 
