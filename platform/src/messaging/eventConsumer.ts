@@ -35,10 +35,34 @@ export interface EventDelivery {
   redelivered: boolean;
 }
 
+// A message is decoded and its events parsed once, though both its key and its handling need them.
+const decodedMessages = new WeakMap<JsMsg, RecordedEvent[]>();
+const parsedEvents = new WeakMap<RecordedEvent, RecordedDomainEvent>();
+
+/** The message's events; throws when it cannot be decoded (and decodes it again if asked again). */
+function decodeOnce(msg: JsMsg): RecordedEvent[] {
+  let events = decodedMessages.get(msg);
+  if (events === undefined) {
+    events = decodeAppend(msg);
+    decodedMessages.set(msg, events);
+  }
+  return events;
+}
+
+/** The event parsed and upcast; throws when this build cannot read it (and tries again if asked again). */
+function parseOnce(event: RecordedEvent): RecordedDomainEvent {
+  let parsed = parsedEvents.get(event);
+  if (parsed === undefined) {
+    parsed = parseRecordedEvent(event);
+    parsedEvents.set(event, parsed);
+  }
+  return parsed;
+}
+
 /** The events of a message, or none when it cannot be decoded (its handling then says why). */
 function decoded(msg: JsMsg): RecordedEvent[] {
   try {
-    return decodeAppend(msg);
+    return decodeOnce(msg);
   } catch {
     return [];
   }
@@ -67,7 +91,7 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
           if (first === undefined) return `unreadable:${msg.seq}`;
           if (options.keyOf === undefined) return first.stream;
           try {
-            return options.keyOf(parseRecordedEvent(first));
+            return options.keyOf(parseOnce(first));
           } catch {
             // This build cannot read the event: its stream is the key, and handling it retries.
             return first.stream;
@@ -76,7 +100,7 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
         handle: async (msg) => {
           let events: RecordedEvent[];
           try {
-            events = decodeAppend(msg);
+            events = decodeOnce(msg);
           } catch (err) {
             return { kind: 'term', reason: (err as Error).message };
           }
@@ -86,7 +110,7 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
             await inSpan(
               `${options.name} handle ${event.type}`,
               { kind: 'consumer', root: true, parent: event, attributes: () => ({ ...consumerSpanAttributes(msg, event.eventId, event.correlationId), 'mes.stream': event.stream }) },
-              () => options.handle(parseRecordedEvent(event), delivery),
+              () => options.handle(parseOnce(event), delivery),
             );
           }
           return { kind: 'ack' };
