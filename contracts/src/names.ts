@@ -73,10 +73,10 @@ export function parseStreamName(name: string): ParsedStreamName {
   return { plantId, category: category as StreamCategory, id };
 }
 
-/** Subject filter for every event of one plant (or all plants with `*`). */
-export function plantEventsFilter(plantId: string | '*'): string {
+/** Subject filter for every event of one plant (or all plants with `*`), or of one category of its streams. */
+export function plantEventsFilter(plantId: string | '*', category?: StreamCategory): string {
   if (plantId !== '*') assertToken('plant id', plantId);
-  return `${EVENTS_SUBJECT_PREFIX}.${plantId}.>`;
+  return category === undefined ? `${EVENTS_SUBJECT_PREFIX}.${plantId}.>` : `${EVENTS_SUBJECT_PREFIX}.${plantId}.${category}.>`;
 }
 
 export function telemetrySubject(plantId: string, machineId: string): string {

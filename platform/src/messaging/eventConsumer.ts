@@ -4,7 +4,7 @@
 // idempotent. Each event reaches the handler parsed and upcast to its contract
 // type; one this build cannot read is retried (a newer copy may be rolling out) and logged. With
 // EventStoreDB as the store, a relay republishes events to the same subjects, so consumers do not change.
-import { EVENTS_STREAM, plantEventsFilter } from '@mes/contracts';
+import { EVENTS_STREAM, plantEventsFilter, type StreamCategory } from '@mes/contracts';
 import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -20,6 +20,11 @@ export interface EventConsumerOptions {
   name: string;
   plants: readonly string[];
   logger: Logger;
+  /**
+   * Only the events of streams of this category (`{plant}.{category}.{id}`), filtered by the
+   * consumer on the server: a service that reacts to one category is not sent the rest of the log.
+   */
+  category?: StreamCategory;
   /** Events stream name (tests use their own). */
   stream?: string;
   subjectPrefix?: string;
@@ -72,7 +77,7 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
   const stream = options.stream ?? EVENTS_STREAM;
   const workers: DurableWorker[] = [];
   for (const plantId of options.plants) {
-    const filter = options.subjectPrefix === undefined ? plantEventsFilter(plantId) : `${options.subjectPrefix}.${plantId}.>`;
+    const filter = options.subjectPrefix === undefined ? plantEventsFilter(plantId, options.category) : `${options.subjectPrefix}.${plantId}.${options.category === undefined ? '' : `${options.category}.`}>`;
     workers.push(
       await startDurableWorker({
         nc: options.nc,

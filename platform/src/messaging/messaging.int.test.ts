@@ -136,6 +136,29 @@ describe('messaging over JetStream', () => {
       expect(seen).toEqual(['A', 'B', 'C']);
     });
 
+    it('with a category, is sent only the events of that category\'s streams, also when its consumer existed with the whole plant before', async () => {
+      const store = new JetStreamEventStore({ nc, stream: 'MES_EVENTS', subjectPrefix: 'es' });
+      const seen: string[] = [];
+      const whole = await startEventConsumer({ nc, name: 'narrowed', plants: ['P8'], logger, handle: async (e) => void seen.push(`whole ${markerOf(e)}`) });
+      await store.appendToStream('P8.order.MO_w', [expired('W')], { expectedRevision: 'any' });
+      await waitFor(seen, 1);
+      await whole.stop();
+      const consumer = await startEventConsumer({ nc, name: 'narrowed', plants: ['P8'], category: 'approval', logger, handle: async (e) => void seen.push(markerOf(e)) });
+      try {
+        await store.appendToStream('P8.order.MO_a', [expired('A')], { expectedRevision: 'any' });
+        await store.appendToStream('P8.approval.MO_b', [expired('B')], { expectedRevision: 'any' });
+        await store.appendToStream('P8.workflow.WF_c', [expired('C')], { expectedRevision: 'any' });
+        await store.appendToStream('P8.approval.MO_d', [expired('D')], { expectedRevision: 'any' });
+        await waitFor(seen, 3);
+        await sleep(300);
+        expect(seen).toEqual(['whole W', 'B', 'D']);
+        const info = await (await jetstreamManager(nc)).consumers.info('MES_EVENTS', 'narrowed-events-P8');
+        expect(info.config.filter_subject).toBe('es.P8.approval.>');
+      } finally {
+        await consumer.stop();
+      }
+    });
+
     it('redelivers an event whose handler failed, in order', async () => {
       const store = new JetStreamEventStore({ nc, stream: 'MES_EVENTS', subjectPrefix: 'es' });
       const seen: string[] = [];

@@ -111,6 +111,8 @@ export async function start(deps: ServiceDeps, options: ApprovalsOptions = {}): 
       nc: deps.nc,
       name: 'approvals-mail',
       plants,
+      // Only approval streams hold what the outbox sends (a consumer made before this filter is narrowed to it).
+      category: 'approval',
       logger,
       handle: approvalEmailOutbox({
         store: deps.eventStore,
