@@ -4,6 +4,8 @@
 // append through `Nats-Expected-Last-Subject-Sequence`. `Nats-Msg-Id` makes a repeated append a no-op.
 // Appends go out through a windowed publisher (a core publish whose PubAck comes back on an inbox),
 // so many can be in flight at once without a request per append.
+// One file over 300 lines on purpose: how events sit in JetStream (subjects, headers, encoding,
+// revisions) is decided here and nowhere else.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseStreamName, type EventEnvelope } from '@mes/contracts';

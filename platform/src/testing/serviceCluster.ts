@@ -3,6 +3,7 @@
 // each service as separate processes (services/<name>/dist/main.js, so build first), several copies
 // of each with PLANTS narrowing some of them. Copies can be killed and started again; their output
 // goes to one log file per copy, and their peak memory is sampled.
+// One file over 300 lines on purpose: the topology of the cluster tests, started and stopped as one.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

@@ -4,6 +4,7 @@
 // Where the request must be signed with link and PIN, the PIN is checked first: a wrong one
 // records ApprovalSignatureFailed (and, the fifth in a row, ApproverSigningLocked) and decides
 // nothing. The PIN goes to the check and nowhere else: not into an event, a log line or a page.
+// One file over 300 lines on purpose: every outcome a link can have, decided in one place.
 import { approvalSignatureMeaning, streamName, type ElectronicSignature, type Person, type SignatureMethod, type TelemetryReading } from '@mes/contracts';
 import { DomainError, handleCommand, inSpan, parseRecordedEvent, stateFrom, type AggregateCache, type EventStore, type Logger, type RecordedDomainEvent } from '@mes/platform';
 import type { LastMachineReading } from '../adapters/nats/lastMachineReading.js';

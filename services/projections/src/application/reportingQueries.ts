@@ -2,6 +2,7 @@
 // queue for them, from the reporting tables (CONTRACT §2), plus what only the event log knows (an
 // approval's decide-by time, an order's signatures). Eventually consistent with the log, like the
 // tables; times are UTC ISO strings.
+// One file over 300 lines on purpose: every read the API and the console make of the tables.
 import { parseDomainEvent, streamName } from '@mes/contracts';
 import type { EventStore, SqlRow, SqlSink } from '@mes/platform';
 import { orderSignatures, type OrderSignature } from '../domain/orderSignatures.js';

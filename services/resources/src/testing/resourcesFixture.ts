@@ -1,6 +1,7 @@
 // What the resources integration tests share: copies of the service on an isolated nats-server,
 // plant configurations written to a temporary directory, the commands other services would send,
 // and an independent replay of the log that checks the allocation invariants.
+// One file over 300 lines on purpose: the fixture and the replay that judges it belong together.
 import { COMMANDS_STREAM, EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, commandSubject, parseStreamName, streamName, type Command, type ResourceType } from '@mes/contracts';
 import { JetStreamEventStore, provisionTopology, sendCommand, startRuntime, type EventStore, type RecordedEvent, type Runtime } from '@mes/platform';
 import { startNatsServer, type NatsServerHandle } from '@mes/platform/testing';

@@ -2,6 +2,7 @@
 // events observed from other services, timeouts) decide workflow events; what to do next (commands to
 // send, timeouts to schedule, the machine to free) is a pure function of the resulting state, so it
 // can be done again safely after a crash.
+// One file over 300 lines on purpose: the saga's states and transitions read as one whole.
 import { orderIdForWorkflow } from '@mes/contracts';
 import type {
   ApprovalDecided,
