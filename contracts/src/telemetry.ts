@@ -1,5 +1,6 @@
 // Edge telemetry as CONTRACT §1 defines it: topic and payload validation with reasons a person can
 // act on, and the normalised reading the rest of the system works with.
+import { Buffer, isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { IsoInstantSchema } from './envelope.js';
 import { IDENTIFIER_PATTERN } from './names.js';
@@ -176,6 +177,8 @@ function decodePayload(payload: Uint8Array | string): { ok: true; text: string }
   }
   const tooBig = sizeProblem(payload.byteLength);
   if (tooBig !== undefined) return { ok: false, reason: tooBig };
+  // Valid UTF-8 without a BOM (which the TextDecoder would drop) decodes the same either way, quicker.
+  if (payload[0] !== 0xef && isUtf8(payload)) return { ok: true, text: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8') };
   try {
     return { ok: true, text: UTF8.decode(payload) };
   } catch {
@@ -189,7 +192,28 @@ function jsonKind(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+/**
+ * `YYYY-MM-DDTHH:MM:SS.sssZ`, what `toISOString` writes for years 0000-9999: such a timestamp,
+ * once validated (a real date and time of day), is its own normal form.
+ */
+const NORMAL_ISO_UTC = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.\d{3}Z$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Whether a timestamp in the normal form names a real instant (what TimestampSchema checks too); false for any other form. */
+function isValidNormalIsoUtc(timestamp: string): boolean {
+  const parts = NORMAL_ISO_UTC.exec(timestamp);
+  if (parts === null) return false;
+  const year = Number(parts[1]);
+  const month = Number(parts[2]);
+  const day = Number(parts[3]);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
+  return days !== undefined && day >= 1 && day <= days && Number(parts[4]) <= 23 && Number(parts[5]) <= 59 && Number(parts[6]) <= 59;
+}
+
+/** A validated timestamp as ISO UTC with milliseconds. */
 function toIsoUtc(timestamp: string | number): string {
+  if (typeof timestamp === 'string' && NORMAL_ISO_UTC.test(timestamp)) return timestamp;
   return new Date(timestamp).toISOString();
 }
 
@@ -213,7 +237,7 @@ export function wellFormedTelemetryFields(json: Readonly<Record<string, unknown>
   if (timestamp !== undefined) {
     if (typeof timestamp === 'number') {
       if (!(Number.isSafeInteger(timestamp) && timestamp >= 0 && timestamp <= MAX_EPOCH_MS)) return undefined;
-    } else if (typeof timestamp !== 'string' || !IsoDateTimeSchema.safeParse(timestamp).success) return undefined;
+    } else if (typeof timestamp !== 'string' || !(isValidNormalIsoUtc(timestamp) || IsoDateTimeSchema.safeParse(timestamp).success)) return undefined;
   }
   if (messageId !== undefined && (typeof messageId !== 'string' || messageId.length < 1 || messageId.length > 128)) return undefined;
   if (plantId !== undefined && typeof plantId !== 'string') return undefined;

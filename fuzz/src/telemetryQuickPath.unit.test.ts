@@ -1,13 +1,14 @@
 // The quick path of telemetry validation (hand-checked fields for a plainly well-formed payload)
 // must decide exactly as TelemetryPayloadSchema does: same readings accepted, same reasons for the
 // rest. Checked on the fuzz corpus and on payloads generated around every rule's edges.
-import { TelemetryPayloadSchema, validateTelemetry, validateTelemetryBySchema, wellFormedTelemetryFields } from '@mes/contracts';
+import { MAX_TELEMETRY_PAYLOAD_BYTES, parseTelemetryTopic, TelemetryPayloadSchema, validateTelemetry, validateTelemetryBySchema, wellFormedTelemetryFields } from '@mes/contracts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fuzzMessages } from './telemetryCases.js';
 
 const RECEIVED_AT = new Date('2026-11-25T10:00:05.000Z');
 const TOPIC = 'mes/P1/M-07/telemetry';
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A value for one field: mostly ones the rule accepts, then ones at or past its edges, then any JSON. */
 function field(valid: fc.Arbitrary<unknown>, edges: unknown[]): fc.Arbitrary<unknown> {
@@ -25,6 +26,10 @@ const timestamps = field(
     '2026-11-25T10:00:00', '2026-11-25 10:00:00Z', '2026-11-25T10:00Z', '2026-11-25T10:00:00.123456789Z', '2026-11-25T10:00:00.Z',
     '2024-02-29T00:00:00Z', '2023-02-29T00:00:00Z', '2026-04-31T00:00:00Z', '2026-13-01T00:00:00Z', '2026-11-25T24:00:00Z',
     '2026-11-25T23:59:60Z', '+002026-11-25T10:00:00Z', '2026-11-25t10:00:00z', '2026-11-25T10:00:00+0100', ' 2026-11-25T10:00:00Z',
+    // The normal form (what toISOString writes), checked by hand: its edges.
+    '2023-02-29T00:00:00.000Z', '2024-02-29T23:59:59.999Z', '2000-02-29T00:00:00.000Z', '2100-02-29T00:00:00.000Z', '0000-02-29T00:00:00.000Z',
+    '2026-04-31T00:00:00.000Z', '2026-12-31T00:00:00.000Z', '2026-00-10T00:00:00.000Z', '2026-11-00T00:00:00.000Z', '2026-13-01T00:00:00.000Z',
+    '2026-11-25T24:00:00.000Z', '2026-11-25T23:60:00.000Z', '2026-11-25T23:59:60.000Z', '2026-11-25T10:00:00.00Z', '2026-11-25T10:00:00.0000Z',
   ],
 );
 
@@ -53,7 +58,18 @@ describe('the quick path of telemetry validation', () => {
   it('decides every fuzz corpus message as the schema does, with the same reasons', () => {
     for (const seed of [7, 11]) {
       for (const message of fuzzMessages(3000, seed)) {
-        expect(validateTelemetry(message.topic, message.payload, RECEIVED_AT), message.label).toEqual(validateTelemetryBySchema(message.topic, message.payload, RECEIVED_AT));
+        const result = validateTelemetry(message.topic, message.payload, RECEIVED_AT);
+        expect(result, message.label).toEqual(validateTelemetryBySchema(message.topic, message.payload, RECEIVED_AT));
+        // Bytes are decoded as a strict TextDecoder does (a BOM dropped, invalid UTF-8 refused).
+        if (!parseTelemetryTopic(message.topic).ok || message.payload.byteLength > MAX_TELEMETRY_PAYLOAD_BYTES) continue;
+        let text: string;
+        try {
+          text = strictUtf8.decode(message.payload);
+        } catch {
+          expect(result, message.label).toEqual({ ok: false, reason: 'payload is not valid UTF-8' });
+          continue;
+        }
+        expect(result, message.label).toEqual(validateTelemetry(message.topic, text, RECEIVED_AT));
       }
     }
   });
@@ -70,7 +86,10 @@ describe('the quick path of telemetry validation', () => {
           expect(parsed.success).toBe(true);
           expect(fields).toEqual(parsed.data);
         }
-        expect(validateTelemetry(TOPIC, text, RECEIVED_AT)).toEqual(validateTelemetryBySchema(TOPIC, text, RECEIVED_AT));
+        const result = validateTelemetry(TOPIC, text, RECEIVED_AT);
+        expect(result).toEqual(validateTelemetryBySchema(TOPIC, text, RECEIVED_AT));
+        // The reading's time is the device's, in toISOString's form.
+        if (result.ok && result.reading.timestampSource === 'device') expect(result.reading.timestamp).toBe(new Date(json.timestamp as string | number).toISOString());
       }),
       { numRuns: 20_000, seed: 42 },
     );
