@@ -9,9 +9,10 @@
 // reading in flight when ingest dies (kill -9) was therefore never PUBACKed: the broker keeps it
 // in the persistent session and sends it again on reconnect, and JetStream's `Nats-Msg-Id` drops it
 // if it had been stored. How many un-PUBACKed messages the broker sends at once is the MQTT 5
-// Receive Maximum ingest announces (its window): without one Mosquitto allows 65535, queues
-// nothing for the session and, with tens of thousands of messages waiting for one client, was
-// seen to reuse packet ids still in flight and then stop delivering (the benchmark stalled).
+// Receive Maximum ingest announces (its window). Without one (65535 by the protocol), Mosquitto
+// 2.0.11 with tens of thousands of readings waiting for ingest was seen to send a packet id again
+// while the earlier message with it was unacknowledged, and then to stop delivering altogether
+// with readings still queued (the benchmark stalled at 26k-90k of 100k).
 // Holding the packet uses mqtt.js's internal `_sendPacket` (pinned to mqtt 5; the int tests cover it).
 //
 // Shared subscriptions and persistent sessions (measured on Mosquitto 2.0.11): the broker deals the
