@@ -48,6 +48,8 @@ export {
   productionRatio,
   requiredOr,
   validateTelemetry,
+  validateTelemetryBySchema,
+  wellFormedTelemetryFields,
   validationIssues,
 } from './telemetry.js';
 export type {

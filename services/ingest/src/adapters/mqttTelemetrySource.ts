@@ -8,9 +8,12 @@
 // the PUBACK packet it triggers is held here until `ack()` (stored in JetStream) releases it. A
 // reading in flight when ingest dies (kill -9) was therefore never PUBACKed: the broker keeps it
 // in the persistent session and sends it again on reconnect, and JetStream's `Nats-Msg-Id` drops it
-// if it had been stored. The broker sends at most `max_inflight_messages` (Mosquitto: 20)
-// un-PUBACKed messages at a time; measured, that keeps pace with the raw pipe on loopback. Holding
-// the packet uses mqtt.js's internal `_sendPacket` (pinned to mqtt 5; the int tests cover it).
+// if it had been stored. How many un-PUBACKed messages the broker sends at once is the MQTT 5
+// Receive Maximum ingest announces (its window). Without one (65535 by the protocol), Mosquitto
+// 2.0.11 with tens of thousands of readings waiting for ingest was seen to send a packet id again
+// while the earlier message with it was unacknowledged, and then to stop delivering altogether
+// with readings still queued (the benchmark stalled at 26k-90k of 100k).
+// Holding the packet uses mqtt.js's internal `_sendPacket` (pinned to mqtt 5; the int tests cover it).
 //
 // Shared subscriptions and persistent sessions (measured on Mosquitto 2.0.11): the broker deals the
 // messages of `$share/{group}/...` round-robin over every member of the group, including members
@@ -59,9 +62,15 @@ export interface MqttTelemetrySourceOptions {
   onMessage(message: TelemetryMessage, stored: () => void): void;
   /** False while the caller has no room: reading pauses until `resume()`. */
   hasRoom(): boolean;
+  /**
+   * MQTT 5 Receive Maximum: the most QoS 1 messages the broker sends before their PUBACKs (1 to
+   * 65535). Default 65535, the protocol's.
+   */
+  receiveMaximum?: number;
 }
 
 interface HeldPuback {
+  messageId: number;
   generation: number;
   stored: boolean;
   packet: Packet | undefined;
@@ -70,13 +79,20 @@ interface HeldPuback {
 type SendPacket = (packet: Packet, cb?: () => void, ...rest: unknown[]) => void;
 
 const SESSION_TAKEN_OVER = 142;
+const noop = (): void => undefined;
 const RECONNECT_PERIOD_MS = 200;
 const ERROR_LOG_INTERVAL_MS = 30_000;
 
 export class MqttTelemetrySource {
   private client: MqttClient | undefined;
   private sendPacket: SendPacket | undefined;
-  private readonly held = new Map<number, HeldPuback>();
+  /**
+   * The message whose mqtt.js callback is running: mqtt.js sends its PUBACK from within it. Matched
+   * by delivery, not by packet id alone: a broker with more than 65535 messages queued for this
+   * session can hand out a packet id again while an earlier message with it is still unacknowledged
+   * (seen with Mosquitto 2.0.11), and a map by packet id lost the first one's PUBACK.
+   */
+  private delivering: HeldPuback | undefined;
   /** Bumped on every connection loss: PUBACKs held for an earlier connection must not be sent on a later one. */
   private generation = 0;
   private pausedCallback: (() => void) | undefined;
@@ -112,7 +128,10 @@ export class MqttTelemetrySource {
       clientId: this.options.clientId,
       clean: false,
       protocolVersion: 5,
-      properties: { sessionExpiryInterval: this.options.sessionExpirySeconds },
+      properties: {
+        sessionExpiryInterval: this.options.sessionExpirySeconds,
+        ...(this.options.receiveMaximum === undefined ? {} : { receiveMaximum: this.options.receiveMaximum }),
+      },
       // Quicker than a device's usual 1 s, so that after a broker restart ingest has subscribed again
       // before the devices reconnect and publish (see "Subscribing on every connection").
       reconnectPeriod: RECONNECT_PERIOD_MS,
@@ -125,14 +144,19 @@ export class MqttTelemetrySource {
     const original = internal._sendPacket.bind(client);
     this.sendPacket = original;
     internal._sendPacket = (packet, cb, ...rest) => {
-      if (packet.cmd === 'puback' && packet.messageId !== undefined) {
-        const held = this.held.get(packet.messageId);
-        if (held !== undefined && held.generation === this.generation && !held.stored) {
+      const held = this.delivering;
+      if (packet.cmd === 'puback' && held !== undefined && packet.messageId === held.messageId) {
+        this.delivering = undefined;
+        if (held.generation !== this.generation) {
+          // Delivered on a connection that has dropped: the broker sends the message again.
+          cb?.();
+          return;
+        }
+        if (!held.stored) {
           held.packet = packet;
           cb?.();
           return;
         }
-        this.held.delete(packet.messageId);
       }
       original(packet, cb, ...rest);
     };
@@ -151,7 +175,6 @@ export class MqttTelemetrySource {
     client.on('offline', () => logger.warn({ mqttUrl: this.shownUrl }, 'MQTT broker unreachable; reconnecting'));
     client.on('close', () => {
       this.generation++;
-      this.held.clear();
     });
     client.on('disconnect', (packet) => {
       if (packet.reasonCode === SESSION_TAKEN_OVER) {
@@ -183,6 +206,16 @@ export class MqttTelemetrySource {
     callback();
   }
 
+  /** Calls mqtt.js's callback for a message, which sends its PUBACK: held until `entry` is stored. */
+  private release(entry: HeldPuback | undefined, callback: () => void): void {
+    this.delivering = entry;
+    try {
+      callback();
+    } finally {
+      this.delivering = undefined;
+    }
+  }
+
   /** Stops taking messages: the one being delivered now and all later ones stay with the broker. */
   pause(): void {
     this.accepting = false;
@@ -208,29 +241,27 @@ export class MqttTelemetrySource {
       this.pausedCallback = callback;
       return;
     }
+    const entry: HeldPuback | undefined = packet.qos > 0 && packet.messageId !== undefined ? { messageId: packet.messageId, generation: this.generation, stored: false, packet: undefined } : undefined;
     try {
-      const stored = packet.qos > 0 && packet.messageId !== undefined ? this.holdPuback(packet.messageId) : () => undefined;
+      const stored = entry === undefined ? noop : () => this.stored(entry);
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      this.options.onMessage({ topic: packet.topic, payload, receivedAt: this.receptionTime(), trace: traceContextFrom(packet.properties?.userProperties) }, stored);
+      const userProperties = packet.properties?.userProperties;
+      this.options.onMessage({ topic: packet.topic, payload, receivedAt: this.receptionTime(), trace: userProperties === undefined ? undefined : traceContextFrom(userProperties) }, stored);
     } catch (err) {
       this.options.logger.error({ err, topic: packet.topic }, 'telemetry message handler failed');
     }
-    if (this.options.hasRoom()) callback();
-    else this.pausedCallback = callback;
+    if (this.options.hasRoom()) this.release(entry, callback);
+    else this.pausedCallback = () => this.release(entry, callback);
   }
 
-  private holdPuback(messageId: number): () => void {
-    const entry: HeldPuback = { generation: this.generation, stored: false, packet: undefined };
-    this.held.set(messageId, entry);
-    return () => {
-      if (entry.generation !== this.generation || this.held.get(messageId) !== entry) return;
-      if (entry.packet === undefined) {
-        entry.stored = true;
-        return;
-      }
-      this.held.delete(messageId);
-      this.sendPacket?.(entry.packet);
-    };
+  /** The message is stored: its PUBACK goes out now, or as soon as mqtt.js produces it. */
+  private stored(entry: HeldPuback): void {
+    if (entry.generation !== this.generation || entry.stored) return;
+    entry.stored = true;
+    const packet = entry.packet;
+    if (packet === undefined) return;
+    entry.packet = undefined;
+    this.sendPacket?.(packet);
   }
 
   private async subscribe(): Promise<void> {

@@ -115,7 +115,7 @@ export class ConditionTracker {
       this.machines.set(key, record);
       this.evictIdle();
     }
-    const queued: QueuedReading = { ...reading, state: 'pending' };
+    const queued: QueuedReading = { envelope: reading.envelope, trace: reading.trace, finish: reading.finish, state: 'pending' };
     record.queue.push(queued);
     const machine = record;
     return {

@@ -67,6 +67,8 @@ export interface IngestService extends RunningService {
 }
 
 const DEFAULT_WINDOW = 2000;
+/** The largest Receive Maximum MQTT 5 allows. */
+const MAX_RECEIVE_MAXIMUM = 65_535;
 const DEFAULT_SHARED_GROUP = 'mes-ingest';
 
 /** Starts the ingest service on shared dependencies; `npm start` runs every service in one process this way. */
@@ -124,6 +126,8 @@ export async function startIngest(deps: IngestDeps, options: IngestOptions = {})
     sessionExpirySeconds: options.sessionExpirySeconds ?? 3600,
     logger,
     hasRoom: () => inFlight < window,
+    // The broker sends no more unacknowledged messages than the window holds (it queues the rest).
+    receiveMaximum: Math.min(window, MAX_RECEIVE_MAXIMUM),
     onMessage: (message, stored) => take(message, stored),
   });
 

@@ -64,7 +64,20 @@ export interface ReadingTimes {
  */
 export function decideConditionChange(previous: ObservedCondition | null, reading: ConditionInput, edges: readonly number[], times?: ReadingTimes): ConditionDecision {
   const current = observeCondition(reading, edges);
-  if (previous !== null && times !== undefined && Date.parse(times.readingAt) <= Date.parse(times.previousReadingAt)) return { changed: false, current };
+  if (previous !== null && times !== undefined && notAfter(times.readingAt, times.previousReadingAt)) return { changed: false, current };
   if (previous !== null && sameCondition(previous, current)) return { changed: false, current };
   return { changed: true, previous, current };
+}
+
+/**
+ * Whether instant `a` is not after `b`. Two in toISOString's form with a four-digit year
+ * (`2026-11-25T10:00:00.000Z`, which is what readings carry) compare as text, without parsing.
+ */
+export function notAfter(a: string, b: string): boolean {
+  if (a.length === 24 && b.length === 24 && isDigit(a.charCodeAt(0)) && isDigit(b.charCodeAt(0)) && a.endsWith('Z') && b.endsWith('Z')) return a <= b;
+  return Date.parse(a) <= Date.parse(b);
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
 }

@@ -1,6 +1,6 @@
 import type { PlantsConfig } from '@mes/contracts';
 import { describe, expect, it } from 'vitest';
-import { decideConditionChange, observeCondition, productionEdgesByPlant, productionEdgesFor } from './machineCondition.js';
+import { decideConditionChange, notAfter, observeCondition, productionEdgesByPlant, productionEdgesFor } from './machineCondition.js';
 
 const reading = (overrides: Partial<{ machineStatus: 'Running' | 'Fault' | 'Idle'; qualityTrend: 'Stable' | 'Declining'; productionTarget: number; productionActual: number }> = {}) => ({
   machineStatus: 'Running' as const,
@@ -122,5 +122,18 @@ describe('condition change detection', () => {
       expect(decideConditionChange(previous, reading({ productionActual: 99 }), edges).changed).toBe(false);
       expect(decideConditionChange(previous, reading({ productionActual: 10 }), edges).changed).toBe(true);
     });
+  });
+});
+
+describe('notAfter', () => {
+  it('orders instants as their times do, in toISOString form or any other', () => {
+    const instants = [
+      '2026-11-25T10:00:00.000Z', '2026-11-25T10:00:00.001Z', '2026-11-25T09:59:59.999Z', '2027-01-01T00:00:00.000Z',
+      '0001-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z', '+010000-01-01T00:00:00.000Z', '-000001-12-31T23:59:59.999Z',
+      '1970-01-01T00:00:00.000Z', '2026-11-25T11:00:00.000+01:00', '2026-11-25T10:00:00Z', '2026-11-25T10:00:00.000000Z',
+    ];
+    for (const a of instants) {
+      for (const b of instants) expect(notAfter(a, b), `${a} vs ${b}`).toBe(Date.parse(a) <= Date.parse(b));
+    }
   });
 });
