@@ -12,7 +12,6 @@ import {
   JetStreamApiError,
   jetstream,
   jetstreamManager,
-  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -39,7 +38,7 @@ import {
 import { JetStreamAckPublisher, JetStreamRefusedError } from '../nats/jetStreamAckPublisher.js';
 import { chainEvents, GENESIS_HASH } from './hashChain.js';
 import { allWithActiveTraceContext } from '../runtime/traceContext.js';
-import { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, deliveryCounter, lastMessageOf, nextMessageOf, readRange } from '../nats/jetStreamLog.js';
+import { FetchAhead, countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, deliveryCounter, lastMessageOf, nextMessageOf, readRange } from '../nats/jetStreamLog.js';
 
 /** How many times an `'any'` append reads the stream's end again when another writer got in first. */
 const MAX_ANY_ATTEMPTS = 10;
@@ -266,7 +265,7 @@ export class JetStreamEventStore implements EventStore {
 
   subscribeToAll(options: SubscribeOptions): Subscription {
     let stopped = false;
-    let current: ConsumerMessages | undefined;
+    let current: FetchAhead | undefined;
     let last = options.after;
     const filter = this.filterFor(options);
     const logger = this.options.logger;
@@ -283,10 +282,9 @@ export class JetStreamEventStore implements EventStore {
           consumerName = created.name;
           const consumer = await this.js.consumers.get(this.options.stream, created.name);
           const counted = deliveryCounter(this.options.stream, filter);
-          while (!stopped) {
-            current = await consumer.fetch({ max_messages: 256, expires: 2_000, idle_heartbeat: 1_000 });
-            if (stopped) break;
-            for await (const msg of current) {
+          current = new FetchAhead(consumer, { max_messages: 256, expires: 2_000, idle_heartbeat: 1_000 });
+          if (!stopped) {
+            for await (const msg of current.messages()) {
               // A hole (messages lost in transit) ends this consumer: the loop resumes after the last event handled.
               counted(msg);
               failures = 0;

@@ -2,7 +2,7 @@
 // Every filtered read goes through `jsm.consumers.add` with the singular `filter_subject`:
 // nats-server 2.9 silently ignores the newer `filter_subjects` field (ARCHITECTURE.md, known traps),
 // which would mix other aggregates' events into a read.
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, ReplayPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, ReplayPolicy, jetstream, type Consumer, type ConsumerMessages, type FetchOptions, type JetStreamClient, type JetStreamManager, type JsMsg, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 
 const FETCH_BATCH = 512;
@@ -57,6 +57,48 @@ export function deliveryCounter(stream: string, filter: string): (msg: JsMsg) =>
     if (got !== expected) throw new DeliveryGapError(stream, filter, expected, got);
     expected++;
   };
+}
+
+/**
+ * Pull requests of `options` one after the other on a consumer of our own (no acks), the next one
+ * asked for while the current one is read, so a reader that keeps up never waits a round trip
+ * between two batches. The server serves pull requests in the order they came, so messages still
+ * arrive in order (the reader's delivery counter would see it otherwise). `stop()` ends both.
+ */
+export class FetchAhead {
+  private current: ConsumerMessages | undefined;
+  private next: Promise<ConsumerMessages> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly options: FetchOptions,
+  ) {}
+
+  private ask(): Promise<ConsumerMessages> {
+    const next = this.consumer.fetch(this.options);
+    // Still awaited when it is read; this only keeps a failure after stop() from going unhandled.
+    next.catch(() => undefined);
+    return next;
+  }
+
+  /** The messages of one pull request after the other, until stop() (or an error of a request). */
+  async *messages(): AsyncGenerator<JsMsg> {
+    this.next = this.ask();
+    while (!this.stopped) {
+      this.current = await this.next;
+      this.next = undefined;
+      if (this.stopped) break;
+      this.next = this.ask();
+      yield* this.current;
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.current?.stop();
+    this.next?.then((messages) => messages.stop()).catch(() => undefined);
+  }
 }
 
 /** Yields every message matching `filterSubject` from `startSeq` to the current end, then ends. */
