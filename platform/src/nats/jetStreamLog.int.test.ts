@@ -26,7 +26,7 @@ describe('FetchAhead', () => {
     await server?.dispose();
   });
 
-  it('reads every message of the filter in stream order across pull requests, then keeps waiting for more until stopped', async () => {
+  it('reads every message of the filter in stream order across pull requests, then waits at the end for more until stopped', async () => {
     const created = await createOrderedConsumer(jsm, STREAM, 'fa.even', 1);
     const consumer = await jetstream(nc).consumers.get(STREAM, created.name);
     const counted = deliveryCounter(STREAM, 'fa.even');
@@ -39,8 +39,11 @@ describe('FetchAhead', () => {
         // A slow reader: the next pull request is answered while this one is still being read.
         if (seen.length % 16 === 1) await new Promise((resolve) => setTimeout(resolve, 5));
         if (seen.length === 125) {
-          await jetstream(nc).publish('fa.even', JSON.stringify({ i: 252 }));
-          await jetstream(nc).publish('fa.odd', JSON.stringify({ i: 253 }));
+          // At the end of the stream for several heartbeats and expiries: the reader must still be there.
+          setTimeout(() => {
+            void jetstream(nc).publish('fa.odd', JSON.stringify({ i: 251 }));
+            void jetstream(nc).publish('fa.even', JSON.stringify({ i: 252 }));
+          }, 2_500);
         }
         if (seen.length === 126) fetches.stop();
       }

@@ -60,10 +60,12 @@ export function deliveryCounter(stream: string, filter: string): (msg: JsMsg) =>
 }
 
 /**
- * Pull requests of `options` one after the other on a consumer of our own (no acks), the next one
- * asked for while the current one is read, so a reader that keeps up never waits a round trip
- * between two batches. The server serves pull requests in the order they came, so messages still
- * arrive in order (the reader's delivery counter would see it otherwise). `stop()` ends both.
+ * Pull requests of `options` one after the other on a consumer of our own (no acks). Once every
+ * message of the current request has arrived, the next request is made while those are still being
+ * read, so a reader that is catching up never waits a round trip between two batches. At the end of
+ * the stream (a request that waits for messages) only that one request is open: a second request
+ * queued behind a waiting one would get no heartbeats and fail. The server answers requests in the
+ * order they came, so messages stay in order (the reader's delivery counter would see it otherwise).
  */
 export class FetchAhead {
   private current: ConsumerMessages | undefined;
@@ -72,7 +74,7 @@ export class FetchAhead {
 
   constructor(
     private readonly consumer: Consumer,
-    private readonly options: FetchOptions,
+    private readonly options: FetchOptions & { max_messages: number },
   ) {}
 
   private ask(): Promise<ConsumerMessages> {
@@ -85,12 +87,16 @@ export class FetchAhead {
   /** The messages of one pull request after the other, until stop() (or an error of a request). */
   async *messages(): AsyncGenerator<JsMsg> {
     this.next = this.ask();
-    while (!this.stopped) {
-      this.current = await this.next;
+    while (!this.stopped && this.next) {
+      const current: ConsumerMessages = await this.next;
+      this.current = current;
       this.next = undefined;
       if (this.stopped) break;
-      this.next = this.ask();
-      yield* this.current;
+      for await (const msg of current) {
+        if (this.next === undefined && !this.stopped && current.getReceived() >= this.options.max_messages) this.next = this.ask();
+        yield msg;
+      }
+      if (!this.stopped) this.next ??= this.ask();
     }
   }
 
