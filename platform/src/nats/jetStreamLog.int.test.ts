@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../testing/natsServer.js';
-import { FetchAhead, createOrderedConsumer, deliveryCounter } from './jetStreamLog.js';
+import { FetchAhead, countAfterSequence, createOrderedConsumer, deliveryCounter } from './jetStreamLog.js';
 
 const STREAM = 'TEST_FETCH_AHEAD';
 
@@ -65,5 +65,61 @@ describe('FetchAhead', () => {
     setTimeout(() => fetches.stop(), 200);
     expect(await reading).toBe(0);
     await jsm.consumers.delete(STREAM, created.name);
+  });
+});
+
+describe('countAfterSequence', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let consumersAdded = 0;
+  /** The manager, counting the consumers it is asked to create. */
+  let counting: JetStreamManager;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    jsm = await jetstreamManager(nc);
+    const consumers = Object.assign(Object.create(jsm.consumers) as JetStreamManager['consumers'], {
+      add: (...args: Parameters<JetStreamManager['consumers']['add']>) => {
+        consumersAdded++;
+        return jsm.consumers.add(...args);
+      },
+    });
+    counting = Object.assign(Object.create(jsm) as JetStreamManager, { consumers });
+    await jsm.streams.add({ name: 'TEST_COUNT', subjects: ['cnt.>'] });
+    const js = jetstream(nc);
+    for (let i = 1; i <= 10; i++) await js.publish(i % 2 === 0 ? 'cnt.b.x' : 'cnt.a.x', String(i));
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  it('counts the messages after a sequence from the stream state when the filter is the whole stream, else through a consumer', async () => {
+    consumersAdded = 0;
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 0)).toBe(10);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 3)).toBe(7);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 10)).toBe(0);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 12)).toBe(0);
+    expect(consumersAdded).toBe(0);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.a.>', 0)).toBe(5);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.a.>', 4)).toBe(3);
+    expect(consumersAdded).toBe(2);
+  });
+
+  it('counts through a consumer once a message in between is deleted, and from the state again after the head is purged', async () => {
+    await jsm.streams.deleteMessage('TEST_COUNT', 5);
+    consumersAdded = 0;
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 0)).toBe(9);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 6)).toBe(4);
+    expect(consumersAdded).toBe(2);
+    // Up to 6 gone from the head: no hole left in what remains (7..10).
+    await jsm.streams.purge('TEST_COUNT', { seq: 7 });
+    consumersAdded = 0;
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 0)).toBe(4);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 8)).toBe(2);
+    expect(consumersAdded).toBe(0);
   });
 });
