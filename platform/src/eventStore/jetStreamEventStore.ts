@@ -214,7 +214,21 @@ export class JetStreamEventStore implements EventStore {
   }
 
   async headPosition(options: LogOptions = {}): Promise<GlobalPosition | undefined> {
-    const last = await lastMessageOf(this.options.nc, await this.jsm(), this.options.stream, this.filterFor(options));
+    const jsm = await this.jsm();
+    if (options.plantId === undefined) {
+      // The whole log is the whole stream (when the stream holds nothing else): its last message,
+      // by sequence, without a consumer. Gone meanwhile (deleted): asked the long way below.
+      const { config, state } = await jsm.streams.info(this.options.stream);
+      if (config.subjects?.length === 1 && config.subjects[0] === this.filterFor(options)) {
+        if (state.messages === 0) return undefined;
+        const message = await jsm.streams.getMessage(this.options.stream, { seq: state.last_seq }).catch((err: unknown) => {
+          if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
+          throw err;
+        });
+        if (message) return decodeStored(message.json(), message.seq, message.subject).at(-1)?.position;
+      }
+    }
+    const last = await lastMessageOf(this.options.nc, jsm, this.options.stream, this.filterFor(options));
     return last === undefined ? undefined : decodeAppend(last).at(-1)?.position;
   }
 
