@@ -99,7 +99,7 @@ export type {
   SqlWhenNull,
   SqlWriteOptions,
 } from './sql/sqlSink.js';
-export { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, deliveryCounter, DeliveryGapError, lastMessageOf, readRange } from './nats/jetStreamLog.js';
+export { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, deliveryCounter, DeliveryGapError, FetchAhead, lastMessageOf, readRange } from './nats/jetStreamLog.js';
 export { escapeHtml } from './http/escapeHtml.js';
 export { createMetrics, ScrapedGauge, secondsBetween } from './metrics/metrics.js';
 export type { GaugeSample, GaugeSource, MesMetrics } from './metrics/metrics.js';

@@ -104,3 +104,35 @@ describe('JetStream event store across a nats-server restart', () => {
     expect(read?.events.map((e) => e.type)).toEqual(['A', 'B']);
   });
 });
+
+describe('JetStream event store: the whole log', () => {
+  let server: NatsServerHandle;
+  let opened: { nc: NatsConnection; store: JetStreamEventStore };
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    opened = await openStore(server.url);
+  });
+
+  afterAll(async () => {
+    await opened?.store.close();
+    await opened?.nc.close();
+    await server?.dispose();
+  });
+
+  it('knows where it ends and how many appends follow a position', async () => {
+    const { store } = opened;
+    expect(await store.headPosition()).toBeUndefined();
+    expect(await store.countAfter(undefined)).toBe(0);
+    const first = await store.appendToStream(`${uniquePlant()}.order.A`, [newEvent('A', 1)], { expectedRevision: 'no_stream' });
+    const second = await store.appendToStream(`${uniquePlant()}.order.B`, [newEvent('B', 1)], { expectedRevision: 'no_stream' });
+    const last = await store.appendToStream(`${uniquePlant()}.order.C`, [newEvent('C', 1), newEvent('D', 2)], { expectedRevision: 'no_stream' });
+    expect(await store.headPosition()).toBe(last.position);
+    expect(await store.countAfter(undefined)).toBe(3);
+    expect(await store.countAfter(first.position)).toBe(2);
+    expect(await store.countAfter(last.position)).toBe(0);
+    expect(await store.countAfter(second.position)).toBe(1);
+    // Per plant: the same answers through a consumer of the plant's subjects.
+    expect(await store.headPosition({ plantId: 'nowhere' })).toBeUndefined();
+  });
+});

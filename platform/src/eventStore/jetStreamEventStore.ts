@@ -14,7 +14,6 @@ import {
   JetStreamApiError,
   jetstream,
   jetstreamManager,
-  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -42,7 +41,7 @@ import {
 import { JetStreamAckPublisher, JetStreamRefusedError } from '../nats/jetStreamAckPublisher.js';
 import { chainEvents, GENESIS_HASH } from './hashChain.js';
 import { allWithActiveTraceContext } from '../runtime/traceContext.js';
-import { countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, deliveryCounter, lastMessageOf, nextMessageOf, readRange } from '../nats/jetStreamLog.js';
+import { FetchAhead, countAfterSequence, createOrderedConsumer, deleteConsumerQuietly, deliveryCounter, lastMessageOf, nextMessageOf, readRange } from '../nats/jetStreamLog.js';
 
 /** How many times an `'any'` append reads the stream's end again when another writer got in first. */
 const MAX_ANY_ATTEMPTS = 10;
@@ -218,7 +217,21 @@ export class JetStreamEventStore implements EventStore {
   }
 
   async headPosition(options: LogOptions = {}): Promise<GlobalPosition | undefined> {
-    const last = await lastMessageOf(this.options.nc, await this.jsm(), this.options.stream, this.filterFor(options));
+    const jsm = await this.jsm();
+    if (options.plantId === undefined) {
+      // The whole log is the whole stream (when the stream holds nothing else): its last message,
+      // by sequence, without a consumer. Gone meanwhile (deleted): asked the long way below.
+      const { config, state } = await jsm.streams.info(this.options.stream);
+      if (config.subjects?.length === 1 && config.subjects[0] === this.filterFor(options)) {
+        if (state.messages === 0) return undefined;
+        const message = await jsm.streams.getMessage(this.options.stream, { seq: state.last_seq }).catch((err: unknown) => {
+          if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
+          throw err;
+        });
+        if (message) return decodeStored(message.json(), message.seq, message.subject).at(-1)?.position;
+      }
+    }
+    const last = await lastMessageOf(this.options.nc, jsm, this.options.stream, this.filterFor(options));
     return last === undefined ? undefined : decodeAppend(last).at(-1)?.position;
   }
 
@@ -270,7 +283,7 @@ export class JetStreamEventStore implements EventStore {
 
   subscribeToAll(options: SubscribeOptions): Subscription {
     let stopped = false;
-    let current: ConsumerMessages | undefined;
+    let current: FetchAhead | undefined;
     let last = options.after;
     const filter = this.filterFor(options);
     const logger = this.options.logger;
@@ -287,10 +300,9 @@ export class JetStreamEventStore implements EventStore {
           consumerName = created.name;
           const consumer = await this.js.consumers.get(this.options.stream, created.name);
           const counted = deliveryCounter(this.options.stream, filter);
-          while (!stopped) {
-            current = await consumer.fetch({ max_messages: 256, expires: 2_000, idle_heartbeat: 1_000 });
-            if (stopped) break;
-            for await (const msg of current) {
+          current = new FetchAhead(consumer, { max_messages: 256, expires: 2_000, idle_heartbeat: 1_000 });
+          if (!stopped) {
+            for await (const msg of current.messages()) {
               // A hole (messages lost in transit) ends this consumer: the loop resumes after the last event handled.
               counted(msg);
               failures = 0;

@@ -2,7 +2,7 @@
 // Every filtered read goes through `jsm.consumers.add` with the singular `filter_subject`:
 // nats-server 2.9 silently ignores the newer `filter_subjects` field (ARCHITECTURE.md, known traps),
 // which would mix other aggregates' events into a read.
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, ReplayPolicy, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, ReplayPolicy, jetstream, type Consumer, type ConsumerMessages, type FetchOptions, type JetStreamClient, type JetStreamManager, type JsMsg, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 
 const FETCH_BATCH = 512;
@@ -57,6 +57,54 @@ export function deliveryCounter(stream: string, filter: string): (msg: JsMsg) =>
     if (got !== expected) throw new DeliveryGapError(stream, filter, expected, got);
     expected++;
   };
+}
+
+/**
+ * Pull requests of `options` one after the other on a consumer of our own (no acks). Once every
+ * message of the current request has arrived, the next request is made while those are still being
+ * read, so a reader that is catching up never waits a round trip between two batches. At the end of
+ * the stream (a request that waits for messages) only that one request is open: a second request
+ * queued behind a waiting one would get no heartbeats and fail. The server answers requests in the
+ * order they came, so messages stay in order (the reader's delivery counter would see it otherwise).
+ */
+export class FetchAhead {
+  private current: ConsumerMessages | undefined;
+  private next: Promise<ConsumerMessages> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly options: FetchOptions & { max_messages: number },
+  ) {}
+
+  private ask(): Promise<ConsumerMessages> {
+    const next = this.consumer.fetch(this.options);
+    // Still awaited when it is read; this only keeps a failure after stop() from going unhandled.
+    next.catch(() => undefined);
+    return next;
+  }
+
+  /** The messages of one pull request after the other, until stop() (or an error of a request). */
+  async *messages(): AsyncGenerator<JsMsg> {
+    this.next = this.ask();
+    while (!this.stopped && this.next) {
+      const current: ConsumerMessages = await this.next;
+      this.current = current;
+      this.next = undefined;
+      if (this.stopped) break;
+      for await (const msg of current) {
+        if (this.next === undefined && !this.stopped && current.getReceived() >= this.options.max_messages) this.next = this.ask();
+        yield msg;
+      }
+      if (!this.stopped) this.next ??= this.ask();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.current?.stop();
+    this.next?.then((messages) => messages.stop()).catch(() => undefined);
+  }
 }
 
 /** Yields every message matching `filterSubject` from `startSeq` to the current end, then ends. */
@@ -124,6 +172,15 @@ export async function lastMessageOf(nc: NatsConnection, jsm: JetStreamManager, s
 
 /** How many messages of `stream` matching `filter` come after sequence `afterSeq`. */
 export async function countAfterSequence(jsm: JetStreamManager, stream: string, filter: string, afterSeq: number): Promise<number> {
+  // A filter that is the stream's only subject (the whole event log) with no message deleted in
+  // between: the stream's own state says it, without a consumer (whose count the server works out
+  // subject by subject: costly on a long log, and the status asks it often).
+  if (/^[^*>]+\.>$/.test(filter)) {
+    const { config, state } = await jsm.streams.info(stream);
+    if (config.subjects?.length === 1 && config.subjects[0] === filter && !state.num_deleted) {
+      return state.messages === 0 ? 0 : Math.max(0, state.last_seq - Math.max(afterSeq, state.first_seq - 1));
+    }
+  }
   const { name, pending } = await createOrderedConsumer(jsm, stream, filter, afterSeq + 1);
   deleteConsumerQuietly(jsm, stream, name);
   return pending;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openSqlSink } from './openSqlSink.js';
 import { describeSqlSinkContract } from './sqlSinkContract.js';
-import { POSITION_COLUMN } from './sqlSink.js';
+import { POSITION_COLUMN, type SqlTable } from './sqlSink.js';
 
 describeSqlSinkContract('SQLite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mes-sqlite-contract-'));
@@ -46,6 +46,59 @@ describe('SQLite sink', () => {
         db.close();
       }
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SQLite sink statements', () => {
+  const table: SqlTable = {
+    name: 'Shapes',
+    columns: [
+      { name: 'ID', type: { kind: 'text', maxLength: 8 } },
+      { name: 'Status', type: { kind: 'text', maxLength: 16 } },
+      { name: 'Holder', type: { kind: 'text', maxLength: 16 }, nullable: true },
+      { name: 'Note', type: { kind: 'text', maxLength: 4 }, nullable: true },
+      { name: POSITION_COLUMN, type: { kind: 'position' } },
+    ],
+    primaryKey: ['ID'],
+  };
+
+  it('apply ops of one table in many shapes, interleaved, each with its own columns and checks', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mes-sqlite-shapes-'));
+    const sink = await openSqlSink(`sqlite:${join(dir, 'shapes.sqlite')}`);
+    try {
+      await sink.write([{ kind: 'createTable', table }]);
+      // Two batches with the same shapes (the second one reuses what the first one prepared).
+      for (const base of [0n, 100n]) {
+        await sink.write([
+          { kind: 'upsert', table, key: { ID: `a${base}` }, values: { Status: 'Open' }, insertOnly: { Holder: null }, position: base + 1n },
+          { kind: 'upsert', table, key: { ID: `b${base}` }, values: { Status: 'Open', Holder: 'h' }, position: base + 2n },
+          { kind: 'update', table, key: { ID: `a${base}` }, values: { Status: { whenNull: 'Holder', then: 'Free', otherwise: 'Held' } }, position: base + 3n },
+          { kind: 'update', table, key: { ID: `b${base}` }, values: { Status: { whenNull: 'Holder', then: 'Free', otherwise: 'Held' } }, position: base + 4n },
+          { kind: 'update', table, key: { ID: `b${base}` }, values: { Status: 'Done' }, position: base + 5n },
+          { kind: 'update', table, key: { ID: `a${base}` }, values: { Note: 'n' }, position: base + 6n },
+          // Not after the row's position: ignored.
+          { kind: 'update', table, key: { ID: `a${base}` }, values: { Status: 'Late' }, position: base + 2n },
+        ]);
+      }
+      expect(await sink.select(table, { orderBy: ['ID'] })).toEqual([
+        { ID: 'a0', Status: 'Free', Holder: null, Note: 'n', LastPosition: 6n },
+        { ID: 'a100', Status: 'Free', Holder: null, Note: 'n', LastPosition: 106n },
+        { ID: 'b0', Status: 'Done', Holder: 'h', Note: null, LastPosition: 5n },
+        { ID: 'b100', Status: 'Done', Holder: 'h', Note: null, LastPosition: 105n },
+      ]);
+      // A value that does not fit is refused in a shape seen before, and the whole batch with it.
+      await expect(sink.write([{ kind: 'update', table, key: { ID: 'a0' }, values: { Status: 'Gone' }, position: 200n }, { kind: 'update', table, key: { ID: 'a0' }, values: { Note: 'too long' }, position: 201n }])).rejects.toThrow(/Shapes.Note holds at most 4/);
+      await expect(sink.write([{ kind: 'update', table, key: { ID: 'a0' }, values: { Nope: 'x' }, position: 202n }])).rejects.toThrow(/has no column Nope/);
+      expect((await sink.select(table, { where: { ID: 'a0' } }))[0]).toMatchObject({ Status: 'Free', LastPosition: 6n });
+      // The table swapped for another under the same name (a rebuild's swap): writes go to the new one.
+      const shadow = { ...table, name: 'Shapes__new' };
+      await sink.write([{ kind: 'createTable', table: shadow }, { kind: 'upsert', table: shadow, key: { ID: 'z' }, values: { Status: 'New' }, position: 1n }, { kind: 'dropTable', name: table.name }, { kind: 'renameTable', from: shadow.name, to: table.name }]);
+      await sink.write([{ kind: 'update', table, key: { ID: 'z' }, values: { Status: 'Newer' }, position: 2n }]);
+      expect(await sink.select(table)).toEqual([{ ID: 'z', Status: 'Newer', Holder: null, Note: null, LastPosition: 2n }]);
+    } finally {
+      await sink.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -59,9 +59,39 @@ class GuardFailed extends Error {}
 
 type Param = string | number | null;
 
+/** A row op's statement for one table and one shape (which columns it names), with how to fill it in. */
+interface RowPlan {
+  statement: Database.Statement;
+  params(op: SqlOp): Param[];
+}
+
+type RowOp = Extract<SqlOp, { kind: 'upsert' | 'update' | 'delete' }>;
+
+const isRowOp = (op: SqlOp): op is RowOp => op.kind === 'upsert' || op.kind === 'update' || op.kind === 'delete';
+
+/** What decides a row op's SQL text: its kind and the columns it names, in order. */
+function shapeOf(op: RowOp): string {
+  let shape = `${op.kind}|`;
+  for (const name in op.key) shape += `${name},`;
+  if (op.kind === 'delete') return shape;
+  shape += '|';
+  for (const name in op.values) {
+    const value = op.values[name]!;
+    shape += isWhenNull(value) ? `${name}?${value.whenNull},` : `${name},`;
+  }
+  if (op.kind === 'upsert' && op.insertOnly) {
+    shape += '|';
+    for (const name in op.insertOnly) shape += `${name},`;
+  }
+  return shape;
+}
+
 export class SqliteSink implements SqlSink {
   readonly dialect = 'sqlite' as const;
   private readonly statements = new Map<string, Database.Statement>();
+  /** Row ops' plans per table object and shape: the SQL is built and its columns checked once. */
+  private readonly plans = new Map<SqlTable, Map<string, RowPlan>>();
+  private planCount = 0;
   private closed = false;
 
   private constructor(private readonly db: Database.Database, readonly location: string) {}
@@ -78,6 +108,8 @@ export class SqliteSink implements SqlSink {
     db.pragma('journal_mode = WAL');
     // With WAL, NORMAL loses no committed transaction when the process dies, only on power loss.
     db.pragma('synchronous = NORMAL');
+    // 64 MiB of page cache (the default is 2 MiB): a rebuild of millions of rows keeps its B-trees in memory.
+    db.pragma('cache_size = -65536');
     return new SqliteSink(db, `sqlite:${path}`);
   }
 
@@ -89,10 +121,6 @@ export class SqliteSink implements SqlSink {
       this.statements.set(sql, statement);
     }
     return statement;
-  }
-
-  private run(sql: string, params: Param[] = []): Database.RunResult {
-    return this.statement(sql).run(...params);
   }
 
   private ensureMigrationsTable(): void {
@@ -125,11 +153,19 @@ export class SqliteSink implements SqlSink {
   }
 
   async write(ops: readonly SqlOp[], options: SqlWriteOptions = {}): Promise<boolean> {
-    ops.forEach(assertOp);
+    const schemaChange = !ops.every(isRowOp);
+    if (schemaChange) ops.forEach(assertOp);
     try {
+      // Row ops only (the projections' batches): each through its plan, built and checked once per
+      // shape. A write that changes the schema prepares its row statements as it goes, after the DDL.
+      const plans = schemaChange ? undefined : (ops as readonly RowOp[]).map((op) => this.planOf(op));
       this.db.transaction(() => {
         for (const guard of options.guards ?? []) this.checkGuard(guard);
-        for (const op of ops) this.runOp(op);
+        if (plans) {
+          for (let i = 0; i < plans.length; i++) plans[i]!.statement.run(...plans[i]!.params(ops[i]!));
+        } else {
+          for (const op of ops) this.runOp(op);
+        }
       }).immediate();
       return true;
     } catch (err) {
@@ -137,7 +173,112 @@ export class SqliteSink implements SqlSink {
       throw this.translate(err);
     } finally {
       // DDL (a rebuild's swap) makes cached statements of the old tables stale.
-      if (ops.some((op) => op.kind !== 'upsert' && op.kind !== 'update' && op.kind !== 'delete')) this.statements.clear();
+      if (schemaChange) this.forgetStatements();
+    }
+  }
+
+  private forgetStatements(): void {
+    this.statements.clear();
+    this.plans.clear();
+    this.planCount = 0;
+  }
+
+  private planOf(op: RowOp): RowPlan {
+    let byShape = this.plans.get(op.table);
+    const shape = shapeOf(op);
+    let plan = byShape?.get(shape);
+    if (plan) return plan;
+    assertOp(op);
+    if (this.planCount >= STATEMENT_CACHE_LIMIT) this.forgetStatements();
+    plan = this.buildPlan(op);
+    byShape = this.plans.get(op.table);
+    if (!byShape) this.plans.set(op.table, (byShape = new Map()));
+    byShape.set(shape, plan);
+    this.planCount++;
+    return plan;
+  }
+
+  /** The statement of a row op of this shape, and how to turn such an op into its parameters (checked and encoded). */
+  private buildPlan(op: RowOp): RowPlan {
+    const { table } = op;
+    const keyNames = Object.keys(op.key);
+    const keyColumns = keyNames.map((name) => columnOf(table, name));
+    const encodeKey = (key: SqlRow, params: Param[]) => {
+      for (let i = 0; i < keyNames.length; i++) params.push(encodeValue(table, keyColumns[i]!, key[keyNames[i]!]!));
+    };
+    switch (op.kind) {
+      case 'upsert': {
+        const valueNames = Object.keys(op.values);
+        const valueColumns = valueNames.map((name) => columnOf(table, name));
+        const insertOnlyNames = Object.keys(op.insertOnly ?? {});
+        const insertOnlyColumns = insertOnlyNames.map((name) => columnOf(table, name));
+        const positionColumn = columnOf(table, POSITION_COLUMN);
+        const names = [...keyNames, ...valueNames, ...insertOnlyNames, POSITION_COLUMN];
+        const updates = [...valueNames, POSITION_COLUMN].map((name) => `${q(name)} = excluded.${q(name)}`).join(', ');
+        const statement = this.statement(
+          `INSERT INTO ${q(table.name)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ` +
+            `ON CONFLICT (${keyNames.map(q).join(', ')}) DO UPDATE SET ${updates} ` +
+            `WHERE ${q(table.name)}.${q(POSITION_COLUMN)} < excluded.${q(POSITION_COLUMN)}`,
+        );
+        return {
+          statement,
+          params: (o) => {
+            const upsert = o as Extract<SqlOp, { kind: 'upsert' }>;
+            const params: Param[] = [];
+            encodeKey(upsert.key, params);
+            for (let i = 0; i < valueNames.length; i++) params.push(encodeValue(table, valueColumns[i]!, upsert.values[valueNames[i]!]!));
+            for (let i = 0; i < insertOnlyNames.length; i++) params.push(encodeValue(table, insertOnlyColumns[i]!, upsert.insertOnly![insertOnlyNames[i]!]!));
+            params.push(encodeValue(table, positionColumn, upsert.position));
+            return params;
+          },
+        };
+      }
+      case 'update': {
+        const valueNames = Object.keys(op.values);
+        const valueColumns = valueNames.map((name) => columnOf(table, name));
+        const positionColumn = columnOf(table, POSITION_COLUMN);
+        const sets = valueNames.map((name) => {
+          const value = op.values[name]!;
+          if (!isWhenNull(value)) return `${q(name)} = ?`;
+          columnOf(table, value.whenNull);
+          return `${q(name)} = CASE WHEN ${q(value.whenNull)} IS NULL THEN ? ELSE ? END`;
+        });
+        sets.push(`${q(POSITION_COLUMN)} = ?`);
+        const statement = this.statement(`UPDATE ${q(table.name)} SET ${sets.join(', ')} WHERE ${keyNames.map((name) => `${q(name)} = ?`).join(' AND ')} AND ${q(POSITION_COLUMN)} < ?`);
+        return {
+          statement,
+          params: (o) => {
+            const update = o as Extract<SqlOp, { kind: 'update' }>;
+            const params: Param[] = [];
+            for (let i = 0; i < valueNames.length; i++) {
+              const value = update.values[valueNames[i]!]!;
+              const column = valueColumns[i]!;
+              if (isWhenNull(value)) params.push(encodeValue(table, column, value.then), encodeValue(table, column, value.otherwise));
+              else params.push(encodeValue(table, column, value));
+            }
+            const position = encodeValue(table, positionColumn, update.position);
+            params.push(position);
+            encodeKey(update.key, params);
+            params.push(position);
+            return params;
+          },
+        };
+      }
+      case 'delete': {
+        const statement = this.statement(`DELETE FROM ${q(table.name)} WHERE ${keyNames.map((name) => `${q(name)} = ?`).join(' AND ')}`);
+        return {
+          statement,
+          params: (o) => {
+            const params: Param[] = [];
+            encodeKey((o as Extract<SqlOp, { kind: 'delete' }>).key, params);
+            return params;
+          },
+        };
+      }
+      default: {
+        const _exhaustive: never = op;
+        throw new Error(`unknown op ${JSON.stringify(_exhaustive)}`);
+      }
     }
   }
 
@@ -158,56 +299,11 @@ export class SqliteSink implements SqlSink {
 
   private runOp(op: SqlOp, ifNotExists = false): void {
     switch (op.kind) {
-      case 'upsert': {
-        const { table } = op;
-        const keyNames = Object.keys(op.key);
-        const valueNames = Object.keys(op.values);
-        const insertOnlyNames = Object.keys(op.insertOnly ?? {});
-        const names = [...keyNames, ...valueNames, ...insertOnlyNames, POSITION_COLUMN];
-        const params: Param[] = [
-          ...keyNames.map((name) => encodeValue(table, columnOf(table, name), op.key[name]!)),
-          ...valueNames.map((name) => encodeValue(table, columnOf(table, name), op.values[name]!)),
-          ...insertOnlyNames.map((name) => encodeValue(table, columnOf(table, name), op.insertOnly![name]!)),
-          encodeValue(table, columnOf(table, POSITION_COLUMN), op.position),
-        ];
-        const updates = [...valueNames, POSITION_COLUMN].map((name) => `${q(name)} = excluded.${q(name)}`).join(', ');
-        this.run(
-          `INSERT INTO ${q(table.name)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ` +
-            `ON CONFLICT (${keyNames.map(q).join(', ')}) DO UPDATE SET ${updates} ` +
-            `WHERE ${q(table.name)}.${q(POSITION_COLUMN)} < excluded.${q(POSITION_COLUMN)}`,
-          params,
-        );
-        return;
-      }
-      case 'update': {
-        const { table } = op;
-        const sets: string[] = [];
-        const params: Param[] = [];
-        for (const [name, value] of Object.entries(op.values)) {
-          const column = columnOf(table, name);
-          if (isWhenNull(value)) {
-            columnOf(table, value.whenNull);
-            sets.push(`${q(name)} = CASE WHEN ${q(value.whenNull)} IS NULL THEN ? ELSE ? END`);
-            params.push(encodeValue(table, column, value.then), encodeValue(table, column, value.otherwise));
-          } else {
-            sets.push(`${q(name)} = ?`);
-            params.push(encodeValue(table, column, value));
-          }
-        }
-        const position = encodeValue(table, columnOf(table, POSITION_COLUMN), op.position);
-        sets.push(`${q(POSITION_COLUMN)} = ?`);
-        params.push(position);
-        const keyNames = Object.keys(op.key);
-        params.push(...keyNames.map((name) => encodeValue(table, columnOf(table, name), op.key[name]!)), position);
-        this.run(`UPDATE ${q(table.name)} SET ${sets.join(', ')} WHERE ${keyNames.map((name) => `${q(name)} = ?`).join(' AND ')} AND ${q(POSITION_COLUMN)} < ?`, params);
-        return;
-      }
+      case 'upsert':
+      case 'update':
       case 'delete': {
-        const keyNames = Object.keys(op.key);
-        this.run(
-          `DELETE FROM ${q(op.table.name)} WHERE ${keyNames.map((name) => `${q(name)} = ?`).join(' AND ')}`,
-          keyNames.map((name) => encodeValue(op.table, columnOf(op.table, name), op.key[name]!)),
-        );
+        const plan = this.planOf(op);
+        plan.statement.run(...plan.params(op));
         return;
       }
       case 'createTable': {

@@ -2,8 +2,8 @@
 // (a stream sequence) through a short-lived ordered consumer with a singular `filter_subject`
 // (nats-server 2.9 ignores `filter_subjects`), re-created after an interruption.
 import { TELEMETRY_STREAM, TELEMETRY_SUBJECT_PREFIX } from '@mes/contracts';
-import { createOrderedConsumer, deleteConsumerQuietly, deliveryCounter } from '@mes/platform';
-import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager } from '@nats-io/jetstream';
+import { FetchAhead, createOrderedConsumer, deleteConsumerQuietly, deliveryCounter } from '@mes/platform';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProjectionWriter, projectReading, readCheckpoint } from '../application/projectionWriter.js';
@@ -27,7 +27,7 @@ export async function followTelemetry(nc: NatsConnection, options: FollowOptions
   const writer = new ProjectionWriter({ sink: options.sink, source, logger, committed, batchSize: options.batchSize, flushMs: options.flushMs, onCommitted: options.onCommitted });
   const js = jetstream(nc);
   let stopped = false;
-  let current: ConsumerMessages | undefined;
+  let current: FetchAhead | undefined;
   let lastRead = committed === undefined ? 0 : Number(committed);
   let behind: number | undefined;
 
@@ -43,10 +43,9 @@ export async function followTelemetry(nc: NatsConnection, options: FollowOptions
         behind = created.pending;
         const consumer = await js.consumers.get(stream, created.name);
         const counted = deliveryCounter(stream, filter);
-        while (!stopped) {
-          current = await consumer.fetch({ max_messages: 512, expires: 2_000, idle_heartbeat: 1_000 });
-          if (stopped) break;
-          for await (const msg of current) {
+        current = new FetchAhead(consumer, { max_messages: 512, expires: 2_000, idle_heartbeat: 1_000 });
+        if (!stopped) {
+          for await (const msg of current.messages()) {
             // A hole (messages lost in transit) ends this consumer: the loop resumes after the last message read.
             counted(msg);
             failures = 0;

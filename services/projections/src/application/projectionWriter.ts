@@ -7,7 +7,7 @@ import { EventDecodeError, parseDomainEvent, type EventEnvelope } from '@mes/con
 import { POSITION_COLUMN, type SqlOp, type SqlSink } from '@mes/platform';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@mes/platform';
-import { eventRowChanges, readingRowChanges, type RowChange } from '../domain/reportingRows.js';
+import { eventRowChanges, eventTypeHasNoRows, readingRowChanges, type RowChange } from '../domain/reportingRows.js';
 import { CHECKPOINTS_TABLE, notPausedGuard, type ReportTableSet } from './reportingSchema.js';
 
 /** One event or reading, as the SQL ops it implies at its position. */
@@ -28,6 +28,8 @@ export function toSqlOps(changes: RowChange[], position: bigint, tables: ReportT
 
 /** A stored event of the log, as row changes. An event this build cannot read is skipped with the reason. */
 export function projectEvent(event: EventEnvelope & { position: bigint }, tables: ReportTableSet): ProjectedItem {
+  // Most of the log: events no table shows, whatever their data, so not worth decoding.
+  if (eventTypeHasNoRows(event.type)) return { position: event.position, ops: [] };
   try {
     return { position: event.position, ops: toSqlOps(eventRowChanges(parseDomainEvent(event.type, event.version, event.data)), event.position, tables) };
   } catch (err) {

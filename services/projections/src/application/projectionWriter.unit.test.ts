@@ -78,6 +78,13 @@ describe('projected items', () => {
     expect(projected.skipped).toMatch(/unknown event type "Unheard"/);
   });
 
+  it('leave events no table shows undecoded (no rows, nothing skipped), but still skip a shown type they cannot read', () => {
+    const envelope = { eventId: 'x', stream: 'P1.order.MO_1', occurredAt: '2026-01-01T00:00:00Z', correlationId: 'c', causationId: null, actor: { kind: 'service' as const, id: 's' }, data: { not: 'valid' }, position: 9n };
+    expect(projectEvent({ ...envelope, type: 'WorkflowStarted', version: 7 }, LIVE_TABLES)).toEqual({ position: 9n, ops: [] });
+    expect(projectEvent({ ...envelope, type: 'ApprovalEmailSent', version: 1 }, LIVE_TABLES)).toEqual({ position: 9n, ops: [] });
+    expect(projectEvent({ ...envelope, type: 'MaintenanceOrderOpened', version: 1 }, LIVE_TABLES).skipped).toMatch(/MaintenanceOrderOpened v1 data is invalid/);
+  });
+
   it('skip a telemetry message that is not a reading', () => {
     expect(projectReading(3, { type: 'Other', eventId: 'x' }, LIVE_TABLES)).toMatchObject({ position: 3n, ops: [], skipped: 'telemetry message 3 is not a MachineReadingRecorded event' });
     expect(projectReading(4, null, LIVE_TABLES).skipped).toMatch(/not a MachineReadingRecorded/);

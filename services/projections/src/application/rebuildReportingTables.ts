@@ -60,7 +60,7 @@ export interface RebuildReport {
 }
 
 export interface RebuildOptions {
-  /** Items per transaction. Default 1000. */
+  /** Items per transaction. Default 5000. */
   batchSize?: number;
   onProgress?(progress: RebuildProgress): void;
   /** Least time between two progress reports of one pass. Default 1000 ms. */
@@ -80,7 +80,7 @@ export class RebuildError extends Error {
 
 export async function rebuildReportingTables(deps: RebuildDeps, options: RebuildOptions = {}): Promise<RebuildReport> {
   const { sink } = deps;
-  const batchSize = options.batchSize ?? 1_000;
+  const batchSize = options.batchSize ?? 5_000;
   const settleBelow = options.settleBelow ?? 500;
   const maxSwapAttempts = options.maxSwapAttempts ?? 50;
   const progressEveryMs = options.progressEveryMs ?? 1_000;

@@ -39,7 +39,11 @@ async function startProjections(deps: ServiceDeps, options: ProjectionsOptions):
     const applied = await sink.migrate(REPORTING_MIGRATIONS);
     logger.info({ sql: sink.location, migrationsApplied: applied }, 'reporting tables ready');
     const scopes = deps.config.plants ?? [undefined];
-    const follow = { sink, tables: LIVE_TABLES, logger, batchSize: options.batchSize, flushMs: options.flushMs, onCommitted: (ops: readonly SqlOp[]) => feed.publish(changeNoticesOf(ops)) };
+    const follow = { sink, tables: LIVE_TABLES, logger, batchSize: options.batchSize, flushMs: options.flushMs, onCommitted: (ops: readonly SqlOp[]) => {
+        // The notices are worked out only when a console listens.
+        if (feed.clientCount > 0) feed.publish(changeNoticesOf(ops));
+      },
+    };
     for (const plantId of scopes) {
       sources.push(await followEventLog(deps.eventStore, { ...follow, plantId }));
       sources.push(await followTelemetry(deps.nc, { ...follow, plantId }));

@@ -1,7 +1,7 @@
 // The projection rules of the reporting tables (CONTRACT §2): each event becomes the row changes
 // it implies, and nothing else. Pure: no clock, no I/O; positions are attached by the caller, and
 // applying a change twice is a no-op there (every row remembers the last position applied).
-import type { DomainEvent, DomainEventData, TelemetryReading } from '@mes/contracts';
+import type { DomainEvent, DomainEventData, DomainEventType, TelemetryReading } from '@mes/contracts';
 
 export const REPORT_TABLES = ['MESData', 'MaintenanceOrders', 'Resources', 'Approvals'] as const;
 export type ReportTable = (typeof REPORT_TABLES)[number];
@@ -66,10 +66,43 @@ function decided(data: DomainEventData<'MaintenanceOrderApproved'>, status: Orde
 }
 
 /**
- * The row changes one event of the log implies. Events that no table shows (machine conditions,
- * workflow steps, emails, the resources service's allocation queue) imply none.
+ * Events that no table shows (machine conditions, workflow steps, emails, the resources service's
+ * allocation queue), whatever they hold: the projection need not even decode them. A failed
+ * signature or a lock decides nothing either: the request stays as it is (the audit shows them).
  */
+const EVENT_TYPES_WITHOUT_ROWS = [
+  'MachineReadingRecorded',
+  'MachineStatusChanged',
+  'ApprovalEmailSent',
+  'ApprovalSignatureFailed',
+  'ApproverSigningLocked',
+  'OrderQueuedForResources',
+  'OrderResourcesReserved',
+  'OrderResourcesConfirmed',
+  'OrderLeftResourceQueue',
+  'ResourceWithdrawnFromAllocation',
+  'ResourceReturnedToAllocation',
+  'WorkflowStarted',
+  'WorkflowStepRecorded',
+  'WorkflowTimeoutScheduled',
+  'WorkflowCompleted',
+  'PlantConfigVersionRecorded',
+] as const satisfies readonly DomainEventType[];
+type EventTypeWithoutRows = (typeof EVENT_TYPES_WITHOUT_ROWS)[number];
+const WITHOUT_ROWS: ReadonlySet<string> = new Set(EVENT_TYPES_WITHOUT_ROWS);
+
+/** True for an event type (of any version) that changes no reporting table. */
+export function eventTypeHasNoRows(type: string): type is EventTypeWithoutRows {
+  return WITHOUT_ROWS.has(type);
+}
+
+function isEventWithoutRows(event: DomainEvent): event is Extract<DomainEvent, { type: EventTypeWithoutRows }> {
+  return WITHOUT_ROWS.has(event.type);
+}
+
+/** The row changes one event of the log implies (none for the types of EVENT_TYPES_WITHOUT_ROWS). */
 export function eventRowChanges(event: DomainEvent): RowChange[] {
+  if (isEventWithoutRows(event)) return [];
   switch (event.type) {
     case 'MaintenanceOrderOpened': {
       const { data } = event;
@@ -189,24 +222,6 @@ export function eventRowChanges(event: DomainEvent): RowChange[] {
         UpdatedAt: event.data.at,
       });
 
-    // A failed signature or a lock decides nothing: the request stays as it is (the audit shows them).
-    case 'MachineReadingRecorded':
-    case 'MachineStatusChanged':
-    case 'ApprovalEmailSent':
-    case 'ApprovalSignatureFailed':
-    case 'ApproverSigningLocked':
-    case 'OrderQueuedForResources':
-    case 'OrderResourcesReserved':
-    case 'OrderResourcesConfirmed':
-    case 'OrderLeftResourceQueue':
-    case 'ResourceWithdrawnFromAllocation':
-    case 'ResourceReturnedToAllocation':
-    case 'WorkflowStarted':
-    case 'WorkflowStepRecorded':
-    case 'WorkflowTimeoutScheduled':
-    case 'WorkflowCompleted':
-    case 'PlantConfigVersionRecorded':
-      return [];
     default: {
       const _exhaustive: never = event;
       return _exhaustive;

@@ -1,0 +1,125 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsServer, type NatsServerHandle } from '../testing/natsServer.js';
+import { FetchAhead, countAfterSequence, createOrderedConsumer, deliveryCounter } from './jetStreamLog.js';
+
+const STREAM = 'TEST_FETCH_AHEAD';
+
+describe('FetchAhead', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: STREAM, subjects: ['fa.>'] });
+    const js = jetstream(nc);
+    // Two subjects interleaved, so the filter matters; more messages than several pull requests hold.
+    for (let i = 1; i <= 250; i++) await js.publish(i % 2 === 0 ? 'fa.even' : 'fa.odd', JSON.stringify({ i }));
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  it('reads every message of the filter in stream order across pull requests, then waits at the end for more until stopped', async () => {
+    const created = await createOrderedConsumer(jsm, STREAM, 'fa.even', 1);
+    const consumer = await jetstream(nc).consumers.get(STREAM, created.name);
+    const counted = deliveryCounter(STREAM, 'fa.even');
+    const fetches = new FetchAhead(consumer, { max_messages: 16, expires: 1_000, idle_heartbeat: 500 });
+    const seen: number[] = [];
+    const reading = (async () => {
+      for await (const msg of fetches.messages()) {
+        counted(msg);
+        seen.push((msg.json() as { i: number }).i);
+        // A slow reader: the next pull request is answered while this one is still being read.
+        if (seen.length % 16 === 1) await new Promise((resolve) => setTimeout(resolve, 5));
+        if (seen.length === 125) {
+          // At the end of the stream for several heartbeats and expiries: the reader must still be there.
+          setTimeout(() => {
+            void jetstream(nc).publish('fa.odd', JSON.stringify({ i: 251 }));
+            void jetstream(nc).publish('fa.even', JSON.stringify({ i: 252 }));
+          }, 2_500);
+        }
+        if (seen.length === 126) fetches.stop();
+      }
+    })();
+    await reading;
+    expect(seen).toEqual([...Array.from({ length: 125 }, (_, k) => 2 * (k + 1)), 252]);
+    await jsm.consumers.delete(STREAM, created.name);
+  });
+
+  it('ends a reader that waits at the end of the stream when stopped', async () => {
+    const created = await createOrderedConsumer(jsm, STREAM, 'fa.none', 1);
+    const consumer = await jetstream(nc).consumers.get(STREAM, created.name);
+    const fetches = new FetchAhead(consumer, { max_messages: 16, expires: 30_000, idle_heartbeat: 1_000 });
+    const reading = (async () => {
+      let count = 0;
+      for await (const _msg of fetches.messages()) count++;
+      return count;
+    })();
+    setTimeout(() => fetches.stop(), 200);
+    expect(await reading).toBe(0);
+    await jsm.consumers.delete(STREAM, created.name);
+  });
+});
+
+describe('countAfterSequence', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let consumersAdded = 0;
+  /** The manager, counting the consumers it is asked to create. */
+  let counting: JetStreamManager;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    jsm = await jetstreamManager(nc);
+    const consumers = Object.assign(Object.create(jsm.consumers) as JetStreamManager['consumers'], {
+      add: (...args: Parameters<JetStreamManager['consumers']['add']>) => {
+        consumersAdded++;
+        return jsm.consumers.add(...args);
+      },
+    });
+    counting = Object.assign(Object.create(jsm) as JetStreamManager, { consumers });
+    await jsm.streams.add({ name: 'TEST_COUNT', subjects: ['cnt.>'] });
+    const js = jetstream(nc);
+    for (let i = 1; i <= 10; i++) await js.publish(i % 2 === 0 ? 'cnt.b.x' : 'cnt.a.x', String(i));
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  it('counts the messages after a sequence from the stream state when the filter is the whole stream, else through a consumer', async () => {
+    consumersAdded = 0;
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 0)).toBe(10);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 3)).toBe(7);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 10)).toBe(0);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 12)).toBe(0);
+    expect(consumersAdded).toBe(0);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.a.>', 0)).toBe(5);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.a.>', 4)).toBe(3);
+    expect(consumersAdded).toBe(2);
+  });
+
+  it('counts through a consumer once a message in between is deleted, and from the state again after the head is purged', async () => {
+    await jsm.streams.deleteMessage('TEST_COUNT', 5);
+    consumersAdded = 0;
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 0)).toBe(9);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 6)).toBe(4);
+    expect(consumersAdded).toBe(2);
+    // Up to 6 gone from the head: no hole left in what remains (7..10).
+    await jsm.streams.purge('TEST_COUNT', { seq: 7 });
+    consumersAdded = 0;
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 0)).toBe(4);
+    expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 8)).toBe(2);
+    expect(consumersAdded).toBe(0);
+  });
+});
