@@ -32,7 +32,7 @@ import {
 import { workflowEffects } from '../domain/workflowEffects.js';
 
 /** Open workflows resumed at once at start-up (each reads its stream and re-sends its idempotent commands). */
-const RESUME_CONCURRENCY = 32;
+const RESUME_CONCURRENCY = 96;
 
 /** The workflow id of the incident a condition change starts: derived from the event, so a redelivery names the same one. */
 export function workflowIdFor(triggerEventId: string): string {
