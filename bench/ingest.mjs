@@ -14,28 +14,20 @@
 //    SQLite); once it has caught up with phase 2's readings, N more are published and timed from the
 //    first publish until MESData holds them all, ingest and projections working at once.
 // Prints lines for people, then the result line of bench/protocol.mjs.
-import { spawn } from 'node:child_process';
-import { clearTimeout, setTimeout } from 'node:timers';
+import { setTimeout } from 'node:timers';
 import { performance } from 'node:perf_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { printResult, row } from './protocol.mjs';
-import { startServiceProcess } from './serviceProcesses.mjs';
+import { parseArgs, printResult, row } from './protocol.mjs';
+import { runNodeJson as runNodeJsonIn, startServiceProcess } from './serviceProcesses.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rawPipe = join(root, 'bench', 'raw-pipe.mjs');
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, a, i, all) => {
-    if (!a.startsWith('--')) return pairs;
-    const next = all[i + 1];
-    pairs.push([a.slice(2), next === undefined || next.startsWith('--') ? 'true' : next]);
-    return pairs;
-  }, []),
-);
+const runNodeJson = (script, scriptArgs) => runNodeJsonIn(root, script, scriptArgs);
+const args = parseArgs();
 const N = Number(args.n ?? 100_000);
 const STALL_MS = 30_000;
 const epochMs = () => performance.timeOrigin + performance.now();
@@ -46,26 +38,7 @@ const { connect } = await import(requireFromProject.resolve('@nats-io/transport-
 const { jetstreamManager } = await import(requireFromProject.resolve('@nats-io/jetstream'));
 const { default: Database } = await import(requireFromProject.resolve('better-sqlite3'));
 
-/** Runs a node script from the project root and returns its last stdout line, parsed. */
-function runNodeJson(script, scriptArgs) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...scriptArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      try {
-        if (code !== 0) throw new Error(`exited with ${code}`);
-        resolve(JSON.parse(last));
-      } catch (err) {
-        reject(new Error(`${script} ${scriptArgs.join(' ')}: ${err.message}; output: ${out.slice(-2000)}`));
-      }
-    });
-  });
-}
-
-/** Starts ingest in its own process; resolves once it is subscribed. Logs at warn and above are passed through. */
+/** Starts ingest in its own process; `started` resolves once it is subscribed. Logs at warn and above are passed through. */
 function startIngestProcess(natsUrl, mqttUrl) {
   const nodeArgs = [];
   if (args['cpu-prof']) {
@@ -73,11 +46,11 @@ function startIngestProcess(natsUrl, mqttUrl) {
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
     console.error(`ingest CPU profile will be written to ${dir}`);
   }
-  const child = spawn(process.execPath, [...nodeArgs, join(root, 'services/ingest/dist/main.js')], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
+  return startServiceProcess(root, {
+    name: 'ingest',
+    entry: 'services/ingest/dist/main.js',
+    nodeArgs,
     env: {
-      ...process.env,
       NATS_URL: natsUrl,
       MQTT_URL: mqttUrl,
       MES_CONFIG: join(root, 'bench/plants.bench.yaml'),
@@ -87,27 +60,8 @@ function startIngestProcess(natsUrl, mqttUrl) {
       HTTP_PORT: '0',
       DATA_DIR: dataDir,
     },
+    ready: (msg) => msg === 'subscribed to telemetry',
   });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  const subscribed = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('ingest did not subscribe within 30 s')), 30_000);
-    exited.then((how) => reject(new Error(`ingest exited (${how}) before subscribing`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      let entry;
-      try {
-        entry = JSON.parse(line);
-      } catch {
-        process.stderr.write(`${line}\n`);
-        return;
-      }
-      if (entry.msg === 'subscribed to telemetry') {
-        clearTimeout(timer);
-        resolve();
-      }
-      if (entry.level >= 40) process.stderr.write(`ingest: ${line}\n`);
-    });
-  });
-  return { child, exited, subscribed };
 }
 
 // The runner keeps development secrets under DATA_DIR; the bench's are thrown away.
@@ -130,7 +84,7 @@ try {
   const raw = await runNodeJson(rawPipe, ['--nats', natsUrl, '--mqtt', mqttUrl, '--n', String(N)]);
 
   const ingest = startIngestProcess(natsUrl, mqttUrl);
-  await ingest.subscribed;
+  await ingest.started;
   const nc = await connect({ servers: natsUrl });
   const jsm = await jetstreamManager(nc);
   const state = async () => {
@@ -233,8 +187,7 @@ try {
     );
   }
   await nc.drain();
-  ingest.child.kill('SIGTERM');
-  await ingest.exited;
+  await ingest.stop();
   printResult('ingest', rows);
 } finally {
   for (const broker of brokers ?? []) await broker.dispose();

@@ -21,16 +21,10 @@ import { performance } from 'node:perf_hooks';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, URL, URLSearchParams } from 'node:url';
+import { parseArgs } from './protocol.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, a, i, all) => {
-    if (!a.startsWith('--')) return pairs;
-    const next = all[i + 1];
-    pairs.push([a.slice(2), next === undefined || next.startsWith('--') ? 'true' : next]);
-    return pairs;
-  }, []),
-);
+const args = parseArgs();
 const SINGLE = Number(args.single ?? 20);
 const BURST = Number(args.burst ?? 100);
 const SUSTAINED = Number(args.sustained ?? 2000);

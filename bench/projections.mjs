@@ -17,17 +17,10 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { printResult, row } from './protocol.mjs';
+import { parseArgs, printResult, row } from './protocol.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, a, i, all) => {
-    if (!a.startsWith('--')) return pairs;
-    const next = all[i + 1];
-    pairs.push([a.slice(2), next === undefined || next.startsWith('--') ? 'true' : next]);
-    return pairs;
-  }, []),
-);
+const args = parseArgs();
 const TARGET_EVENTS = Number(args.events ?? 100_000);
 const PLANTS = ['P0', 'P1'];
 
