@@ -25,6 +25,7 @@ export {
   plantEventsFilter,
   plantTimersFilter,
   serviceCommandsFilter,
+  streamCategoryPrefix,
   streamName,
   telemetrySubject,
   timerSubject,

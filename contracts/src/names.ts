@@ -50,6 +50,13 @@ export function streamName(plantId: string, category: StreamCategory, id: string
   return `${plantId}.${category}.${id}`;
 }
 
+/** What the names of one category of a plant's streams begin with: `{plantId}.{category}` (then `.{id}`). */
+export function streamCategoryPrefix(plantId: string, category: StreamCategory): string {
+  assertToken('plant id', plantId);
+  if (!(STREAM_CATEGORIES as readonly string[]).includes(category)) throw new Error(`"${category}" is not a stream category (${STREAM_CATEGORIES.join(', ')})`);
+  return `${plantId}.${category}`;
+}
+
 /** The stream of a plant's configuration versions (CONTRACT §3): `{plantId}.config.{plantId}`. */
 export function plantConfigStream(plantId: string): string {
   return streamName(plantId, 'config', plantId);

@@ -40,6 +40,7 @@ export { createLogger, REDACTED_PATHS } from './runtime/logger.js';
 export type { Logger } from './runtime/logger.js';
 export { runServices, startRuntime } from './runtime/serviceRunner.js';
 export { runUntilSignalled } from './runtime/processLifecycle.js';
+export { forEachAtOnce } from './runtime/concurrency.js';
 export { activeTraceContext, allWithActiveTraceContext, inSpan, traceContextFrom, TRACER_NAME, withActiveTraceContext } from './runtime/traceContext.js';
 export type { InSpanOptions, TraceSpanKind } from './runtime/traceContext.js';
 export { registerTracing, startTracing } from './runtime/tracing.js';

@@ -1,6 +1,6 @@
 // The event store port. Services load an aggregate's stream, decide, and append with the revision
 // they read; JetStream (default) and EventStoreDB implement it and pass one contract suite.
-import { parseDomainEvent, type DomainEvent, type EventEnvelope } from '@mes/contracts';
+import { parseDomainEvent, type DomainEvent, type EventEnvelope, type StreamCategory } from '@mes/contracts';
 
 /**
  * A stream's version as the store counts it: the value `readStream` or `appendToStream` returned.
@@ -111,6 +111,14 @@ export interface EventStore {
   countAfter(after: GlobalPosition | undefined, options?: LogOptions): Promise<number | undefined>;
   /** Every event after `options.after` up to the end of the log as it is when the read starts. */
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+  /**
+   * Optional, for a store that can start a read at a time: the events of one category of a plant's
+   * streams (`{plantId}.{category}.*`), in log order, from those recorded at or after `since` (some
+   * recorded a little before may come too) to the end of the log as it is when the read starts.
+   * A stream's events are whole from its first one only if that first one is among them. Without
+   * it, callers read stream by stream.
+   */
+  readCategorySince?(plantId: string, category: StreamCategory, since: Date): AsyncIterable<RecordedEvent>;
   /** Every event after `options.after`, then new ones as they are appended, at least once each. */
   subscribeToAll(options: SubscribeOptions): Subscription;
   /** Resolves when the store answers (for /health); cheap enough to call every few seconds. */

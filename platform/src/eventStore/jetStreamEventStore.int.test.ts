@@ -33,7 +33,7 @@ describeEventStoreContract('JetStream', async () => {
       await server.dispose();
     },
   };
-});
+}, { readsCategorySince: true });
 
 describe('JetStream event store across a nats-server restart', () => {
   let server: NatsServerHandle;

@@ -8,7 +8,7 @@
 // revisions) is decided here and nowhere else.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseStreamName, type EventEnvelope } from '@mes/contracts';
+import { parseStreamName, streamCategoryPrefix, type EventEnvelope, type StreamCategory } from '@mes/contracts';
 import {
   JetStreamApiCodes,
   JetStreamApiError,
@@ -278,6 +278,15 @@ export class JetStreamEventStore implements EventStore {
       for (const event of decodeAppend(msg)) {
         if (options.after === undefined || event.position > options.after) yield event;
       }
+    }
+  }
+
+  /** One short-lived consumer from the first message stored at or after `since` (the server's clock). */
+  async *readCategorySince(plantId: string, category: StreamCategory, since: Date): AsyncGenerator<RecordedEvent> {
+    const filter = `${this.options.subjectPrefix}.${streamCategoryPrefix(plantId, category)}.>`;
+    const jsm = await this.jsm();
+    for await (const msg of readRange(this.js, jsm, this.options.stream, filter, since)) {
+      yield* decodeAppend(msg);
     }
   }
 

@@ -12,16 +12,23 @@ export interface OrderedRange {
   messages: AsyncGenerator<JsMsg>;
 }
 
+/** Where a read starts: a stream sequence, or the first message stored at or after a time. */
+export type ReadStart = number | Date;
+
+function deliverFrom(start: ReadStart): { deliver_policy: DeliverPolicy; opt_start_seq?: number; opt_start_time?: string } {
+  if (start instanceof Date) return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.toISOString() };
+  return start <= 1 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start };
+}
+
 export async function createOrderedConsumer(
   jsm: JetStreamManager,
   stream: string,
   filterSubject: string,
-  startSeq: number,
+  start: ReadStart,
 ): Promise<{ name: string; pending: number }> {
   const info = await jsm.consumers.add(stream, {
     filter_subject: filterSubject,
-    deliver_policy: startSeq <= 1 ? DeliverPolicy.All : DeliverPolicy.StartSequence,
-    ...(startSeq > 1 ? { opt_start_seq: startSeq } : {}),
+    ...deliverFrom(start),
     ack_policy: AckPolicy.None,
     replay_policy: ReplayPolicy.Instant,
     mem_storage: true,
@@ -36,7 +43,6 @@ export function deleteConsumerQuietly(jsm: JetStreamManager, stream: string, nam
   jsm.consumers.delete(stream, name).catch(() => undefined);
 }
 
-/** Yields every message matching `filterSubject` from `startSeq` to the current end, then ends. */
 /**
  * A message a consumer delivered but this client never received (a reconnect to another node
  * mid-pull drops what was in flight; a consumer that does not ack never sends it again). The
@@ -107,15 +113,15 @@ export class FetchAhead {
   }
 }
 
-/** Yields every message matching `filterSubject` from `startSeq` to the current end, then ends. */
+/** Yields every message matching `filterSubject` from `start` (a sequence or a time) to the current end, then ends. */
 export async function* readRange(
   js: JetStreamClient,
   jsm: JetStreamManager,
   stream: string,
   filterSubject: string,
-  startSeq: number,
+  start: ReadStart,
 ): AsyncGenerator<JsMsg> {
-  let from = startSeq;
+  let from = start;
   for (let gaps = 0; ; gaps++) {
     const { name, pending } = await createOrderedConsumer(jsm, stream, filterSubject, from);
     const counted = deliveryCounter(stream, filterSubject);

@@ -90,7 +90,12 @@ async function writeInterleaved(store: EventStore, streams: string[], perStream:
   return written;
 }
 
-export function describeEventStoreContract(adapter: string, setup: () => Promise<EventStoreFixture>): void {
+export interface EventStoreCapabilities {
+  /** The store has `readCategorySince` (a read that starts at a time). */
+  readsCategorySince?: boolean;
+}
+
+export function describeEventStoreContract(adapter: string, setup: () => Promise<EventStoreFixture>, capabilities: EventStoreCapabilities = {}): void {
   describe(`event store contract: ${adapter}`, () => {
     let fixture: EventStoreFixture;
     let store: EventStore;
@@ -417,6 +422,41 @@ export function describeEventStoreContract(adapter: string, setup: () => Promise
       });
     });
 
+    describe.runIf(capabilities.readsCategorySince)('read one category from a time', () => {
+      it('reads a suffix of the category\'s events in log order, holding every one recorded since the time, and nothing of other categories or plants', async () => {
+        const plant = uniquePlant();
+        const other = uniquePlant();
+        await writeInterleaved(store, [`${plant}.workflow.A`, `${plant}.order.A`, `${other}.workflow.A`], 2);
+        await sleep(20);
+        const since = new Date();
+        await sleep(20);
+        await writeInterleaved(store, [`${plant}.workflow.B`, `${plant}.workflow.C`, `${plant}.order.B`, `${other}.workflow.B`], 3);
+        await store.appendToStream(`${plant}.workflow.A`, [newEvent('Step', { stream: 'A', i: 2 })], { expectedRevision: 'any' });
+        const readSince = store.readCategorySince!.bind(store);
+        const all: RecordedEvent[] = [];
+        for await (const event of store.readAll({ plantId: plant })) if (event.stream.startsWith(`${plant}.workflow.`)) all.push(event);
+        const got: RecordedEvent[] = [];
+        for await (const event of readSince(plant, 'workflow', since)) got.push(event);
+        expect(all).toHaveLength(9);
+        // A suffix of the plant's workflow events, in log order, holding at least the 7 written after `since`.
+        expect(got.length).toBeGreaterThanOrEqual(7);
+        expect(got.map((e) => e.eventId)).toEqual(all.slice(all.length - got.length).map((e) => e.eventId));
+        const fromLongAgo: RecordedEvent[] = [];
+        for await (const event of readSince(plant, 'workflow', new Date(Date.now() - 24 * 3600_000))) fromLongAgo.push(event);
+        expect(fromLongAgo.map((e) => e.eventId)).toEqual(all.map((e) => e.eventId));
+        const fromLater: RecordedEvent[] = [];
+        for await (const event of readSince(plant, 'workflow', new Date(Date.now() + 3600_000))) fromLater.push(event);
+        expect(fromLater).toEqual([]);
+      });
+
+      it('refuses a plant id that is not a name token', async () => {
+        const read = async () => {
+          for await (const _ of store.readCategorySince!('P1.>', 'workflow', new Date())) return;
+        };
+        await expect(read()).rejects.toThrow(/plant id "P1\.>" is not a valid name token/);
+      });
+    });
+
     describe('subscribe', () => {
       it('delivers existing and new events exactly once, in order per stream', async () => {
         const plant = uniquePlant();
@@ -494,6 +534,8 @@ export function withOverrides(store: EventStore, overrides: Partial<EventStore>)
     headPosition: overrides.headPosition ?? store.headPosition.bind(store),
     countAfter: overrides.countAfter ?? store.countAfter.bind(store),
     readAll: overrides.readAll ?? store.readAll.bind(store),
+    // Optional in the port: an override of `undefined` takes it away (the store then looks like one without it).
+    ...('readCategorySince' in overrides ? (overrides.readCategorySince ? { readCategorySince: overrides.readCategorySince } : {}) : store.readCategorySince ? { readCategorySince: store.readCategorySince.bind(store) } : {}),
     subscribeToAll: overrides.subscribeToAll ?? store.subscribeToAll.bind(store),
     ping: overrides.ping ?? store.ping.bind(store),
     close: overrides.close ?? store.close.bind(store),

@@ -65,6 +65,7 @@ import {
   AggregateCache,
   DomainError,
   TooManyConflictsError,
+  forEachAtOnce,
   WrongExpectedRevisionError,
   handleCommand,
   stateAfter,
@@ -189,15 +190,6 @@ function decideInTurn(commands: QueueCommand | QueueCommand[], state: Allocation
     current = decided.reduce(allocationQueueDecider.evolve, current);
   }
   return events;
-}
-
-/** `work` on every item, at most `limit` at once. */
-async function forEachAtOnce<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  });
-  await Promise.all(lanes);
 }
 
 interface WaitingRequest {

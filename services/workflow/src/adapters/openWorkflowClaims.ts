@@ -14,6 +14,8 @@ export interface OpenWorkflow {
   plantId: string;
   machineId: string;
   workflowId: string;
+  /** When the claim was stored (the NATS server's clock, RFC 3339): the workflow started after it. */
+  claimedAt: string;
 }
 
 export class OpenWorkflowClaims {
@@ -57,21 +59,10 @@ export class OpenWorkflowClaims {
   }
 
   /**
-   * Every open workflow of the plants given, `concurrency` visited at a time. The claims are read in
-   * one pass over the bucket's stream (the last value of each key, through one ordered consumer),
-   * not a request per key.
+   * Every open workflow of the plants given, read in one pass over the bucket's stream (the last
+   * value of each key, through one ordered consumer), not a request per key.
    */
-  async forEachOpen(plants: ReadonlySet<string>, concurrency: number, visit: (open: OpenWorkflow) => Promise<void>): Promise<number> {
-    const open = await this.listOpen(plants);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < open.length) await visit(open[next++]!);
-    };
-    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
-    return open.length;
-  }
-
-  private async listOpen(plants: ReadonlySet<string>): Promise<OpenWorkflow[]> {
+  async listOpen(plants: ReadonlySet<string>): Promise<OpenWorkflow[]> {
     const prefix = `$KV.${OPEN_WORKFLOWS_BUCKET}.`;
     const consumer = await this.js.consumers.get(`KV_${OPEN_WORKFLOWS_BUCKET}`, { filter_subjects: `${prefix}>`, deliver_policy: DeliverPolicy.LastPerSubject });
     if ((await consumer.info()).num_pending === 0) return [];
@@ -83,7 +74,7 @@ export class OpenWorkflowClaims {
         const key = msg.subject.slice(prefix.length);
         const separator = key.indexOf('.');
         if (operation !== 'DEL' && operation !== 'PURGE' && separator > 0 && plants.has(key.slice(0, separator))) {
-          open.push({ plantId: key.slice(0, separator), machineId: key.slice(separator + 1), workflowId: msg.string() });
+          open.push({ plantId: key.slice(0, separator), machineId: key.slice(separator + 1), workflowId: msg.string(), claimedAt: msg.time.toISOString() });
         }
         if (msg.info.pending === 0) break;
       }

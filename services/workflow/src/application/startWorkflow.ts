@@ -5,6 +5,7 @@
 import { evaluateRules, parseStreamName, readingSummaryOf, streamName, type MachineStatusChanged, type PlantConfig } from '@mes/contracts';
 import {
   AggregateCache,
+  forEachAtOnce,
   handleCommand,
   inSpan,
   PlantConfigVersions,
@@ -12,6 +13,7 @@ import {
   startEventConsumer,
   type EventDelivery,
   type RecordedDomainEvent,
+  type RecordedEvent,
   type RunningService,
   type ServiceDeps,
 } from '@mes/platform';
@@ -19,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { commandEffects, WORKFLOW_ACTOR } from '../adapters/commandEffects.js';
 import { OpenWorkflowClaims } from '../adapters/openWorkflowClaims.js';
+import { readOpenWorkflowHistories } from '../adapters/openWorkflowHistories.js';
 import { startWorkflowTimers } from '../adapters/workflowTimers.js';
 import {
   decideWorkflow,
@@ -31,8 +34,13 @@ import {
 } from '../domain/maintenanceWorkflow.js';
 import { workflowEffects } from '../domain/workflowEffects.js';
 
-/** Open workflows resumed at once at start-up (each reads its stream and re-sends its idempotent commands). */
+/** Open workflows resumed at once at start-up (each re-sends its idempotent commands, some read their stream first). */
 const RESUME_CONCURRENCY = 96;
+/** The start-up pass over workflow events begins this long before the oldest open claim: NATS nodes' clocks may differ. */
+const RESUME_SCAN_MARGIN_MS = 5 * 60_000;
+/** A pass reading more workflow events than this per open workflow (or than the floor below) is given up for reads stream by stream. */
+const RESUME_SCAN_EVENTS_PER_OPEN = 50;
+const RESUME_SCAN_MIN_EVENTS = 20_000;
 
 /** The workflow id of the incident a condition change starts: derived from the event, so a redelivery names the same one. */
 export function workflowIdFor(triggerEventId: string): string {
@@ -120,18 +128,26 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
   const resumeOpenWorkflows = async (): Promise<void> => {
     const started = performance.now();
     let failed = 0;
-    const resumed = await claims.forEachOpen(new Set(plants), RESUME_CONCURRENCY, async (open) => {
+    const open = await claims.listOpen(new Set(plants));
+    const histories = await readOpenWorkflowHistories(deps.eventStore, open, { marginMs: RESUME_SCAN_MARGIN_MS, eventsPerOpen: RESUME_SCAN_EVENTS_PER_OPEN, minEvents: RESUME_SCAN_MIN_EVENTS, logger }).catch((err: unknown) => {
+      logger.warn({ err }, 'could not read the open workflows in one pass; reading them stream by stream');
+      return new Map<string, RecordedEvent[]>();
+    });
+    const inOnePass = histories.size;
+    await forEachAtOnce(open, RESUME_CONCURRENCY, async (o) => {
       try {
-        const { events } = await deps.eventStore.readStream(streamName(open.plantId, 'workflow', open.workflowId));
+        const stream = streamName(o.plantId, 'workflow', o.workflowId);
+        const events = histories.get(stream) ?? (await deps.eventStore.readStream(stream)).events;
+        histories.delete(stream);
         const state = stateFrom(maintenanceWorkflowDecider, events);
         // What it does now belongs to the incident's trace, continued from its last step.
-        if (state) await inSpan('workflow resume', { root: true, parent: events.at(-1), attributes: () => ({ 'mes.correlation_id': open.workflowId }) }, () => runEffects(state, workflowEffects(state)));
+        if (state) await inSpan('workflow resume', { root: true, parent: events.at(-1), attributes: () => ({ 'mes.correlation_id': o.workflowId }) }, () => runEffects(state, workflowEffects(state)));
       } catch (err) {
         failed++;
-        logger.warn({ err, plantId: open.plantId, workflowId: open.workflowId }, 'could not resume an open workflow at start-up; its next input or timer will');
+        logger.warn({ err, plantId: o.plantId, workflowId: o.workflowId }, 'could not resume an open workflow at start-up; its next input or timer will');
       }
     });
-    logger.info({ resumed, failed, ms: Math.round(performance.now() - started) }, 'open workflows resumed');
+    logger.info({ resumed: open.length, failed, inOnePass, ms: Math.round(performance.now() - started) }, 'open workflows resumed');
   };
 
   const onConditionChanged = async (event: RecordedDomainEvent & MachineStatusChanged, plantId: string, redelivered: boolean): Promise<void> => {
