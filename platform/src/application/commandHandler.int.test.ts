@@ -189,3 +189,61 @@ describe('handling commands with an aggregate cache', () => {
     expect((await store.readStream(stream)).events.map((e) => e.data)).toEqual([{ value: 1 }, { value: 2 }]);
   });
 });
+
+describe('handling a command that starts its aggregate (startsStream)', () => {
+  /** The store, counting every read of a stream (whole or after a revision). */
+  function countingReads(): { store: EventStore; reads: () => number } {
+    let reads = 0;
+    return {
+      store: withOverrides(store, {
+        readStream: (stream, options) => {
+          reads++;
+          return store.readStream(stream, options);
+        },
+      }),
+      reads: () => reads,
+    };
+  }
+  const values = async (stream: string) => (await store.readStream(stream)).events.map((e) => (e.data as { value?: number }).value);
+
+  it('appends to a new stream without reading it first', async () => {
+    const stream = `${uniquePlant()}.order.N1`;
+    const { store: counting, reads } = countingReads();
+    const result = await handleCommand({ store: counting, now: () => new Date() }, register, stream, set(3), context, { startsStream: true });
+    expect(reads()).toBe(0);
+    expect(result.events).toEqual([{ type: 'ValueSet', version: 1, data: { value: 3 } }]);
+    expect(result.revision).toEqual((await store.readStream(stream)).revision);
+    expect(await values(stream)).toEqual([3]);
+  });
+
+  it('decides on the stream as it is when the aggregate exists already (its append is refused, then it reads)', async () => {
+    const stream = `${uniquePlant()}.order.N2`;
+    await handleCommand({ store, now: () => new Date() }, register, stream, set(5), context);
+    const { store: counting, reads } = countingReads();
+    // On a new register, Set 5 would set it; on the stream as it is, it is the value already.
+    const result = await handleCommand({ store: counting, now: () => new Date() }, register, stream, set(5), context, { startsStream: true });
+    expect(result.events).toEqual([]);
+    expect(result.state).toEqual({ value: 5, closed: false });
+    expect(reads()).toBeGreaterThanOrEqual(1);
+    expect(await values(stream)).toEqual([5]);
+  });
+
+  it('confirms a decision of nothing on the initial state against the stream', async () => {
+    const stream = `${uniquePlant()}.order.N3`;
+    await handleCommand({ store, now: () => new Date() }, register, stream, set(5), context);
+    // Set 0 changes nothing on a new register, but this one holds 5.
+    const result = await handleCommand({ store, now: () => new Date() }, register, stream, set(0), context, { startsStream: true });
+    expect(result.events).toEqual([{ type: 'ValueSet', version: 1, data: { value: 0 } }]);
+    expect(await values(stream)).toEqual([5, 0]);
+  });
+
+  it('refuses only on the stream as it is', async () => {
+    const stream = `${uniquePlant()}.order.N4`;
+    await handleCommand({ store, now: () => new Date() }, register, stream, { type: 'Close' }, context);
+    await expect(handleCommand({ store, now: () => new Date() }, register, stream, set(1), context, { startsStream: true })).rejects.toThrow(/closed/);
+    const empty = `${uniquePlant()}.order.N5`;
+    expect((await handleCommand({ store, now: () => new Date() }, register, empty, set(0), context, { startsStream: true })).events).toEqual([]);
+    expect((await store.readStream(empty)).revision).toBe('no_stream');
+  });
+});
+

@@ -53,6 +53,14 @@ export interface HandleCommandOptions<State = unknown> {
   maxAttempts?: number;
   /** The last known states of this decider's aggregates (one cache per decider and process). */
   cache?: AggregateCache<State>;
+  /**
+   * The command almost always starts its aggregate (a new order, a new workflow): decide on the
+   * initial state without reading the stream first. Treated like a cached state, so never trusted
+   * blindly: the append expects no stream, and a stream that exists refuses it (then it is read and
+   * the command decided again); a refusal or a decision of nothing is confirmed by a read. Saves a
+   * round trip to the store per new aggregate.
+   */
+  startsStream?: boolean;
 }
 
 /** Handles one command against the aggregate in `stream`. Domain errors from `decide` propagate. */
@@ -66,7 +74,7 @@ export async function handleCommand<Command, Event extends DomainMessage, State>
 ): Promise<CommandResult<Event, State>> {
   const maxAttempts = options.maxAttempts ?? 10;
   const { cache } = options;
-  let useCache = cache !== undefined;
+  let useCache = cache !== undefined || options.startsStream === true;
   /** The aggregate as caught up after a conflict or a stale cached state, for the next attempt to decide on. */
   let known: Known<State> | undefined;
   /** The events that followed `from`, applied to its state; a full read when there is no revision to start after. */
@@ -79,7 +87,7 @@ export async function handleCommand<Command, Event extends DomainMessage, State>
     return { revision: read.revision, state: stateAfter(decider, from.state, read.events), stored: read.events };
   };
   for (let attempt = 1; ; attempt++) {
-    const cached = known === undefined && useCache ? cache?.get(stream) : undefined;
+    const cached = known === undefined && useCache ? (cache?.get(stream) ?? (options.startsStream ? { revision: 'no_stream' as const, state: decider.initialState } : undefined)) : undefined;
     let revision: StreamRevision | 'no_stream';
     let state: State;
     if (known !== undefined) ({ revision, state } = known);

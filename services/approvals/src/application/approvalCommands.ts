@@ -35,7 +35,8 @@ export async function handleApprovalCommand(deps: ApprovalCommandDeps, command: 
         approvalStream(command.plantId, command.orderId),
         command.type === 'RequestApproval' ? { ...command, signatureMethod: deps.signatureMethodOf?.(command.plantId) ?? 'link' } : command,
         { correlationId: command.correlationId, causationId: command.commandId, actor: command.actor },
-        { ...(deps.approvals === undefined ? {} : { cache: deps.approvals }) },
+        // The first request of an order starts its approval stream (a repeat is refused by the stream and read after all).
+        { ...(deps.approvals === undefined ? {} : { cache: deps.approvals }), startsStream: command.type === 'RequestApproval' && command.level === 0 },
       );
       deps.logger.info(
         { command: command.type, commandId: command.commandId, orderId: command.orderId, recorded: result.events.map((e) => e.type) },

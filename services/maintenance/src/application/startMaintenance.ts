@@ -25,7 +25,8 @@ export async function start(deps: ServiceDeps): Promise<RunningService> {
       streamName(command.plantId, 'order', command.orderId),
       toOrderCommand(command),
       { correlationId: command.correlationId, causationId: command.commandId, actor: command.actor },
-      { cache: orders },
+      // Opening is of a new order (a redelivered one is refused by its stream and read after all).
+      { cache: orders, startsStream: command.type === 'OpenMaintenanceOrder' },
     );
     if (result.events.length > 0) {
       deps.logger.info({ orderId: command.orderId, events: result.events.map((e) => e.type) }, 'order updated');

@@ -103,7 +103,8 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
       streamName(plantId, 'workflow', workflowId),
       input,
       { correlationId: workflowId, causationId, actor: WORKFLOW_ACTOR },
-      { cache: workflowStates },
+      // A start is of a new workflow (a redelivered one is refused by its stream and read after all).
+      { cache: workflowStates, startsStream: input.type === 'StartWorkflow' },
     );
     if (result.state === null && input.type !== 'StartWorkflow') {
       // Only a workflow names itself in its orders' events and its timers, so it was started: a read
