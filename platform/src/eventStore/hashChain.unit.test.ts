@@ -21,6 +21,30 @@ describe('canonicalJson', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: null }], c: 'x' } })).toBe('{"a":{"c":"x","d":[1,{"y":null,"z":0}]},"b":1}');
     expect(canonicalJson({ a: 1, b: undefined })).toBe('{"a":1}');
   });
+
+  it('writes what chains were hashed with before it was made faster (the first implementation, kept here as the reference)', () => {
+    const reference = (value: unknown): string => {
+      if (value === null || typeof value !== 'object') return JSON.stringify(value);
+      if (Array.isArray(value)) return `[${value.map((item) => reference(item === undefined ? null : item)).join(',')}]`;
+      const entries = Object.entries(value as Record<string, unknown>)
+        .filter(([, member]) => member !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return `{${entries.map(([key, member]) => `${JSON.stringify(key)}:${reference(member)}`).join(',')}}`;
+    };
+    const values: unknown[] = [
+      base,
+      { Z: 1, a: 2, _: 3, 'ä': 4, '\u00e9': 5, '10': 6, '9': 7, 'a"b': 8, '': 9 },
+      [1, undefined, 'x', null, { b: [undefined, { d: undefined, c: true }], a: -0.5 }],
+      { only: undefined },
+      { nested: { deeper: { deepest: ['🙂', 'line\nbreak', 1e21, 0] } } },
+      [],
+      {},
+      'text',
+      42,
+      null,
+    ];
+    for (const value of values) expect(canonicalJson(value)).toBe(reference(value));
+  });
 });
 
 describe('the hash chain', () => {
