@@ -200,6 +200,35 @@ describe('messaging over JetStream', () => {
         await consumer.stop();
       }
     });
+
+    it('passes over the events it does not want without parsing them, and keys events by their envelope', async () => {
+      const store = new JetStreamEventStore({ nc, stream: 'MES_EVENTS', subjectPrefix: 'es' });
+      const seen: string[] = [];
+      const keys: string[] = [];
+      const consumer = await startEventConsumer({
+        nc,
+        name: 'picky',
+        plants: ['P9'],
+        logger,
+        // An event of a type this build cannot parse, not wanted: it must not hold back the ones after it.
+        wants: (event) => event.type !== 'EventOfANewerBuild',
+        keyOf: (event) => {
+          keys.push(`${event.type}@${event.stream}`);
+          return event.stream;
+        },
+        handle: async (e) => void seen.push(markerOf(e)),
+      });
+      try {
+        await store.appendToStream('P9.order.MO_z', [expired('A')], { expectedRevision: 'any' });
+        await store.appendToStream('P9.order.MO_z', [newEvent('EventOfANewerBuild', { x: 1 })], { expectedRevision: 'any' });
+        await store.appendToStream('P9.order.MO_z', [expired('C')], { expectedRevision: 'any' });
+        await waitFor(seen, 2);
+        expect(seen).toEqual(['A', 'C']);
+        expect(keys).toContain('EventOfANewerBuild@P9.order.MO_z');
+      } finally {
+        await consumer.stop();
+      }
+    });
   });
 });
 

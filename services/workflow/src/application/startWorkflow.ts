@@ -194,6 +194,8 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
     handle: onEvent,
     // A workflow's inputs in log order, whichever stream they come from; workflows (and machines) concurrently.
     keyOf: (event) => (event.correlationId.startsWith('WF_') ? event.correlationId : event.stream),
+    // Condition changes, and other services' events of a workflow; not its own (most of what the plant's log holds per incident), unparsed.
+    wants: (event) => event.type === 'MachineStatusChanged' || (event.correlationId.startsWith('WF_') && parseStreamName(event.stream).category !== 'workflow'),
   });
   const timers = await startWorkflowTimers({
     nc: deps.nc,
