@@ -2,7 +2,7 @@
 // per machine), and drives it: each input (a condition change, another service's event, a timeout)
 // is decided on the workflow's own stream, then what the resulting state calls for is done.
 // Composition only; the parts are adapters/ (claims, timers, command effects) and domain/ (the saga).
-import { evaluateRules, parseStreamName, readingSummaryOf, streamName, type MachineStatusChanged, type PlantConfig } from '@mes/contracts';
+import { evaluateRules, parseStreamName, readingSummaryOf, streamName, type DomainEvent, type MachineStatusChanged, type PlantConfig } from '@mes/contracts';
 import {
   AggregateCache,
   forEachAtOnce,
@@ -26,6 +26,7 @@ import { startWorkflowTimers } from '../adapters/workflowTimers.js';
 import {
   decideWorkflow,
   ignoredBecause,
+  OBSERVED_EVENT_TYPES,
   maintenanceWorkflowDecider,
   workflowIds,
   type ApprovalPolicy,
@@ -194,8 +195,9 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
     handle: onEvent,
     // A workflow's inputs in log order, whichever stream they come from; workflows (and machines) concurrently.
     keyOf: (event) => (event.correlationId.startsWith('WF_') ? event.correlationId : event.stream),
-    // Condition changes, and other services' events of a workflow; not its own (most of what the plant's log holds per incident), unparsed.
-    wants: (event) => event.type === 'MachineStatusChanged' || (event.correlationId.startsWith('WF_') && parseStreamName(event.stream).category !== 'workflow'),
+    // Condition changes, and the events of other services that can change a workflow; the rest of the
+    // plant's log (its own events, requests and emails it waits past) is passed over unparsed, unread.
+    wants: (event) => event.type === 'MachineStatusChanged' || (OBSERVED_EVENT_TYPES.has(event.type as DomainEvent['type']) && event.correlationId.startsWith('WF_')),
   });
   const timers = await startWorkflowTimers({
     nc: deps.nc,

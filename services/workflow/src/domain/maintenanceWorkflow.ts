@@ -176,6 +176,22 @@ function notAwaited(state: WorkflowState, event: DomainEvent, awaited: string): 
   return ignore(`${event.type} is not what the workflow waits for in ${state.phase} (${awaited})`);
 }
 
+/**
+ * The only event types of other services that can change a workflow (what `observe` acts on);
+ * every other one is ignored in every phase, so the service need not read the workflow for it.
+ */
+export const OBSERVED_EVENT_TYPES: ReadonlySet<DomainEvent['type']> = new Set<DomainEvent['type']>([
+  'MaintenanceOrderOpened',
+  'MaintenanceOrderApproved',
+  'MaintenanceOrderRejected',
+  'MaintenanceOrderExpired',
+  'MaintenanceOrderResourcesAllocated',
+  'MaintenanceOrderCompleted',
+  'MaintenanceOrderCancelled',
+  'ApprovalDecided',
+  'ApprovalExpired',
+]);
+
 function observe(state: WorkflowState, input: ObserveEvent): WorkflowDecision {
   const { event, at } = input;
   // Cancellation and completion end the workflow whatever it was waiting for.

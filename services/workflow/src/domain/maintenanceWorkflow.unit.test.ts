@@ -1,10 +1,14 @@
-import type { DomainEvent } from '@mes/contracts';
+import { DOMAIN_EVENT_TYPES, type DomainEvent } from '@mes/contracts';
 import { foldEvents } from '@mes/platform';
 import { deciderSpecification } from '@mes/platform/testing';
 import { describe, expect, it } from 'vitest';
 import {
+  decideWorkflow,
   maintenanceWorkflowDecider,
+  OBSERVED_EVENT_TYPES,
   workflowIds,
+  type WorkflowPhase,
+  type WorkflowState,
   type ApprovalPolicy,
   type WorkflowEvent,
   type WorkflowInput,
@@ -281,3 +285,32 @@ describe('maintenance workflow', () => {
     });
   });
 });
+
+describe('the event types a workflow observes', () => {
+  const phases: WorkflowPhase[] = ['OpeningOrder', 'AwaitingDecision', 'RecordingDecision', 'ExpiringApproval', 'ExpiringOrder', 'AwaitingResources', 'ResourcesAllocated', 'Completed'];
+  const base = maintenanceWorkflowDecider.evolve(null, started)!;
+  const inPhase = (phase: WorkflowPhase): WorkflowState => ({ ...base, phase, approvalId: workflowIds.approval(WF, 0), decision: null });
+
+  it('are the only ones that change it: every other type is ignored in every phase (so the service passes them over unread)', () => {
+    const others = DOMAIN_EVENT_TYPES.filter((type) => !OBSERVED_EVENT_TYPES.has(type));
+    expect(others.length).toBeGreaterThan(0);
+    for (const type of others) {
+      for (const phase of phases) {
+        const decision = decideWorkflow(observe(type, { approvalId: workflowIds.approval(WF, 0) }), inPhase(phase));
+        expect(Array.isArray(decision) ? `${type} in ${phase} decided ${decision.map((e) => e.type).join(', ')}` : 'ignored').toBe('ignored');
+      }
+    }
+  });
+
+  it('each change a workflow in some phase', () => {
+    for (const type of OBSERVED_EVENT_TYPES) {
+      expect(DOMAIN_EVENT_TYPES).toContain(type);
+      const changes = phases.filter((phase) => {
+        const decision = decideWorkflow(observe(type, { approvalId: workflowIds.approval(WF, 0), decision: 'Approved', approver: alice, decidedAt: T1 }), inPhase(phase));
+        return Array.isArray(decision) && decision.length > 0;
+      });
+      expect(changes.length, `${type} changes no phase`).toBeGreaterThan(0);
+    }
+  });
+});
+
