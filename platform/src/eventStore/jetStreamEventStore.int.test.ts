@@ -136,3 +136,54 @@ describe('JetStream event store: the whole log', () => {
     expect(await store.headPosition({ plantId: 'nowhere' })).toBeUndefined();
   });
 });
+
+describe('JetStream event store: reading a stream by its appends\' links', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let store: JetStreamEventStore;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    ({ nc, store } = await openStore(server.url));
+  });
+  afterAll(async () => {
+    await store?.close();
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  it('keeps in each append the sequence of the one before it, and reads the stream back to its first', async () => {
+    const plant = uniquePlant();
+    const stream = `${plant}.order.L1`;
+    const other = `${plant}.order.L2`;
+    let revision: bigint | 'no_stream' = 'no_stream';
+    for (let i = 0; i < 3; i++) {
+      await store.appendToStream(other, [newEvent('Other', { i })], { expectedRevision: 'any' });
+      revision = (await store.appendToStream(stream, [newEvent('Step', { i }), newEvent('Step', { i, part: 2 })], { expectedRevision: revision })).nextRevision;
+    }
+    const jsm = await jetstreamManager(nc);
+    const last = await jsm.streams.getMessage(STREAM, { last_by_subj: `${PREFIX}.${stream}` });
+    const previous = Number(last!.header!.get('Nats-Expected-Last-Subject-Sequence'));
+    const before = await jsm.streams.getMessage(STREAM, { seq: previous });
+    expect(before!.subject).toBe(`${PREFIX}.${stream}`);
+
+    const read = await store.readStream(stream);
+    expect(read.revision).toBe(BigInt(last!.seq));
+    expect(read.events.map((e) => e.data)).toEqual([0, 1, 2].flatMap((i) => [{ i }, { i, part: 2 }]));
+    const tail = await store.readStream(stream, { after: BigInt(previous) });
+    expect(tail.events.map((e) => e.data)).toEqual([{ i: 2 }, { i: 2, part: 2 }]);
+    expect((await store.readStream(stream, { after: read.revision as bigint })).events).toEqual([]);
+  });
+
+  it('reads forwards a stream with a message that names no append before it (written by anything but this store)', async () => {
+    const plant = uniquePlant();
+    const stream = `${plant}.order.F1`;
+    // A message published to the stream's subject without the header, then appends by the store after it.
+    const js = (await import('@nats-io/jetstream')).jetstream(nc);
+    await js.publish(`${PREFIX}.${stream}`, JSON.stringify([{ ...newEvent('Raw', { raw: true }), stream }]));
+    await store.appendToStream(stream, [newEvent('Step', { i: 1 })], { expectedRevision: 'any' });
+    await store.appendToStream(stream, [newEvent('Step', { i: 2 })], { expectedRevision: 'any' });
+    const read = await store.readStream(stream);
+    expect(read.events.map((e) => e.type)).toEqual(['Raw', 'Step', 'Step']);
+  });
+});

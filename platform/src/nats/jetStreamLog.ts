@@ -12,23 +12,16 @@ export interface OrderedRange {
   messages: AsyncGenerator<JsMsg>;
 }
 
-/** Where a read starts: a stream sequence, or the first message stored at or after a time. */
-export type ReadStart = number | Date;
-
-function deliverFrom(start: ReadStart): { deliver_policy: DeliverPolicy; opt_start_seq?: number; opt_start_time?: string } {
-  if (start instanceof Date) return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.toISOString() };
-  return start <= 1 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start };
-}
-
 export async function createOrderedConsumer(
   jsm: JetStreamManager,
   stream: string,
   filterSubject: string,
-  start: ReadStart,
+  startSeq: number,
 ): Promise<{ name: string; pending: number }> {
   const info = await jsm.consumers.add(stream, {
     filter_subject: filterSubject,
-    ...deliverFrom(start),
+    deliver_policy: startSeq <= 1 ? DeliverPolicy.All : DeliverPolicy.StartSequence,
+    ...(startSeq > 1 ? { opt_start_seq: startSeq } : {}),
     ack_policy: AckPolicy.None,
     replay_policy: ReplayPolicy.Instant,
     mem_storage: true,
@@ -43,6 +36,7 @@ export function deleteConsumerQuietly(jsm: JetStreamManager, stream: string, nam
   jsm.consumers.delete(stream, name).catch(() => undefined);
 }
 
+/** Yields every message matching `filterSubject` from `startSeq` to the current end, then ends. */
 /**
  * A message a consumer delivered but this client never received (a reconnect to another node
  * mid-pull drops what was in flight; a consumer that does not ack never sends it again). The
@@ -113,25 +107,30 @@ export class FetchAhead {
   }
 }
 
-/** Yields every message matching `filterSubject` from `start` (a sequence or a time) to the current end, then ends. */
+/** Yields every message matching `filterSubject` from `startSeq` to the current end, then ends. */
 export async function* readRange(
   js: JetStreamClient,
   jsm: JetStreamManager,
   stream: string,
   filterSubject: string,
-  start: ReadStart,
+  startSeq: number,
 ): AsyncGenerator<JsMsg> {
-  let from = start;
+  let from = startSeq;
+  // Where the read ends: the last matching message now. nats-server 2.9 miscounts a filtered
+  // consumer's pending messages when it starts mid-stream (it counts some before its start), so
+  // the pending count alone would have the read wait for messages that never come.
+  const last = await lastMessageOfSubject(jsm, stream, filterSubject);
+  if (last === null || last.seq < from) return;
+  const endSeq = last.seq;
   for (let gaps = 0; ; gaps++) {
     const { name, pending } = await createOrderedConsumer(jsm, stream, filterSubject, from);
     const counted = deliveryCounter(stream, filterSubject);
     let remaining = pending;
     let batch: ConsumerMessages | undefined;
     try {
-      if (remaining === 0) return;
       const consumer = await js.consumers.get(stream, name);
-      while (remaining > 0) {
-        batch = await consumer.fetch({ max_messages: Math.min(remaining, FETCH_BATCH), expires: 5_000 });
+      while (from <= endSeq) {
+        batch = await consumer.fetch({ max_messages: Math.max(1, Math.min(remaining, FETCH_BATCH)), expires: 5_000 });
         let received = 0;
         for await (const msg of batch) {
           counted(msg);
@@ -139,9 +138,10 @@ export async function* readRange(
           remaining = msg.info.pending;
           from = msg.seq + 1;
           yield msg;
+          if (msg.seq >= endSeq) return;
         }
         if (received === 0) {
-          throw new Error(`reading ${filterSubject} from ${stream} stalled with ${remaining} messages still pending`);
+          throw new Error(`reading ${filterSubject} from ${stream} stalled before sequence ${endSeq} (${remaining} messages said to be pending)`);
         }
       }
       return;
@@ -204,4 +204,45 @@ export async function nextMessageOf(jsm: JetStreamManager, stream: string, subje
     if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
     throw err;
   }
+}
+
+/** The last message of a literal `subject`, or null when it has none: an index lookup on the server. */
+export async function lastMessageOfSubject(jsm: JetStreamManager, stream: string, subject: string): Promise<StoredMsg | null> {
+  return getOrNull(jsm, stream, { last_by_subj: subject });
+}
+
+/** The message at sequence `seq`, or null when there is none: an index lookup on the server. */
+export async function messageAt(jsm: JetStreamManager, stream: string, seq: number): Promise<StoredMsg | null> {
+  return getOrNull(jsm, stream, { seq });
+}
+
+async function getOrNull(jsm: JetStreamManager, stream: string, request: MsgRequest): Promise<StoredMsg | null> {
+  try {
+    return await jsm.streams.getMessage(stream, request);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
+    throw err;
+  }
+}
+
+/**
+ * The first sequence of `stream` whose message was stored at or after `time` (one past the end when
+ * none was), by a binary search over the messages' times: a few lookups by sequence, not a consumer
+ * that starts at a time (whose pending count nats-server 2.9 sometimes gets wrong with a subject
+ * filter, leaving a read waiting for messages it never sends). Times are the stream leader's; a
+ * sequence with no message is taken as late, so the answer may come early, never late, unless a
+ * leader change between nodes whose clocks differ put later messages at earlier times.
+ */
+export async function firstSequenceAtOrAfter(jsm: JetStreamManager, stream: string, time: Date): Promise<number> {
+  const { state } = await jsm.streams.info(stream);
+  let low = state.first_seq;
+  let high = state.last_seq + 1;
+  const at = time.getTime();
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    const msg = await messageAt(jsm, stream, middle);
+    if (msg !== null && msg.time.getTime() < at) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
