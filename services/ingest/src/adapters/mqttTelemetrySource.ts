@@ -15,6 +15,14 @@
 // with readings still queued (the benchmark stalled at 26k-90k of 100k).
 // Holding the packet uses mqtt.js's internal `_sendPacket` (pinned to mqtt 5; the int tests cover it).
 //
+// PUBACK order. Held PUBACKs go out in the order their messages arrived (as MQTT 3.1.1 §4.6 asks of
+// a QoS 1 receiver), not in the order JetStream acknowledged them: a reading that waits for its
+// condition change lets later ones be stored first. Mosquitto 2.0.11 looks each PUBACK up by
+// walking the client's in-flight list from the oldest message, so acknowledging out of order costs
+// it a walk past every older unacknowledged message; in `bench:ingest` that walk
+// (db__message_delete_outgoing) was 29% of the broker's CPU. A message given up on (`settle(false)`)
+// stops holding back the ones after it; it stays unacknowledged until the next connection.
+//
 // Shared subscriptions and persistent sessions (measured on Mosquitto 2.0.11): the broker deals the
 // messages of `$share/{group}/...` round-robin over every member of the group, including members
 // whose persistent session is offline; an offline member's share is queued in its session (up to
@@ -58,8 +66,12 @@ export interface MqttTelemetrySourceOptions {
   /** How long the broker keeps this client's session (and queues its messages) while it is offline. */
   sessionExpirySeconds: number;
   logger: Logger;
-  /** One message; call `stored()` once it is safely in JetStream (sends the PUBACK). Must not throw. */
-  onMessage(message: TelemetryMessage, stored: () => void): void;
+  /**
+   * One message; call `settle(true)` once it is safely in JetStream (its PUBACK goes out once every
+   * earlier message is settled too), or `settle(false)` to give it up (never PUBACKed on this
+   * connection: the broker delivers it again on the next). Must not throw.
+   */
+  onMessage(message: TelemetryMessage, settle: (stored: boolean) => void): void;
   /** False while the caller has no room: reading pauses until `resume()`. */
   hasRoom(): boolean;
   /**
@@ -72,7 +84,8 @@ export interface MqttTelemetrySourceOptions {
 interface HeldPuback {
   messageId: number;
   generation: number;
-  stored: boolean;
+  state: 'waiting' | 'stored' | 'abandoned';
+  /** The PUBACK mqtt.js produced for it, once its callback ran. */
   packet: Packet | undefined;
 }
 
@@ -95,6 +108,9 @@ export class MqttTelemetrySource {
   private delivering: HeldPuback | undefined;
   /** Bumped on every connection loss: PUBACKs held for an earlier connection must not be sent on a later one. */
   private generation = 0;
+  /** QoS 1 messages of this connection in arrival order, from `heldHead` on: their PUBACKs leave in this order. */
+  private held: HeldPuback[] = [];
+  private heldHead = 0;
   private pausedCallback: (() => void) | undefined;
   private accepting = true;
   private subscribedOnce = false;
@@ -147,16 +163,14 @@ export class MqttTelemetrySource {
       const held = this.delivering;
       if (packet.cmd === 'puback' && held !== undefined && packet.messageId === held.messageId) {
         this.delivering = undefined;
-        if (held.generation !== this.generation) {
-          // Delivered on a connection that has dropped: the broker sends the message again.
-          cb?.();
-          return;
-        }
-        if (!held.stored) {
+        // Sent (in order) by sendSettled; dropped when delivered on a connection that has gone
+        // (the broker sends the message again) or given up on.
+        if (held.generation === this.generation && held.state !== 'abandoned') {
           held.packet = packet;
-          cb?.();
-          return;
+          this.sendSettled();
         }
+        cb?.();
+        return;
       }
       original(packet, cb, ...rest);
     };
@@ -175,6 +189,8 @@ export class MqttTelemetrySource {
     client.on('offline', () => logger.warn({ mqttUrl: this.shownUrl }, 'MQTT broker unreachable; reconnecting'));
     client.on('close', () => {
       this.generation++;
+      this.held = [];
+      this.heldHead = 0;
     });
     client.on('disconnect', (packet) => {
       if (packet.reasonCode === SESSION_TAKEN_OVER) {
@@ -241,12 +257,16 @@ export class MqttTelemetrySource {
       this.pausedCallback = callback;
       return;
     }
-    const entry: HeldPuback | undefined = packet.qos > 0 && packet.messageId !== undefined ? { messageId: packet.messageId, generation: this.generation, stored: false, packet: undefined } : undefined;
+    let entry: HeldPuback | undefined;
+    if (packet.qos > 0 && packet.messageId !== undefined) {
+      entry = { messageId: packet.messageId, generation: this.generation, state: 'waiting', packet: undefined };
+      this.held.push(entry);
+    }
     try {
-      const stored = entry === undefined ? noop : () => this.stored(entry);
+      const settle = entry === undefined ? noop : (stored: boolean) => this.settle(entry, stored);
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
       const userProperties = packet.properties?.userProperties;
-      this.options.onMessage({ topic: packet.topic, payload, receivedAt: this.receptionTime(), trace: userProperties === undefined ? undefined : traceContextFrom(userProperties) }, stored);
+      this.options.onMessage({ topic: packet.topic, payload, receivedAt: this.receptionTime(), trace: userProperties === undefined ? undefined : traceContextFrom(userProperties) }, settle);
     } catch (err) {
       this.options.logger.error({ err, topic: packet.topic }, 'telemetry message handler failed');
     }
@@ -254,14 +274,39 @@ export class MqttTelemetrySource {
     else this.pausedCallback = () => this.release(entry, callback);
   }
 
-  /** The message is stored: its PUBACK goes out now, or as soon as mqtt.js produces it. */
-  private stored(entry: HeldPuback): void {
-    if (entry.generation !== this.generation || entry.stored) return;
-    entry.stored = true;
-    const packet = entry.packet;
-    if (packet === undefined) return;
-    entry.packet = undefined;
-    this.sendPacket?.(packet);
+  /** The message is stored (its PUBACK may go once the earlier ones have) or given up on. */
+  private settle(entry: HeldPuback, stored: boolean): void {
+    if (entry.generation !== this.generation || entry.state !== 'waiting') return;
+    entry.state = stored ? 'stored' : 'abandoned';
+    if (!stored) entry.packet = undefined;
+    this.sendSettled();
+  }
+
+  /** Sends the PUBACKs at the front of the arrival order whose messages are stored, up to the first one still waiting. */
+  private sendSettled(): void {
+    const held = this.held;
+    let head = this.heldHead;
+    for (; head < held.length; head++) {
+      const entry = held[head]!;
+      if (entry.state === 'waiting') break;
+      if (entry.state === 'stored') {
+        // Stored before mqtt.js produced its PUBACK (its callback is withheld while the window is full).
+        if (entry.packet === undefined) break;
+        const packet = entry.packet;
+        entry.packet = undefined;
+        this.sendPacket?.(packet);
+        // The connection closed while sending: its held PUBACKs are gone.
+        if (this.held !== held) return;
+      }
+    }
+    if (head === held.length) {
+      this.held = [];
+      head = 0;
+    } else if (head > 4096 && head * 2 > held.length) {
+      this.held = held.slice(head);
+      head = 0;
+    }
+    this.heldHead = head;
   }
 
   private async subscribe(): Promise<void> {
