@@ -42,7 +42,7 @@ describe('MqttTelemetrySource', () => {
     abandoned(): void;
   }
 
-  async function startSource(receiveMaximum: number): Promise<{ received: Received[] }> {
+  async function startSource(receiveMaximum: number, pubackOrderWaitMs?: number): Promise<{ received: Received[] }> {
     const received: Received[] = [];
     const source = new MqttTelemetrySource({
       url: broker.url,
@@ -53,6 +53,7 @@ describe('MqttTelemetrySource', () => {
       logger: createLogger({ service: 'test', level: 'silent' }),
       hasRoom: () => true,
       receiveMaximum,
+      ...(pubackOrderWaitMs === undefined ? {} : { pubackOrderWaitMs }),
       onMessage: (message, settle) => received.push({ topic: message.topic, stored: () => settle(true), abandoned: () => settle(false) }),
     });
     sources.push(source);
@@ -105,6 +106,28 @@ describe('MqttTelemetrySource', () => {
     for (;;) {
       for (const message of received.slice(2)) message.stored();
       if (received.length === 5) break;
+      const seen = received.length;
+      await until('another one arrived', () => received.length > seen);
+    }
+    expect(received.map((m) => m.topic)).toEqual(topics);
+  });
+
+  it('stops holding later PUBACKs back for a message that stays unsettled too long', async () => {
+    const { received } = await startSource(2, 100);
+    const topics = Array.from({ length: 4 }, (_, i) => `mes/P1/M-${i}/telemetry`);
+    for (const topic of topics) await publisher.publishAsync(topic, '{}', { qos: 1 });
+    await until('two arrived', () => received.length >= 2);
+
+    // The first stays unsettled (its condition change keeps failing, say): after the wait the
+    // second's PUBACK leaves without it, freeing a place.
+    received[1]!.stored();
+    await until('a third arrived', () => received.length >= 3);
+
+    // Stored at last, the first is PUBACKed too, out of order.
+    received[0]!.stored();
+    for (;;) {
+      for (const message of received.slice(2)) message.stored();
+      if (received.length === 4) break;
       const seen = received.length;
       await until('another one arrived', () => received.length > seen);
     }

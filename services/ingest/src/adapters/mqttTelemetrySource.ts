@@ -15,13 +15,7 @@
 // with readings still queued (the benchmark stalled at 26k-90k of 100k).
 // Holding the packet uses mqtt.js's internal `_sendPacket` (pinned to mqtt 5; the int tests cover it).
 //
-// PUBACK order. Held PUBACKs go out in the order their messages arrived (as MQTT 3.1.1 §4.6 asks of
-// a QoS 1 receiver), not in the order JetStream acknowledged them: a reading that waits for its
-// condition change lets later ones be stored first. Mosquitto 2.0.11 looks each PUBACK up by
-// walking the client's in-flight list from the oldest message, so acknowledging out of order costs
-// it a walk past every older unacknowledged message; in `bench:ingest` that walk
-// (db__message_delete_outgoing) was 29% of the broker's CPU. A message given up on (`settle(false)`)
-// stops holding back the ones after it; it stays unacknowledged until the next connection.
+// PUBACKs leave in the order the messages arrived: see heldPubacks.ts.
 //
 // Shared subscriptions and persistent sessions (measured on Mosquitto 2.0.11): the broker deals the
 // messages of `$share/{group}/...` round-robin over every member of the group, including members
@@ -44,6 +38,7 @@ import type { TraceContextFields } from '@mes/contracts';
 import { traceContextFrom } from '@mes/platform';
 import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from 'pino';
+import { HeldPubacks, type HeldPuback } from './heldPubacks.js';
 
 export interface TelemetryMessage {
   topic: string;
@@ -79,14 +74,8 @@ export interface MqttTelemetrySourceOptions {
    * 65535). Default 65535, the protocol's.
    */
   receiveMaximum?: number;
-}
-
-interface HeldPuback {
-  messageId: number;
-  generation: number;
-  state: 'waiting' | 'stored' | 'abandoned';
-  /** The PUBACK mqtt.js produced for it, once its callback ran. */
-  packet: Packet | undefined;
+  /** How long an unsettled message holds back the PUBACKs of later ones before they go out of order. Default 2000 ms. */
+  pubackOrderWaitMs?: number;
 }
 
 type SendPacket = (packet: Packet, cb?: () => void, ...rest: unknown[]) => void;
@@ -98,7 +87,6 @@ const ERROR_LOG_INTERVAL_MS = 30_000;
 
 export class MqttTelemetrySource {
   private client: MqttClient | undefined;
-  private sendPacket: SendPacket | undefined;
   /**
    * The message whose mqtt.js callback is running: mqtt.js sends its PUBACK from within it. Matched
    * by delivery, not by packet id alone: a broker with more than 65535 messages queued for this
@@ -106,11 +94,8 @@ export class MqttTelemetrySource {
    * (seen with Mosquitto 2.0.11), and a map by packet id lost the first one's PUBACK.
    */
   private delivering: HeldPuback | undefined;
-  /** Bumped on every connection loss: PUBACKs held for an earlier connection must not be sent on a later one. */
-  private generation = 0;
-  /** QoS 1 messages of this connection in arrival order, from `heldHead` on: their PUBACKs leave in this order. */
-  private held: HeldPuback[] = [];
-  private heldHead = 0;
+  /** Created with the client (it sends through mqtt.js's own `_sendPacket`). */
+  private pubacks: HeldPubacks | undefined;
   private pausedCallback: (() => void) | undefined;
   private accepting = true;
   private subscribedOnce = false;
@@ -158,17 +143,13 @@ export class MqttTelemetrySource {
     this.client = client;
     const internal = client as unknown as { _sendPacket: SendPacket };
     const original = internal._sendPacket.bind(client);
-    this.sendPacket = original;
+    const pubacks = new HeldPubacks((packet) => original(packet), this.options.pubackOrderWaitMs);
+    this.pubacks = pubacks;
     internal._sendPacket = (packet, cb, ...rest) => {
       const held = this.delivering;
       if (packet.cmd === 'puback' && held !== undefined && packet.messageId === held.messageId) {
         this.delivering = undefined;
-        // Sent (in order) by sendSettled; dropped when delivered on a connection that has gone
-        // (the broker sends the message again) or given up on.
-        if (held.generation === this.generation && held.state !== 'abandoned') {
-          held.packet = packet;
-          this.sendSettled();
-        }
+        pubacks.produced(held, packet);
         cb?.();
         return;
       }
@@ -188,9 +169,7 @@ export class MqttTelemetrySource {
     });
     client.on('offline', () => logger.warn({ mqttUrl: this.shownUrl }, 'MQTT broker unreachable; reconnecting'));
     client.on('close', () => {
-      this.generation++;
-      this.held = [];
-      this.heldHead = 0;
+      pubacks.clear();
     });
     client.on('disconnect', (packet) => {
       if (packet.reasonCode === SESSION_TAKEN_OVER) {
@@ -257,13 +236,10 @@ export class MqttTelemetrySource {
       this.pausedCallback = callback;
       return;
     }
-    let entry: HeldPuback | undefined;
-    if (packet.qos > 0 && packet.messageId !== undefined) {
-      entry = { messageId: packet.messageId, generation: this.generation, state: 'waiting', packet: undefined };
-      this.held.push(entry);
-    }
+    const pubacks = this.pubacks!;
+    const entry = packet.qos > 0 && packet.messageId !== undefined ? pubacks.add(packet.messageId) : undefined;
     try {
-      const settle = entry === undefined ? noop : (stored: boolean) => this.settle(entry, stored);
+      const settle = entry === undefined ? noop : (stored: boolean) => pubacks.settle(entry, stored);
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
       const userProperties = packet.properties?.userProperties;
       this.options.onMessage({ topic: packet.topic, payload, receivedAt: this.receptionTime(), trace: userProperties === undefined ? undefined : traceContextFrom(userProperties) }, settle);
@@ -272,41 +248,6 @@ export class MqttTelemetrySource {
     }
     if (this.options.hasRoom()) this.release(entry, callback);
     else this.pausedCallback = () => this.release(entry, callback);
-  }
-
-  /** The message is stored (its PUBACK may go once the earlier ones have) or given up on. */
-  private settle(entry: HeldPuback, stored: boolean): void {
-    if (entry.generation !== this.generation || entry.state !== 'waiting') return;
-    entry.state = stored ? 'stored' : 'abandoned';
-    if (!stored) entry.packet = undefined;
-    this.sendSettled();
-  }
-
-  /** Sends the PUBACKs at the front of the arrival order whose messages are stored, up to the first one still waiting. */
-  private sendSettled(): void {
-    const held = this.held;
-    let head = this.heldHead;
-    for (; head < held.length; head++) {
-      const entry = held[head]!;
-      if (entry.state === 'waiting') break;
-      if (entry.state === 'stored') {
-        // Stored before mqtt.js produced its PUBACK (its callback is withheld while the window is full).
-        if (entry.packet === undefined) break;
-        const packet = entry.packet;
-        entry.packet = undefined;
-        this.sendPacket?.(packet);
-        // The connection closed while sending: its held PUBACKs are gone.
-        if (this.held !== held) return;
-      }
-    }
-    if (head === held.length) {
-      this.held = [];
-      head = 0;
-    } else if (head > 4096 && head * 2 > held.length) {
-      this.held = held.slice(head);
-      head = 0;
-    }
-    this.heldHead = head;
   }
 
   private async subscribe(): Promise<void> {
