@@ -64,6 +64,21 @@ export class HeldPubacks {
     else if (stored) this.sendAside(entry);
   }
 
+  /** Stopping: the PUBACKs of stored messages go now, whatever is still unsettled before them (it stays with the broker). */
+  sendStored(): void {
+    const held = this.held;
+    for (let i = this.head; i < held.length; i++) {
+      const entry = held[i]!;
+      entry.inOrder = false;
+      if (entry.state === 'stored') this.sendAside(entry);
+      if (this.held !== held) return;
+    }
+    this.held = [];
+    this.head = 0;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
   /** The connection is gone: nothing held for it may be sent (the broker delivers those messages again). */
   clear(): void {
     this.generation++;

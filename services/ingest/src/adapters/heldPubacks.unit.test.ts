@@ -70,4 +70,15 @@ describe('HeldPubacks', () => {
     expect(sent).toEqual([1]);
     expect(pubacks.waiting).toBe(0);
   });
+
+  it('on stopping, sends the PUBACKs of the stored messages behind an unsettled one', () => {
+    const { pubacks, sent, arrive } = setup();
+    const [a, b, c] = [arrive(1), arrive(2), arrive(3)];
+    pubacks.settle(c, true);
+    pubacks.settle(b, true);
+    pubacks.sendStored();
+    expect(sent).toEqual([2, 3]);
+    pubacks.settle(a, true);
+    expect(sent).toEqual([2, 3, 1]);
+  });
 });

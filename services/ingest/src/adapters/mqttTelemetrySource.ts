@@ -221,6 +221,8 @@ export class MqttTelemetrySource {
     this.accepting = false;
     const client = this.client;
     if (client === undefined) return;
+    // What was stored is acknowledged before leaving, even behind a message still in progress.
+    this.pubacks?.sendStored();
     await client.endAsync(false).catch((err: unknown) => this.options.logger.warn({ err }, 'MQTT client did not end cleanly'));
   }
 
