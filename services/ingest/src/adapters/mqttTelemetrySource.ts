@@ -247,6 +247,8 @@ export class MqttTelemetrySource {
       this.options.onMessage({ topic: packet.topic, payload, receivedAt: this.receptionTime(), trace: userProperties === undefined ? undefined : traceContextFrom(userProperties) }, settle);
     } catch (err) {
       this.options.logger.error({ err, topic: packet.topic }, 'telemetry message handler failed');
+      // Left with the broker (it delivers it again on the next connection), without holding up the others.
+      if (entry !== undefined) pubacks.settle(entry, false);
     }
     if (this.options.hasRoom()) this.release(entry, callback);
     else this.pausedCallback = () => this.release(entry, callback);
