@@ -4,6 +4,7 @@
 // on the same brokers, with the same publisher.
 //
 //   npm run build && npm run bench:ingest -- [--n 100000] [--nats URL --mqtt URL] [--cpu-prof] [--no-sql]
+//        [--ingest-node-args max-semi-space-size=32,...]   (node options for the ingest process, without the dashes)
 //
 // Without --nats/--mqtt it starts an isolated nats-server and mosquitto (platform/dist/testing).
 // 1. The raw pipe alone: its rate is the baseline of both figures below.
@@ -13,7 +14,9 @@
 // 3. Readings -> MESData rows (unless --no-sql): the projections service joins (its own process,
 //    SQLite); once it has caught up with phase 2's readings, N more are published and timed from the
 //    first publish until MESData holds them all, ingest and projections working at once.
-// Prints lines for people, then the result line of bench/protocol.mjs.
+// Prints lines for people, then the result line of bench/protocol.mjs. The CPU line (µs of CPU per
+// reading of each process, from /proc) is steadier than the rates on a shared machine: compare it
+// between runs of a change.
 import { setTimeout } from 'node:timers';
 import { performance } from 'node:perf_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, printResult, row } from './protocol.mjs';
-import { runNodeJson as runNodeJsonIn, startServiceProcess } from './serviceProcesses.mjs';
+import { brokerCpu, cpuSecondsOf, exitedChildrenCpu, runNodeJson as runNodeJsonIn, spent, startServiceProcess } from './serviceProcesses.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rawPipe = join(root, 'bench', 'raw-pipe.mjs');
@@ -40,7 +43,7 @@ const { default: Database } = await import(requireFromProject.resolve('better-sq
 
 /** Starts ingest in its own process; `started` resolves once it is subscribed. Logs at warn and above are passed through. */
 function startIngestProcess(natsUrl, mqttUrl) {
-  const nodeArgs = [];
+  const nodeArgs = args['ingest-node-args'] ? String(args['ingest-node-args']).split(',').map((a) => `--${a}`) : [];
   if (args['cpu-prof']) {
     const dir = mkdtempSync(join(tmpdir(), 'mes-ingest-prof-'));
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
@@ -81,7 +84,9 @@ if (natsUrl === undefined || mqttUrl === undefined) {
 }
 
 try {
+  const rawCpuBefore = { self: exitedChildrenCpu(), ...brokerCpu() };
   const raw = await runNodeJson(rawPipe, ['--nats', natsUrl, '--mqtt', mqttUrl, '--n', String(N)]);
+  const rawCpuAfter = { self: exitedChildrenCpu(), ...brokerCpu() };
 
   const ingest = startIngestProcess(natsUrl, mqttUrl);
   await ingest.started;
@@ -92,6 +97,7 @@ try {
     return { telemetry: telemetry.state.messages, events: events.state.messages, deadLetters: deadLetters.state.messages };
   };
   const before = await state();
+  const ingestCpuBefore = { self: cpuSecondsOf(ingest.child.pid), publisher: exitedChildrenCpu(), ...brokerCpu() };
 
   const publisherDone = runNodeJson(rawPipe, ['--publish-only', '--n', String(N), '--mqtt', mqttUrl, '--qos', '1']);
   let publisher;
@@ -113,7 +119,9 @@ try {
     if (now - lastProgressAt > STALL_MS) break;
     await sleep(20);
   }
+  const ingestCpuAtDone = { self: cpuSecondsOf(ingest.child.pid), ...brokerCpu() };
   publisher = await publisherDone;
+  ingestCpuAtDone.publisher = exitedChildrenCpu();
   // Condition changes are written after their reading is stored: let them finish before counting.
   let after = await state();
   for (let settled = 0; settled < 10; ) {
@@ -130,6 +138,9 @@ try {
   } else {
     console.log(`raw pipe ${raw.rate} readings/s; ingest ${ingestRate} readings/s stored in MES_TELEMETRY (ratio ${(ingestRate / raw.rate).toFixed(3)}), ${after.events - before.events} MachineStatusChanged appends on the way, ${after.deadLetters - before.deadLetters} dead letters`);
   }
+  // CPU per reading (µs) is steadier than rates on a shared machine; the raw pipe's includes its publisher's.
+  const perReading = (b, a, key) => { const s = spent(b[key], a[key]); return s === null ? null : Math.round((s * 1e6) / N); };
+  console.log(`CPU µs per reading: raw pipe + publisher ${perReading(rawCpuBefore, rawCpuAfter, 'self')} (nats ${perReading(rawCpuBefore, rawCpuAfter, 'nats')}, mosquitto ${perReading(rawCpuBefore, rawCpuAfter, 'mqtt')}); ingest ${perReading(ingestCpuBefore, ingestCpuAtDone, 'self')} + publisher ${perReading(ingestCpuBefore, ingestCpuAtDone, 'publisher')} (nats ${perReading(ingestCpuBefore, ingestCpuAtDone, 'nats')}, mosquitto ${perReading(ingestCpuBefore, ingestCpuAtDone, 'mqtt')})`);
   const capped = raw.publisherRate !== undefined && raw.publisherRate < raw.rate * 1.1;
   const rows = [
     row({

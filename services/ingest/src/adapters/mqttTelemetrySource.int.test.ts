@@ -1,5 +1,6 @@
 // The MQTT source against a real Mosquitto: the broker sends no more un-PUBACKed messages than
-// the Receive Maximum, and each held PUBACK goes out when its message is stored, in any order.
+// the Receive Maximum, and held PUBACKs go out in arrival order once their messages are stored
+// (or the earlier ones given up on), however the messages were stored.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '@mes/platform';
@@ -35,8 +36,14 @@ describe('MqttTelemetrySource', () => {
     await broker?.dispose();
   });
 
-  async function startSource(receiveMaximum: number): Promise<{ received: { topic: string; stored: () => void }[] }> {
-    const received: { topic: string; stored: () => void }[] = [];
+  interface Received {
+    topic: string;
+    stored(): void;
+    abandoned(): void;
+  }
+
+  async function startSource(receiveMaximum: number, pubackOrderWaitMs?: number): Promise<{ received: Received[] }> {
+    const received: Received[] = [];
     const source = new MqttTelemetrySource({
       url: broker.url,
       clientId: `test-source-${randomUUID().slice(0, 8)}`,
@@ -46,14 +53,15 @@ describe('MqttTelemetrySource', () => {
       logger: createLogger({ service: 'test', level: 'silent' }),
       hasRoom: () => true,
       receiveMaximum,
-      onMessage: (message, stored) => received.push({ topic: message.topic, stored }),
+      ...(pubackOrderWaitMs === undefined ? {} : { pubackOrderWaitMs }),
+      onMessage: (message, settle) => received.push({ topic: message.topic, stored: () => settle(true), abandoned: () => settle(false) }),
     });
     sources.push(source);
     await source.start(10_000);
     return { received };
   }
 
-  it('receives no more unacknowledged messages than its Receive Maximum, and sends every held PUBACK, stored in any order', async () => {
+  it('receives no more unacknowledged messages than its Receive Maximum, and sends every held PUBACK, whatever order they are stored in', async () => {
     const { received } = await startSource(2);
     const topics = Array.from({ length: 8 }, (_, i) => `mes/P1/M-${i}/telemetry`);
     for (const topic of topics.slice(0, 6)) await publisher.publishAsync(topic, '{}', { qos: 1 });
@@ -76,6 +84,53 @@ describe('MqttTelemetrySource', () => {
     }
     for (const topic of topics.slice(6)) await publisher.publishAsync(topic, '{}', { qos: 1 });
     await until('the last two arrived', () => received.length === 8);
+    expect(received.map((m) => m.topic)).toEqual(topics);
+  });
+
+  it('holds the PUBACK of a stored message until every earlier message is stored or given up on', async () => {
+    const { received } = await startSource(2);
+    const topics = Array.from({ length: 5 }, (_, i) => `mes/P1/M-${i}/telemetry`);
+    for (const topic of topics) await publisher.publishAsync(topic, '{}', { qos: 1 });
+    await until('two arrived', () => received.length >= 2);
+
+    // The second is stored, the first is not yet: no PUBACK leaves, so the broker sends nothing more.
+    received[1]!.stored();
+    await sleep(200);
+    expect(received).toHaveLength(2);
+
+    // The first is given up on (it stays unacknowledged, holding one place): the second's PUBACK no
+    // longer waits for it, which frees the other place.
+    received[0]!.abandoned();
+    await until('a third arrived', () => received.length >= 3);
+
+    for (;;) {
+      for (const message of received.slice(2)) message.stored();
+      if (received.length === 5) break;
+      const seen = received.length;
+      await until('another one arrived', () => received.length > seen);
+    }
+    expect(received.map((m) => m.topic)).toEqual(topics);
+  });
+
+  it('stops holding later PUBACKs back for a message that stays unsettled too long', async () => {
+    const { received } = await startSource(2, 100);
+    const topics = Array.from({ length: 4 }, (_, i) => `mes/P1/M-${i}/telemetry`);
+    for (const topic of topics) await publisher.publishAsync(topic, '{}', { qos: 1 });
+    await until('two arrived', () => received.length >= 2);
+
+    // The first stays unsettled (its condition change keeps failing, say): after the wait the
+    // second's PUBACK leaves without it, freeing a place.
+    received[1]!.stored();
+    await until('a third arrived', () => received.length >= 3);
+
+    // Stored at last, the first is PUBACKed too, out of order.
+    received[0]!.stored();
+    for (;;) {
+      for (const message of received.slice(2)) message.stored();
+      if (received.length === 4) break;
+      const seen = received.length;
+      await until('another one arrived', () => received.length > seen);
+    }
     expect(received.map((m) => m.topic)).toEqual(topics);
   });
 });

@@ -15,6 +15,8 @@
 // with readings still queued (the benchmark stalled at 26k-90k of 100k).
 // Holding the packet uses mqtt.js's internal `_sendPacket` (pinned to mqtt 5; the int tests cover it).
 //
+// PUBACKs leave in the order the messages arrived: see heldPubacks.ts.
+//
 // Shared subscriptions and persistent sessions (measured on Mosquitto 2.0.11): the broker deals the
 // messages of `$share/{group}/...` round-robin over every member of the group, including members
 // whose persistent session is offline; an offline member's share is queued in its session (up to
@@ -36,6 +38,7 @@ import type { TraceContextFields } from '@mes/contracts';
 import { traceContextFrom } from '@mes/platform';
 import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from 'pino';
+import { HeldPubacks, type HeldPuback } from './heldPubacks.js';
 
 export interface TelemetryMessage {
   topic: string;
@@ -58,8 +61,12 @@ export interface MqttTelemetrySourceOptions {
   /** How long the broker keeps this client's session (and queues its messages) while it is offline. */
   sessionExpirySeconds: number;
   logger: Logger;
-  /** One message; call `stored()` once it is safely in JetStream (sends the PUBACK). Must not throw. */
-  onMessage(message: TelemetryMessage, stored: () => void): void;
+  /**
+   * One message; call `settle(true)` once it is safely in JetStream (its PUBACK goes out once every
+   * earlier message is settled too), or `settle(false)` to give it up (never PUBACKed on this
+   * connection: the broker delivers it again on the next). Must not throw.
+   */
+  onMessage(message: TelemetryMessage, settle: (stored: boolean) => void): void;
   /** False while the caller has no room: reading pauses until `resume()`. */
   hasRoom(): boolean;
   /**
@@ -67,13 +74,8 @@ export interface MqttTelemetrySourceOptions {
    * 65535). Default 65535, the protocol's.
    */
   receiveMaximum?: number;
-}
-
-interface HeldPuback {
-  messageId: number;
-  generation: number;
-  stored: boolean;
-  packet: Packet | undefined;
+  /** How long an unsettled message holds back the PUBACKs of later ones before they go out of order. Default 2000 ms. */
+  pubackOrderWaitMs?: number;
 }
 
 type SendPacket = (packet: Packet, cb?: () => void, ...rest: unknown[]) => void;
@@ -85,7 +87,6 @@ const ERROR_LOG_INTERVAL_MS = 30_000;
 
 export class MqttTelemetrySource {
   private client: MqttClient | undefined;
-  private sendPacket: SendPacket | undefined;
   /**
    * The message whose mqtt.js callback is running: mqtt.js sends its PUBACK from within it. Matched
    * by delivery, not by packet id alone: a broker with more than 65535 messages queued for this
@@ -93,8 +94,8 @@ export class MqttTelemetrySource {
    * (seen with Mosquitto 2.0.11), and a map by packet id lost the first one's PUBACK.
    */
   private delivering: HeldPuback | undefined;
-  /** Bumped on every connection loss: PUBACKs held for an earlier connection must not be sent on a later one. */
-  private generation = 0;
+  /** Created with the client (it sends through mqtt.js's own `_sendPacket`). */
+  private pubacks: HeldPubacks | undefined;
   private pausedCallback: (() => void) | undefined;
   private accepting = true;
   private subscribedOnce = false;
@@ -142,21 +143,15 @@ export class MqttTelemetrySource {
     this.client = client;
     const internal = client as unknown as { _sendPacket: SendPacket };
     const original = internal._sendPacket.bind(client);
-    this.sendPacket = original;
+    const pubacks = new HeldPubacks((packet) => original(packet), this.options.pubackOrderWaitMs);
+    this.pubacks = pubacks;
     internal._sendPacket = (packet, cb, ...rest) => {
       const held = this.delivering;
       if (packet.cmd === 'puback' && held !== undefined && packet.messageId === held.messageId) {
         this.delivering = undefined;
-        if (held.generation !== this.generation) {
-          // Delivered on a connection that has dropped: the broker sends the message again.
-          cb?.();
-          return;
-        }
-        if (!held.stored) {
-          held.packet = packet;
-          cb?.();
-          return;
-        }
+        pubacks.produced(held, packet);
+        cb?.();
+        return;
       }
       original(packet, cb, ...rest);
     };
@@ -174,7 +169,7 @@ export class MqttTelemetrySource {
     });
     client.on('offline', () => logger.warn({ mqttUrl: this.shownUrl }, 'MQTT broker unreachable; reconnecting'));
     client.on('close', () => {
-      this.generation++;
+      pubacks.clear();
     });
     client.on('disconnect', (packet) => {
       if (packet.reasonCode === SESSION_TAKEN_OVER) {
@@ -226,6 +221,8 @@ export class MqttTelemetrySource {
     this.accepting = false;
     const client = this.client;
     if (client === undefined) return;
+    // What was stored is acknowledged before leaving, even behind a message still in progress.
+    this.pubacks?.sendStored();
     await client.endAsync(false).catch((err: unknown) => this.options.logger.warn({ err }, 'MQTT client did not end cleanly'));
   }
 
@@ -241,27 +238,20 @@ export class MqttTelemetrySource {
       this.pausedCallback = callback;
       return;
     }
-    const entry: HeldPuback | undefined = packet.qos > 0 && packet.messageId !== undefined ? { messageId: packet.messageId, generation: this.generation, stored: false, packet: undefined } : undefined;
+    const pubacks = this.pubacks!;
+    const entry = packet.qos > 0 && packet.messageId !== undefined ? pubacks.add(packet.messageId) : undefined;
     try {
-      const stored = entry === undefined ? noop : () => this.stored(entry);
+      const settle = entry === undefined ? noop : (stored: boolean) => pubacks.settle(entry, stored);
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
       const userProperties = packet.properties?.userProperties;
-      this.options.onMessage({ topic: packet.topic, payload, receivedAt: this.receptionTime(), trace: userProperties === undefined ? undefined : traceContextFrom(userProperties) }, stored);
+      this.options.onMessage({ topic: packet.topic, payload, receivedAt: this.receptionTime(), trace: userProperties === undefined ? undefined : traceContextFrom(userProperties) }, settle);
     } catch (err) {
       this.options.logger.error({ err, topic: packet.topic }, 'telemetry message handler failed');
+      // Left with the broker (it delivers it again on the next connection), without holding up the others.
+      if (entry !== undefined) pubacks.settle(entry, false);
     }
     if (this.options.hasRoom()) this.release(entry, callback);
     else this.pausedCallback = () => this.release(entry, callback);
-  }
-
-  /** The message is stored: its PUBACK goes out now, or as soon as mqtt.js produces it. */
-  private stored(entry: HeldPuback): void {
-    if (entry.generation !== this.generation || entry.stored) return;
-    entry.stored = true;
-    const packet = entry.packet;
-    if (packet === undefined) return;
-    entry.packet = undefined;
-    this.sendPacket?.(packet);
   }
 
   private async subscribe(): Promise<void> {
