@@ -124,12 +124,15 @@ export class ProjectionWriter {
     this.committed = options.committed;
   }
 
-  /** Queues an item; resolves at once, or when its batch commits if the batch is full (backpressure). */
-  push(item: ProjectedItem): Promise<void> {
+  /**
+   * Queues an item. Returns nothing while the batch fills (so a reader need not await each item),
+   * and a promise of the batch's commit once it is full (backpressure).
+   */
+  push(item: ProjectedItem): Promise<void> | undefined {
     this.pending.push(item);
     if (this.pending.length >= this.batchSize) return this.flush();
     this.timer ??= setTimeout(() => void this.flush().catch(() => undefined), this.flushMs);
-    return Promise.resolve();
+    return undefined;
   }
 
   /** Commits what is queued; resolves when every batch so far has committed. */
