@@ -214,37 +214,41 @@ export function columnOf(table: SqlTable, name: string): SqlColumn {
   return column;
 }
 
+/** `Table.Column`, for messages: built only when a value is refused (encodeValue runs for every cell written). */
+function cellName(table: SqlTable, column: SqlColumn): string {
+  return `${table.name}.${column.name}`;
+}
+
 /**
  * Checks a value against its column and turns it into what both dialects store for it: text for
  * `position` (padded) and `datetime` (normalised to UTC with milliseconds), numbers as numbers.
  * SQL Server's adapter turns the datetime text into a Date afterwards.
  */
 export function encodeValue(table: SqlTable, column: SqlColumn, value: SqlValue): string | number | null {
-  const where = `${table.name}.${column.name}`;
   if (value === null) {
-    if (!column.nullable) throw new SqlValueError(`${where} must not be NULL`);
+    if (!column.nullable) throw new SqlValueError(`${cellName(table, column)} must not be NULL`);
     return null;
   }
   switch (column.type.kind) {
     case 'text':
-      if (typeof value !== 'string') throw new SqlValueError(`${where} takes text (got ${typeof value})`);
+      if (typeof value !== 'string') throw new SqlValueError(`${cellName(table, column)} takes text (got ${typeof value})`);
       if (value.length > column.type.maxLength) {
-        throw new SqlValueError(`${where} holds at most ${column.type.maxLength} characters (got ${value.length})`);
+        throw new SqlValueError(`${cellName(table, column)} holds at most ${column.type.maxLength} characters (got ${value.length})`);
       }
       return value;
     case 'float':
     case 'integer':
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new SqlValueError(`${where} takes a finite number (got ${String(value)})`);
-      if (column.type.kind === 'integer' && !Number.isSafeInteger(value)) throw new SqlValueError(`${where} takes a whole number (got ${value})`);
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new SqlValueError(`${cellName(table, column)} takes a finite number (got ${String(value)})`);
+      if (column.type.kind === 'integer' && !Number.isSafeInteger(value)) throw new SqlValueError(`${cellName(table, column)} takes a whole number (got ${value})`);
       return value;
     case 'datetime': {
-      if (typeof value !== 'string') throw new SqlValueError(`${where} takes an ISO-8601 time (got ${typeof value})`);
+      if (typeof value !== 'string') throw new SqlValueError(`${cellName(table, column)} takes an ISO-8601 time (got ${typeof value})`);
       const ms = Date.parse(value);
-      if (Number.isNaN(ms)) throw new SqlValueError(`${where} takes an ISO-8601 time (got ${JSON.stringify(value)})`);
+      if (Number.isNaN(ms)) throw new SqlValueError(`${cellName(table, column)} takes an ISO-8601 time (got ${JSON.stringify(value)})`);
       return new Date(ms).toISOString();
     }
     case 'position':
-      if (typeof value !== 'bigint') throw new SqlValueError(`${where} takes a position as a bigint (got ${typeof value})`);
+      if (typeof value !== 'bigint') throw new SqlValueError(`${cellName(table, column)} takes a position as a bigint (got ${typeof value})`);
       return encodePosition(value);
     default: {
       const _exhaustive: never = column.type;

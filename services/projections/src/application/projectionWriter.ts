@@ -90,7 +90,7 @@ export interface ProjectionWriterOptions {
   /** Checkpoint key, e.g. `events` or `telemetry:P1`. */
   source: string;
   logger: Logger;
-  /** Items per transaction. Default 500. */
+  /** Items per transaction. Default 1000. */
   batchSize?: number;
   /** Longest an item waits for its batch to fill. Default 20 ms. */
   flushMs?: number;
@@ -119,7 +119,7 @@ export class ProjectionWriter {
   private readonly flushMs: number;
 
   constructor(private readonly options: ProjectionWriterOptions) {
-    this.batchSize = options.batchSize ?? 500;
+    this.batchSize = options.batchSize ?? 1000;
     this.flushMs = options.flushMs ?? 20;
     this.committed = options.committed;
   }
