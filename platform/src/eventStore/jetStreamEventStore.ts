@@ -340,7 +340,7 @@ export class JetStreamEventStore implements EventStore {
           consumerName = created.name;
           const consumer = await this.js.consumers.get(this.options.stream, created.name);
           const counted = deliveryCounter(this.options.stream, filter);
-          current = new FetchAhead(consumer, { max_messages: 256, expires: 2_000, idle_heartbeat: 1_000 });
+          current = new FetchAhead(consumer, { max_messages: 1024, expires: 2_000, idle_heartbeat: 1_000 });
           if (!stopped) {
             for await (const msg of current.messages()) {
               // A hole (messages lost in transit) ends this consumer: the loop resumes after the last event handled.
@@ -350,7 +350,9 @@ export class JetStreamEventStore implements EventStore {
                 if (stopped) break;
                 if (last !== undefined && event.position <= last) continue;
                 try {
-                  await options.onEvent(event);
+                  // A handler that returns nothing (a projection queueing the event) costs no await per event.
+                  const handled = options.onEvent(event);
+                  if (handled !== undefined) await handled;
                 } catch (err) {
                   throw new HandlerFailed(err);
                 }
@@ -420,7 +422,10 @@ export function decodeAppend(msg: JsMsg): RecordedEvent[] {
 
 function decodeStored(parsed: unknown, seq: number, subject: string): RecordedEvent[] {
   if (!Array.isArray(parsed)) throw new Error(`event store message ${seq} on ${subject} is not a list of events`);
-  return (parsed as EventEnvelope[]).map((event, index) => ({ ...event, position: jetStreamPosition(seq, index) }));
+  // The parsed objects are ours: the position is set on them rather than on copies.
+  const events = parsed as RecordedEvent[];
+  for (let index = 0; index < events.length; index++) events[index]!.position = jetStreamPosition(seq, index);
+  return events;
 }
 
 function actualRevisionFrom(message: string): bigint | undefined {

@@ -1,8 +1,8 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../testing/natsServer.js';
-import { FetchAhead, countAfterSequence, createOrderedConsumer, deliveryCounter } from './jetStreamLog.js';
+import { FetchAhead, countAfterSequence, createOrderedConsumer, deliveryCounter, readRange } from './jetStreamLog.js';
 
 const STREAM = 'TEST_FETCH_AHEAD';
 
@@ -121,5 +121,68 @@ describe('countAfterSequence', () => {
     expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 0)).toBe(4);
     expect(await countAfterSequence(counting, 'TEST_COUNT', 'cnt.>', 8)).toBe(2);
     expect(consumersAdded).toBe(0);
+  });
+});
+
+describe('readRange', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  /** The sizes of the pull requests readRange made, in order. */
+  let asked: number[] = [];
+  /** The client, recording what each pull request asks for. */
+  let recording: JetStreamClient;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    const consumers = Object.assign(Object.create(js.consumers) as JetStreamClient['consumers'], {
+      get: async (...args: Parameters<JetStreamClient['consumers']['get']>) => {
+        const consumer = await js.consumers.get(...args);
+        return Object.assign(Object.create(consumer) as Consumer, {
+          fetch: (options: Parameters<Consumer['fetch']>[0]) => {
+            asked.push(options?.max_messages ?? 0);
+            return consumer.fetch(options);
+          },
+        });
+      },
+    });
+    recording = Object.assign(Object.create(js) as JetStreamClient, { consumers });
+    await jsm.streams.add({ name: 'TEST_RANGE', subjects: ['rng.>'] });
+    // 2,500 of the filter between 2,500 others: three pull requests of 1024 at most.
+    for (let i = 1; i <= 5_000; i += 500) {
+      await Promise.all(Array.from({ length: 500 }, (_, k) => js.publish((i + k) % 2 === 0 ? 'rng.even' : 'rng.odd', JSON.stringify({ i: i + k }))));
+    }
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  it('reads every message of the filter in stream order up to the end as it was when the read began, asking ahead for no more than is pending', async () => {
+    asked = [];
+    const seen: number[] = [];
+    const js = jetstream(nc);
+    for await (const msg of readRange(recording, jsm, 'TEST_RANGE', 'rng.even', 1)) {
+      seen.push((msg.json() as { i: number }).i);
+      // Appended while the range is read: after the end it began with, so not part of it.
+      if (seen.length === 100) await js.publish('rng.even', JSON.stringify({ i: 5_002 }));
+    }
+    expect(seen).toEqual(Array.from({ length: 2_500 }, (_, k) => 2 * (k + 1)));
+    // Never more than was pending (the one appended meanwhile included), so no request waits for its expiry at the end.
+    expect(asked.reduce((sum, n) => sum + n, 0)).toBeLessThanOrEqual(2_501);
+    expect(Math.max(...asked)).toBeLessThanOrEqual(1024);
+  });
+
+  it('reads from a start sequence and ends at once when nothing matches', async () => {
+    const seen: number[] = [];
+    for await (const msg of readRange(recording, jsm, 'TEST_RANGE', 'rng.even', 4_001)) seen.push((msg.json() as { i: number }).i);
+    expect(seen).toEqual([...Array.from({ length: 500 }, (_, k) => 4_002 + 2 * k), 5_002]);
+    const none: number[] = [];
+    for await (const msg of readRange(recording, jsm, 'TEST_RANGE', 'rng.none', 1)) none.push(msg.seq);
+    expect(none).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, ReplayPolicy, jetstream, type Consumer, type ConsumerMessages, type FetchOptions, type JetStreamClient, type JetStreamManager, type JsMsg, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 
-const FETCH_BATCH = 512;
+const FETCH_BATCH = 1024;
 
 export interface OrderedRange {
   /** Messages in stream order, from `startSeq` to the end of the stream as it was when opened. */
@@ -107,7 +107,11 @@ export class FetchAhead {
   }
 }
 
-/** Yields every message matching `filterSubject` from `startSeq` to the current end, then ends. */
+/**
+ * Yields every message matching `filterSubject` from `startSeq` to the current end, then ends.
+ * Once every message of one pull request has arrived, the next one (for what is still pending) is
+ * made while those are read, so a long read (a rebuild) does not wait a round trip per batch.
+ */
 export async function* readRange(
   js: JetStreamClient,
   jsm: JetStreamManager,
@@ -125,24 +129,45 @@ export async function* readRange(
   for (let gaps = 0; ; gaps++) {
     const { name, pending } = await createOrderedConsumer(jsm, stream, filterSubject, from);
     const counted = deliveryCounter(stream, filterSubject);
-    let remaining = pending;
+    let remaining = Math.max(1, pending);
     let batch: ConsumerMessages | undefined;
+    let next: { messages: Promise<ConsumerMessages>; asked: number } | undefined;
     try {
       const consumer = await js.consumers.get(stream, name);
-      while (from <= endSeq) {
-        batch = await consumer.fetch({ max_messages: Math.max(1, Math.min(remaining, FETCH_BATCH)), expires: 5_000 });
+      // Never more than is pending: a request the stream cannot fill would wait for its expiry.
+      const ask = (count: number) => {
+        const asked = Math.min(count, FETCH_BATCH);
+        const messages = consumer.fetch({ max_messages: asked, expires: 5_000 });
+        // Still awaited when it is read; this only keeps a failure after an early end from going unhandled.
+        messages.catch(() => undefined);
+        return { messages, asked };
+      };
+      next = ask(remaining);
+      while (next) {
+        const { asked } = next;
+        batch = await next.messages;
+        next = undefined;
         let received = 0;
         for await (const msg of batch) {
           counted(msg);
           received++;
           remaining = msg.info.pending;
           from = msg.seq + 1;
+          if (msg.seq >= endSeq) {
+            yield msg;
+            return;
+          }
+          if (next === undefined && batch.getReceived() >= asked) {
+            // This message's `pending` still counts the rest of its batch, which is already on its way.
+            const afterBatch = remaining - (asked - received);
+            if (afterBatch > 0) next = ask(afterBatch);
+          }
           yield msg;
-          if (msg.seq >= endSeq) return;
         }
         if (received === 0) {
           throw new Error(`reading ${filterSubject} from ${stream} stalled before sequence ${endSeq} (${remaining} messages said to be pending)`);
         }
+        next ??= ask(Math.max(1, remaining));
       }
       return;
     } catch (err) {
@@ -150,6 +175,7 @@ export async function* readRange(
       if (!(err instanceof DeliveryGapError) || gaps >= 5) throw err;
     } finally {
       batch?.stop();
+      next?.messages.then((messages) => messages.stop()).catch(() => undefined);
       deleteConsumerQuietly(jsm, stream, name);
     }
   }

@@ -214,37 +214,73 @@ export function columnOf(table: SqlTable, name: string): SqlColumn {
   return column;
 }
 
+/** `Table.Column`, for messages: built only when a value is refused (encodeValue runs for every cell written). */
+function cellName(table: SqlTable, column: SqlColumn): string {
+  return `${table.name}.${column.name}`;
+}
+
+const DIGIT_POSITIONS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
+const SEPARATORS: readonly [number, number][] = [[4, 0x2d], [7, 0x2d], [10, 0x54], [13, 0x3a], [16, 0x3a], [19, 0x2e], [23, 0x5a]]; // - - T : : . Z
+
+function digits(text: string, from: number, count: number): number {
+  let n = 0;
+  for (let i = from; i < from + count; i++) n = n * 10 + text.charCodeAt(i) - 0x30;
+  return n;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS.sssZ` naming a real instant (no 24:00, no 30 February, which Date.parse
+ * rolls over): exactly the texts that `new Date(Date.parse(text)).toISOString()` gives back unchanged.
+ */
+export function isCanonicalUtc(text: string): boolean {
+  if (text.length !== 24) return false;
+  for (const [at, code] of SEPARATORS) if (text.charCodeAt(at) !== code) return false;
+  for (const at of DIGIT_POSITIONS) {
+    const code = text.charCodeAt(at);
+    if (code < 0x30 || code > 0x39) return false;
+  }
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(digits(text, 0, 4), month) && digits(text, 11, 2) <= 23 && digits(text, 14, 2) <= 59 && digits(text, 17, 2) <= 59;
+}
+
 /**
  * Checks a value against its column and turns it into what both dialects store for it: text for
  * `position` (padded) and `datetime` (normalised to UTC with milliseconds), numbers as numbers.
  * SQL Server's adapter turns the datetime text into a Date afterwards.
  */
 export function encodeValue(table: SqlTable, column: SqlColumn, value: SqlValue): string | number | null {
-  const where = `${table.name}.${column.name}`;
   if (value === null) {
-    if (!column.nullable) throw new SqlValueError(`${where} must not be NULL`);
+    if (!column.nullable) throw new SqlValueError(`${cellName(table, column)} must not be NULL`);
     return null;
   }
   switch (column.type.kind) {
     case 'text':
-      if (typeof value !== 'string') throw new SqlValueError(`${where} takes text (got ${typeof value})`);
+      if (typeof value !== 'string') throw new SqlValueError(`${cellName(table, column)} takes text (got ${typeof value})`);
       if (value.length > column.type.maxLength) {
-        throw new SqlValueError(`${where} holds at most ${column.type.maxLength} characters (got ${value.length})`);
+        throw new SqlValueError(`${cellName(table, column)} holds at most ${column.type.maxLength} characters (got ${value.length})`);
       }
       return value;
     case 'float':
     case 'integer':
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new SqlValueError(`${where} takes a finite number (got ${String(value)})`);
-      if (column.type.kind === 'integer' && !Number.isSafeInteger(value)) throw new SqlValueError(`${where} takes a whole number (got ${value})`);
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new SqlValueError(`${cellName(table, column)} takes a finite number (got ${String(value)})`);
+      if (column.type.kind === 'integer' && !Number.isSafeInteger(value)) throw new SqlValueError(`${cellName(table, column)} takes a whole number (got ${value})`);
       return value;
     case 'datetime': {
-      if (typeof value !== 'string') throw new SqlValueError(`${where} takes an ISO-8601 time (got ${typeof value})`);
+      if (typeof value !== 'string') throw new SqlValueError(`${cellName(table, column)} takes an ISO-8601 time (got ${typeof value})`);
+      // Most times arrive as toISOString wrote them: nothing to normalise (and toISOString is slow).
+      if (isCanonicalUtc(value)) return value;
       const ms = Date.parse(value);
-      if (Number.isNaN(ms)) throw new SqlValueError(`${where} takes an ISO-8601 time (got ${JSON.stringify(value)})`);
+      if (Number.isNaN(ms)) throw new SqlValueError(`${cellName(table, column)} takes an ISO-8601 time (got ${JSON.stringify(value)})`);
       return new Date(ms).toISOString();
     }
     case 'position':
-      if (typeof value !== 'bigint') throw new SqlValueError(`${where} takes a position as a bigint (got ${typeof value})`);
+      if (typeof value !== 'bigint') throw new SqlValueError(`${cellName(table, column)} takes a position as a bigint (got ${typeof value})`);
       return encodePosition(value);
     default: {
       const _exhaustive: never = column.type;

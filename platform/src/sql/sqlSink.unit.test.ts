@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSqlUrl } from './openSqlSink.js';
-import { decodePosition, encodePosition, encodeValue, tablesAfterMigrations, type SqlTable } from './sqlSink.js';
+import { decodePosition, encodePosition, encodeValue, isCanonicalUtc, tablesAfterMigrations, type SqlTable } from './sqlSink.js';
 import { MssqlBatch, createTableSql, rowOpSql, schemaOpSql } from './mssqlSink.js';
 
 const TABLE: SqlTable = {
@@ -52,6 +52,40 @@ describe('positions', () => {
 describe('values', () => {
   it('normalise times to UTC with milliseconds', () => {
     expect(encodeValue(TABLE, TABLE.columns[1]!, '2026-11-25T11:00:00+01:00')).toBe('2026-11-25T10:00:00.000Z');
+  });
+
+  it('keep a time already in that form exactly when Date.parse and toISOString would give it back unchanged', () => {
+    const texts = [
+      '2026-11-25T10:00:00.000Z',
+      '2024-02-29T23:59:59.999Z',
+      '2000-02-29T00:00:00.000Z',
+      '0000-01-01T00:00:00.000Z',
+      '9999-12-31T23:59:59.999Z',
+      // Rolled over by Date.parse, or not a date at all:
+      '2026-02-29T00:00:00.000Z',
+      '1900-02-29T00:00:00.000Z',
+      '2026-04-31T10:00:00.000Z',
+      '2026-01-01T24:00:00.000Z',
+      '2026-01-01T23:60:00.000Z',
+      '2026-01-01T23:59:60.000Z',
+      '2026-13-01T00:00:00.000Z',
+      '2026-00-10T00:00:00.000Z',
+      '2026-01-00T00:00:00.000Z',
+      // Other forms Date.parse reads:
+      '2026-11-25T10:00:00Z',
+      '2026-11-25T10:00:00.000+00:00',
+      '2026-11-25 10:00:00.000Z',
+      '+002026-11-25T10:00:00.000Z',
+      '2026-11-25T10:00:00.0000Z',
+      '2026-1x-25T10:00:00.000Z',
+    ];
+    for (const text of texts) {
+      const ms = Date.parse(text);
+      const normalised = Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+      expect(isCanonicalUtc(text), text).toBe(normalised === text);
+      if (normalised === undefined) expect(() => encodeValue(TABLE, TABLE.columns[1]!, text), text).toThrow(/ISO-8601/);
+      else expect(encodeValue(TABLE, TABLE.columns[1]!, text), text).toBe(normalised);
+    }
   });
 });
 

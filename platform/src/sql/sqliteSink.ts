@@ -291,8 +291,8 @@ export class SqliteSink implements SqlSink {
   }
 
   private checkGuard(guard: SqlPositionGuard): void {
-    const row = this.db
-      .prepare(`SELECT COUNT(*) AS n FROM ${q(guard.table)} WHERE substr(${q(guard.keyColumn)}, 1, ?) = ? AND ${q(POSITION_COLUMN)} > ?`)
+    // Through the statement cache: the projections check a guard in every batch.
+    const row = this.statement(`SELECT COUNT(*) AS n FROM ${q(guard.table)} WHERE substr(${q(guard.keyColumn)}, 1, ?) = ? AND ${q(POSITION_COLUMN)} > ?`)
       .get(guard.keyPrefix.length, guard.keyPrefix, encodePosition(guard.atMost)) as { n: number };
     if (row.n > 0) throw new GuardFailed();
   }

@@ -43,7 +43,7 @@ export async function followTelemetry(nc: NatsConnection, options: FollowOptions
         behind = created.pending;
         const consumer = await js.consumers.get(stream, created.name);
         const counted = deliveryCounter(stream, filter);
-        current = new FetchAhead(consumer, { max_messages: 512, expires: 2_000, idle_heartbeat: 1_000 });
+        current = new FetchAhead(consumer, { max_messages: 1024, expires: 2_000, idle_heartbeat: 1_000 });
         if (!stopped) {
           for await (const msg of current.messages()) {
             // A hole (messages lost in transit) ends this consumer: the loop resumes after the last message read.
@@ -58,7 +58,8 @@ export async function followTelemetry(nc: NatsConnection, options: FollowOptions
             } catch {
               body = null;
             }
-            await writer.push(projectReading(msg.seq, body, options.tables));
+            const full = writer.push(projectReading(msg.seq, body, options.tables));
+            if (full) await full;
             lastRead = msg.seq;
             behind = msg.info.pending;
             if (stopped) break;

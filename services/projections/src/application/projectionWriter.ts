@@ -90,7 +90,7 @@ export interface ProjectionWriterOptions {
   /** Checkpoint key, e.g. `events` or `telemetry:P1`. */
   source: string;
   logger: Logger;
-  /** Items per transaction. Default 500. */
+  /** Items per transaction. Default 1000. */
   batchSize?: number;
   /** Longest an item waits for its batch to fill. Default 20 ms. */
   flushMs?: number;
@@ -119,17 +119,20 @@ export class ProjectionWriter {
   private readonly flushMs: number;
 
   constructor(private readonly options: ProjectionWriterOptions) {
-    this.batchSize = options.batchSize ?? 500;
+    this.batchSize = options.batchSize ?? 1000;
     this.flushMs = options.flushMs ?? 20;
     this.committed = options.committed;
   }
 
-  /** Queues an item; resolves at once, or when its batch commits if the batch is full (backpressure). */
-  push(item: ProjectedItem): Promise<void> {
+  /**
+   * Queues an item. Returns nothing while the batch fills (so a reader need not await each item),
+   * and a promise of the batch's commit once it is full (backpressure).
+   */
+  push(item: ProjectedItem): Promise<void> | undefined {
     this.pending.push(item);
     if (this.pending.length >= this.batchSize) return this.flush();
     this.timer ??= setTimeout(() => void this.flush().catch(() => undefined), this.flushMs);
-    return Promise.resolve();
+    return undefined;
   }
 
   /** Commits what is queued; resolves when every batch so far has committed. */

@@ -116,23 +116,28 @@ export async function rebuildReportingTables(deps: RebuildDeps, options: Rebuild
   const copy = async (phase: 'copying' | 'catching up', source: RebuildSource, end: bigint | undefined): Promise<number> => {
     const before = state[source].applied;
     const after = state[source].position;
-    const items: AsyncIterable<ProjectedItem> =
-      source === 'events'
-        ? (async function* () {
-            for await (const event of deps.eventStore.readAll(after === undefined ? {} : { after })) yield projectEvent(event, shadow);
-          })()
-        : (async function* () {
-            for await (const message of deps.telemetry.read(after === undefined ? 0 : Number(after))) yield projectReading(message.seq, message.body, shadow);
-          })();
     let batch: ProjectedItem[] = [];
-    for await (const item of items) {
-      // The log keeps growing while it is read: a pass stops at the end it set out for.
-      if (end !== undefined && item.position > end) break;
+    /** Queues an item; false once past the end (the log keeps growing while it is read: a pass stops at the end it set out for). */
+    const add = (item: ProjectedItem): boolean => {
+      if (end !== undefined && item.position > end) return false;
       batch.push(item);
-      if (batch.length >= batchSize) {
-        await write(source, batch);
-        batch = [];
-        report(phase, source, false);
+      return true;
+    };
+    const writeFull = async () => {
+      await write(source, batch);
+      batch = [];
+      report(phase, source, false);
+    };
+    // Each log read in its own loop (no generator in between: it would cost a few awaits per item).
+    if (source === 'events') {
+      for await (const event of deps.eventStore.readAll(after === undefined ? {} : { after })) {
+        if (!add(projectEvent(event, shadow))) break;
+        if (batch.length >= batchSize) await writeFull();
+      }
+    } else {
+      for await (const message of deps.telemetry.read(after === undefined ? 0 : Number(after))) {
+        if (!add(projectReading(message.seq, message.body, shadow))) break;
+        if (batch.length >= batchSize) await writeFull();
       }
     }
     await write(source, batch);

@@ -15,7 +15,7 @@ import { LIVE_TABLES, REPORTING_MIGRATIONS } from './reportingSchema.js';
 const FAILING_HEALTH_MS = 15_000;
 
 export interface ProjectionsOptions {
-  /** Items per transaction. Default 500. */
+  /** Items per transaction. Default 1000. */
   batchSize?: number;
   /** Longest an item waits for its batch to fill. Default 20 ms. */
   flushMs?: number;
