@@ -73,9 +73,10 @@ describe('GET /metrics', () => {
     const mail = await eventually('the approval email', async () => mailsTo(fixture.smtp, 'alice@plant1.example').find((m) => m.subject?.includes('M-X1')));
     const { orderId, approveUrl } = approvalEmail(mail);
 
-    const waiting = await eventually('the approval waiting in the metrics', async () => {
+    // The fault-to-email time is observed once the email is recorded as sent, a moment after the mail server has it.
+    const waiting = await eventually('the approval waiting and the email\'s time in the metrics', async () => {
       const text = await scrape();
-      return sample(text, 'mes_approvals_waiting', { plant: 'P1' }) === 1 && sample(text, 'mes_open_workflows', { plant: 'P1' }) === 1 ? text : undefined;
+      return sample(text, 'mes_approvals_waiting', { plant: 'P1' }) === 1 && sample(text, 'mes_open_workflows', { plant: 'P1' }) === 1 && sample(text, 'mes_fault_to_email_seconds_count', { plant: 'P1' }) >= 1 ? text : undefined;
     });
     expect(sample(waiting, 'mes_readings_accepted_total', { plant: 'P1' })).toBe(sample(before, 'mes_readings_accepted_total', { plant: 'P1' }) + 1);
     expect(sample(waiting, 'mes_readings_dead_lettered_total', { plant: 'P1' })).toBe(sample(before, 'mes_readings_dead_lettered_total', { plant: 'P1' }) + 1);
