@@ -135,24 +135,9 @@ describe('JetStream event store: the whole log', () => {
     // Per plant: the same answers through a consumer of the plant's subjects.
     expect(await store.headPosition({ plantId: 'nowhere' })).toBeUndefined();
   });
-});
-
-describe('JetStream event store: reading a stream by its appends\' links', () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
-  let store: JetStreamEventStore;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    ({ nc, store } = await openStore(server.url));
-  });
-  afterAll(async () => {
-    await store?.close();
-    await nc?.close();
-    await server?.dispose();
-  });
 
   it('keeps in each append the sequence of the one before it, and reads the stream back to its first', async () => {
+    const { store, nc } = opened;
     const plant = uniquePlant();
     const stream = `${plant}.order.L1`;
     const other = `${plant}.order.L2`;
@@ -176,6 +161,7 @@ describe('JetStream event store: reading a stream by its appends\' links', () =>
   });
 
   it('reads forwards a stream with a message that names no append before it (written by anything but this store)', async () => {
+    const { store, nc } = opened;
     const plant = uniquePlant();
     const stream = `${plant}.order.F1`;
     // A message published to the stream's subject without the header, then appends by the store after it.

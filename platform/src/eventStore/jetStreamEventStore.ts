@@ -11,7 +11,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseStreamName, streamCategoryPrefix, type EventEnvelope, type StreamCategory } from '@mes/contracts';
 import {
   JetStreamApiCodes,
-  JetStreamApiError,
   jetstream,
   jetstreamManager,
   type JetStreamClient,
@@ -169,12 +168,9 @@ export class JetStreamEventStore implements EventStore {
     const jsm = await this.jsm();
     let message;
     try {
-      message = await jsm.streams.getMessage(this.options.stream, expectedRevision === 'any' ? { last_by_subj: subject } : { seq: Number(expectedRevision) });
+      message = expectedRevision === 'any' ? await lastMessageOfSubject(jsm, this.options.stream, subject) : await messageAt(jsm, this.options.stream, Number(expectedRevision));
     } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound)) {
-        throw new EventStoreUnavailableError(`append to ${stream} failed reading the end of its chain: ${(err as Error).message}`, { cause: err });
-      }
-      message = null;
+      throw new EventStoreUnavailableError(`append to ${stream} failed reading the end of its chain: ${(err as Error).message}`, { cause: err });
     }
     if (message === null || message.subject !== subject) {
       if (expectedRevision === 'any') return { revision: 'no_stream', hash: GENESIS_HASH };
@@ -198,11 +194,9 @@ export class JetStreamEventStore implements EventStore {
     const subject = this.subjectOf(stream);
     const jsm = await this.jsm();
     try {
-      const message = await jsm.streams.getMessage(this.options.stream, { last_by_subj: subject });
-      if (message === null) return undefined;
-      return decodeStored(message.json(), message.seq, message.subject).at(-1);
+      const message = await lastMessageOfSubject(jsm, this.options.stream, subject);
+      return message === null ? undefined : decodeStored(message.json(), message.seq, message.subject).at(-1);
     } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined;
       throw new EventStoreUnavailableError(`reading the last event of ${stream} failed: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -211,10 +205,9 @@ export class JetStreamEventStore implements EventStore {
     const subject = this.subjectOf(stream);
     const jsm = await this.jsm();
     try {
-      const message = await jsm.streams.getMessage(this.options.stream, { last_by_subj: subject });
+      const message = await lastMessageOfSubject(jsm, this.options.stream, subject);
       return message === null ? 'no_stream' : BigInt(message.seq);
     } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return 'no_stream';
       throw new EventStoreUnavailableError(`reading the revision of ${stream} failed: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -227,10 +220,7 @@ export class JetStreamEventStore implements EventStore {
       const { config, state } = await jsm.streams.info(this.options.stream);
       if (config.subjects?.length === 1 && config.subjects[0] === this.filterFor(options)) {
         if (state.messages === 0) return undefined;
-        const message = await jsm.streams.getMessage(this.options.stream, { seq: state.last_seq }).catch((err: unknown) => {
-          if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
-          throw err;
-        });
+        const message = await messageAt(jsm, this.options.stream, state.last_seq);
         if (message) return decodeStored(message.json(), message.seq, message.subject).at(-1)?.position;
       }
     }
@@ -261,10 +251,10 @@ export class JetStreamEventStore implements EventStore {
       if (msg.subject !== subject) throw new Error(`read of ${stream} returned a message of ${msg.subject}: the subject filter was not applied`);
       walked.push(msg);
       const previous = Number(msg.header?.get(PREVIOUS_APPEND_HEADER) || NaN);
-      if (!Number.isSafeInteger(previous) || previous < 0 || previous >= msg.seq || walked.length >= SHORT_STREAM_APPENDS) return this.readStreamForwards(stream, subject, options);
+      if (!Number.isSafeInteger(previous) || previous < 0 || previous >= msg.seq || walked.length >= SHORT_STREAM_APPENDS) return this.readStreamForwards(jsm, stream, subject, options);
       if (previous <= after) break;
       msg = await messageAt(jsm, this.options.stream, previous);
-      if (msg === null || msg.subject !== subject) return this.readStreamForwards(stream, subject, options);
+      if (msg === null || msg.subject !== subject) return this.readStreamForwards(jsm, stream, subject, options);
     }
     if (walked.length === 0) return this.read(stream, options.after ?? 'no_stream', []);
     const events: RecordedEvent[] = [];
@@ -273,8 +263,7 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /** A stream's appends after `options.after` in order: a few one request each, the rest through an ordered consumer. */
-  private async readStreamForwards(stream: string, subject: string, options: ReadStreamOptions): Promise<ReadStreamResult> {
-    const jsm = await this.jsm();
+  private async readStreamForwards(jsm: JetStreamManager, stream: string, subject: string, options: ReadStreamOptions): Promise<ReadStreamResult> {
     const events: RecordedEvent[] = [];
     // The revision is the sequence of the stream's last message: what follows `after` starts after it.
     let revision: bigint | 'no_stream' = options.after ?? 'no_stream';

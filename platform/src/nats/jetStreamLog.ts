@@ -223,13 +223,8 @@ export async function countAfterSequence(jsm: JetStreamManager, stream: string, 
  * request to the stream, no consumer (cheaper for a few messages, and nothing to place on a node).
  */
 export async function nextMessageOf(jsm: JetStreamManager, stream: string, subject: string, fromSeq: number): Promise<StoredMsg | null> {
-  try {
-    // The typings know next_by_subj only for direct gets; STREAM.MSG.GET takes it too (2.9+).
-    return await jsm.streams.getMessage(stream, { seq: fromSeq, next_by_subj: subject } as MsgRequest);
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
-    throw err;
-  }
+  // The typings know next_by_subj only for direct gets; STREAM.MSG.GET takes it too (2.9+).
+  return getOrNull(jsm, stream, { seq: fromSeq, next_by_subj: subject } as MsgRequest);
 }
 
 /** The last message of a literal `subject`, or null when it has none: an index lookup on the server. */

@@ -178,11 +178,10 @@ export async function start(deps: ServiceDeps, options: WorkflowServiceOptions =
     }, event.eventId, redelivered);
   };
 
+  /** Only what `wants` below lets through: condition changes, and other services' events that can change a workflow. */
   const onEvent = async (event: RecordedDomainEvent, { redelivered }: EventDelivery): Promise<void> => {
-    const { plantId, category } = parseStreamName(event.stream);
-    if (category === 'workflow') return;
+    const { plantId } = parseStreamName(event.stream);
     if (event.type === 'MachineStatusChanged') return onConditionChanged(event, plantId, redelivered);
-    if (!event.correlationId.startsWith('WF_')) return;
     await drive(plantId, event.correlationId, { type: 'ObserveEvent', event, policy: startupPolicy(plantId), at: now().toISOString() }, event.eventId, redelivered);
   };
 
